@@ -1,0 +1,30 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** Everything the product takes from the environment. This is the only module that reads `process.env`. */
+export interface Environment {
+  /** Directory for caches (built ONNX graphs, the mediasoup worker). Default `~/.cache/facerestore`. */
+  cacheDir: string;
+  /** ffmpeg executable. Default `ffmpeg` on PATH. */
+  ffmpegPath: string;
+  /** ffprobe executable. Default `ffprobe` on PATH. */
+  ffprobePath: string;
+  /** Redis URL for the job queue. Default `redis://127.0.0.1:6379`. */
+  redisUrl: string;
+  /** mediasoup worker binary, when set. */
+  mediasoupWorkerBin: string | undefined;
+  /** pino log level. Default `info`. */
+  logLevel: string;
+}
+
+/** Reads the environment once; pass the result down instead of reading `process.env` elsewhere. */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  return {
+    cacheDir: env.FACERESTORE_CACHE_DIR || path.join(os.homedir(), '.cache', 'facerestore'),
+    ffmpegPath: env.FACERESTORE_FFMPEG || 'ffmpeg',
+    ffprobePath: env.FACERESTORE_FFPROBE || 'ffprobe',
+    redisUrl: env.FACERESTORE_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
+    mediasoupWorkerBin: env.MEDIASOUP_WORKER_BIN || undefined,
+    logLevel: env.FACERESTORE_LOG_LEVEL || 'info',
+  };
+}

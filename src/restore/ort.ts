@@ -1,0 +1,225 @@
+/**
+ * The one module that imports onnxruntime-node. Everything else passes plain typed arrays in and out
+ * through OrtModel, which checks every input against the session's own metadata (name, dtype, shape)
+ * before running, and names the model and the shapes in every error.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { FaceRestoreError } from '../errors.ts';
+import type { Device } from '../types.ts';
+
+/** Element types the product exchanges with models. */
+export type TensorType = 'float32' | 'float64' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool';
+
+/** A tensor as plain data: what callers hand to OrtModel.run and get back. */
+export interface TensorData {
+  type: TensorType;
+  dims: readonly number[];
+  data: Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+}
+
+/** Declared input or output of a model: a dimension is a number, or a name when it is symbolic (dynamic). */
+export interface TensorSpec {
+  name: string;
+  type: string;
+  shape: ReadonlyArray<number | string>;
+}
+
+/** Options for OrtModel.create. */
+export interface OrtModelOptions {
+  /** Execution device. `auto` tries CUDA then CPU (with a warning through `onWarning`). Default `cpu`. */
+  device?: Device;
+  /** Intra-op thread count; default ORT's (all cores). */
+  intraOpThreads?: number;
+  /** Name used in error messages; default the file name. */
+  name?: string;
+  /** Receives non-fatal warnings (e.g. the CUDA fallback). */
+  onWarning?: (message: string) => void;
+  /** Enables ORT's CUDA provider options (device id). Default 0. */
+  cudaDeviceId?: number;
+}
+
+/** Execution providers this build of onnxruntime-node can load on this machine, e.g. ['cpu']. */
+export function bundledBackends(): string[] {
+  return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+}
+
+const CUDA_HELP =
+  'onnxruntime-node ships only the CPU provider in its npm package. For CUDA, install it on the GPU machine with ' +
+  'ONNXRUNTIME_NODE_INSTALL=cuda12 (it fetches libonnxruntime_providers_cuda.so), and make the CUDA 12 runtime ' +
+  '(libcudart.so.12, libcublas.so.12, libcublasLt.so.12, libcufft.so.11, libcurand.so.10) and cuDNN 9 (libcudnn.so.9) ' +
+  'findable through LD_LIBRARY_PATH.';
+
+/** A loaded ONNX model: the single gateway to ONNX Runtime. */
+export class OrtModel {
+  readonly name: string;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** The provider the session really runs on. */
+  readonly provider: 'cpu' | 'cuda';
+  #session: ort.InferenceSession | undefined;
+  #running: Promise<unknown> = Promise.resolve();
+
+  private constructor(name: string, session: ort.InferenceSession, provider: 'cpu' | 'cuda') {
+    this.name = name;
+    this.#session = session;
+    this.provider = provider;
+    this.inputs = session.inputMetadata.map(toSpec);
+    this.outputs = session.outputMetadata.map(toSpec);
+  }
+
+  /**
+   * Loads a model from a path or bytes. Errors: E_MODEL_MISSING (no such file), E_MODEL_INVALID
+   * (not a loadable ONNX model), E_DEVICE (CUDA requested and cannot load).
+   */
+  static async create(source: string | Uint8Array, options: OrtModelOptions = {}): Promise<OrtModel> {
+    const name = options.name ?? (typeof source === 'string' ? path.basename(source) : 'in-memory model');
+    let bytes: Uint8Array;
+    if (typeof source === 'string') {
+      try {
+        bytes = await readFile(source);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new FaceRestoreError(
+          err.code === 'ENOENT' ? 'E_MODEL_MISSING' : 'E_MODEL_INVALID',
+          `cannot read model ${source}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+          { cause: e },
+        );
+      }
+    } else {
+      bytes = source;
+    }
+    if (bytes.byteLength === 0) throw new FaceRestoreError('E_MODEL_INVALID', `model ${name} is an empty file`);
+    const device = options.device ?? 'cpu';
+    if (device === 'cpu') return new OrtModel(name, await openSession(name, bytes, 'cpu', options), 'cpu');
+    try {
+      return new OrtModel(name, await openSession(name, bytes, 'cuda', options), 'cuda');
+    } catch (e) {
+      if (device === 'auto' && e instanceof FaceRestoreError && e.code === 'E_DEVICE') {
+        options.onWarning?.(`${e.message} Falling back to the CPU provider.`);
+        return new OrtModel(name, await openSession(name, bytes, 'cpu', options), 'cpu');
+      }
+      throw e;
+    }
+  }
+
+  /** The declared input with this name, or undefined. */
+  input(name: string): TensorSpec | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  /**
+   * Runs the model. Every declared input must be fed, with its dtype and every fixed dimension matching;
+   * extra feeds are refused. Runs are serialised per model (ORT sessions are not re-entrant in Node).
+   */
+  async run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+    const session = this.#session;
+    if (!session) throw new FaceRestoreError('E_CLOSED', `model ${this.name} is closed`);
+    this.checkFeeds(feeds);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(v.type, v.data as never, v.dims);
+    const job = this.#running.then(async () => {
+      try {
+        return await session.run(ortFeeds);
+      } catch (e) {
+        throw new FaceRestoreError(
+          'E_MODEL_RUN',
+          `model ${this.name} failed to run with inputs ${describeFeeds(feeds)}: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    });
+    this.#running = job.catch(() => undefined);
+    const out = await job;
+    const result: Record<string, TensorData> = {};
+    for (const [k, t] of Object.entries(out)) {
+      result[k] = { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
+    }
+    return result;
+  }
+
+  /** Throws E_MODEL_CONTRACT when feeds do not fit the session's declared inputs. */
+  checkFeeds(feeds: Readonly<Record<string, TensorData>>): void {
+    const expected = this.inputs.map(specToString).join(', ');
+    for (const spec of this.inputs) {
+      const feed = feeds[spec.name];
+      if (!feed) {
+        throw new FaceRestoreError('E_MODEL_CONTRACT', `model ${this.name}: input '${spec.name}' not fed; model expects ${expected}, got ${describeFeeds(feeds)}`);
+      }
+      const fits =
+        feed.type === spec.type &&
+        (spec.shape.length === 0 || spec.shape.length === feed.dims.length) &&
+        spec.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === feed.dims[i]);
+      if (!fits) {
+        throw new FaceRestoreError('E_MODEL_CONTRACT', `model ${this.name}: input '${spec.name}' expects ${specToString(spec)}, got ${feed.type}[${feed.dims.join(',')}]`);
+      }
+      const n = feed.dims.reduce((a, b) => a * b, 1);
+      if (feed.data.length !== n) {
+        throw new FaceRestoreError('E_MODEL_CONTRACT', `model ${this.name}: input '${spec.name}' has ${feed.data.length} elements for shape [${feed.dims.join(',')}] (${n})`);
+      }
+    }
+    for (const k of Object.keys(feeds)) {
+      if (!this.input(k)) throw new FaceRestoreError('E_MODEL_CONTRACT', `model ${this.name}: unknown input '${k}'; model expects ${expected}`);
+    }
+  }
+
+  /** Releases the session. Idempotent; waits for a run in flight. */
+  async close(): Promise<void> {
+    const session = this.#session;
+    if (!session) return;
+    this.#session = undefined;
+    await this.#running;
+    await session.release();
+  }
+}
+
+async function openSession(name: string, bytes: Uint8Array, provider: 'cpu' | 'cuda', options: OrtModelOptions): Promise<ort.InferenceSession> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: options.cudaDeviceId ?? 0 } as ort.InferenceSession.ExecutionProviderConfig] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    // ORT's C++ warnings (unused initialisers and the like) go to stderr and drown the CLI's output.
+    logSeverityLevel: 3,
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+  };
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (provider === 'cuda') {
+      const lib = /(lib[\w.+-]+\.so[\w.]*)/.exec(msg)?.[1] ?? missingProviderLibrary();
+      throw new FaceRestoreError(
+        'E_DEVICE',
+        `CUDA execution provider is not available for model ${name}` + (lib ? ` (missing ${lib})` : '') + `: ${firstLine(msg)}. ${CUDA_HELP}`,
+        { cause: e, details: { bundledBackends: bundledBackends() } },
+      );
+    }
+    throw new FaceRestoreError('E_MODEL_INVALID', `model ${name} is not a loadable ONNX model: ${firstLine(msg)}`, { cause: e });
+  }
+}
+
+/** The CUDA provider's libraries that onnxruntime-node looks for beside its binding, when absent. */
+function missingProviderLibrary(): string | undefined {
+  const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const missing = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'].filter((f) => !existsSync(path.join(dir, f)));
+  return missing.length ? missing.map((f) => path.join(dir, f)).join(' and ') : undefined;
+}
+
+function toSpec(m: ort.InferenceSession.ValueMetadata): TensorSpec {
+  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
+}
+
+function specToString(s: TensorSpec): string {
+  return `${s.name}: ${s.type}[${s.shape.join(',')}]`;
+}
+
+function describeFeeds(feeds: Readonly<Record<string, TensorData>>): string {
+  const parts = Object.entries(feeds).map(([k, v]) => `${k}: ${v.type}[${v.dims.join(',')}]`);
+  return parts.length ? parts.join(', ') : '(none)';
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}

@@ -1,0 +1,116 @@
+/**
+ * Types shared by the stages. Stages (ingest, track, restore, compose, stream) exchange only these.
+ * Pixel coordinates are in the decoded frame's pixel grid, x to the right, y down, origin at the
+ * top-left corner of the top-left pixel (a pixel's centre is at +0.5).
+ */
+
+/** A 2-D point in pixels. */
+export type Point = readonly [x: number, y: number];
+
+/**
+ * The five alignment points, always in this order, named as they appear in an upright, unmirrored
+ * image: [eye on the image's left, eye on the image's right, nose tip, mouth corner on the image's
+ * left, mouth corner on the image's right]. This is the order of the FFHQ template.
+ */
+export type FivePoints = readonly [Point, Point, Point, Point, Point];
+
+/** Axis-aligned rectangle in pixels. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Stream facts from probing an input. */
+export interface VideoInfo {
+  /** Path of the probed file. */
+  path: string;
+  /** Display width after rotation, in pixels. */
+  width: number;
+  /** Display height after rotation, in pixels. */
+  height: number;
+  /** Frame rate used for output, as a rational string ffmpeg accepts (e.g. `30000/1001`). */
+  frameRate: string;
+  /** The same frame rate as a number (frames per second). */
+  fps: number;
+  /** True when the stream's frame timing varies (r_frame_rate and avg_frame_rate disagree). */
+  variableFrameRate: boolean;
+  /** Duration in seconds (container or stream). */
+  duration: number;
+  /** Frame count the container declares, or an estimate from duration × fps. */
+  frameCount: number;
+  /** Whether `frameCount` was declared by the container (true) or estimated (false). */
+  frameCountExact: boolean;
+  /** Rotation in degrees from the display matrix (0, 90, 180, 270). Decoding applies it. */
+  rotation: number;
+  /** Video codec name. */
+  codec: string;
+  /** Audio stream facts, when the file has audio. */
+  audio: { codec: string; channels: number; sampleRate: number } | undefined;
+}
+
+/** One decoded frame, packed RGB24 (width × height × 3 bytes). */
+export interface VideoFrame {
+  /** 0-based position of the frame in decode order (which is presentation order after decoding). */
+  index: number;
+  /** Presentation time in seconds. */
+  pts: number;
+  width: number;
+  height: number;
+  /** Packed RGB24 pixels, row-major, no padding. */
+  data: Uint8Array;
+}
+
+/** One detected face. */
+export interface FaceDetection {
+  box: Box;
+  /** Detector confidence in [0, 1]. */
+  score: number;
+  /** Alignment points (see FivePoints for the order). */
+  points: FivePoints;
+}
+
+/** A face as the restore and compose stages see it: detected, tracked, with its fidelity weight. */
+export interface Face extends FaceDetection {
+  /** Track identity; stable across frames within a shot when a tracker runs, else the detection's position. */
+  trackId: number;
+  /** Detector's points before smoothing (equal to `points` without a smoother). */
+  rawPoints: FivePoints;
+  /** CodeFormer fidelity weight w in [0, 1]: 0 favours quality, 1 favours fidelity to the input. */
+  fidelity: number;
+}
+
+/** A frame with the faces found in it. */
+export interface AnalyzedFrame {
+  frame: VideoFrame;
+  faces: Face[];
+}
+
+/** Side of the square aligned face crop, in pixels. */
+export const CROP_SIZE = 512;
+
+/** An aligned 512×512 RGB24 face crop plus the similarity transform that made it. */
+export interface AlignedFace {
+  face: Face;
+  /** 2×3 affine matrix mapping frame pixels to crop pixels (row-major [a, b, tx, c, d, ty]). */
+  toCrop: Affine;
+  /** Crop pixels, RGB24, CROP_SIZE × CROP_SIZE × 3. */
+  crop: Uint8Array;
+}
+
+/** Row-major 2×3 affine matrix [a, b, tx, c, d, ty]: x' = a·x + b·y + tx, y' = c·x + d·y + ty. */
+export type Affine = readonly [number, number, number, number, number, number];
+
+/** Wall-clock milliseconds spent per stage. */
+export interface StageTimes {
+  decode: number;
+  detect: number;
+  align: number;
+  restore: number;
+  paste: number;
+  encode: number;
+}
+
+/** Device choice for ONNX Runtime: `auto` tries CUDA and falls back to CPU with a warning. */
+export type Device = 'cpu' | 'cuda' | 'auto';
