@@ -1,0 +1,52 @@
+/** Pure builders of ffmpeg/ffprobe argument lists for decoding. Nothing here spawns anything. */
+
+/** Options for buildDecodeArgs. */
+export interface DecodeArgsOptions {
+  input: string;
+  /** When set, frames are resampled to this constant rate (rational string) — used for variable-rate input. */
+  constantFrameRate?: string;
+  /** Start time in seconds (input seek, frame accurate after decoding). */
+  start?: number;
+  /** Duration to decode, seconds. */
+  duration?: number;
+}
+
+/**
+ * ffmpeg arguments that decode the first video stream of `input` to packed RGB24 on stdout, one frame
+ * after another, with a `showinfo` line per frame on stderr carrying its pts. Rotation metadata is
+ * applied by ffmpeg's autorotation (before our filters), so frames come out upright.
+ */
+export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
+  const filters = [...(o.constantFrameRate ? [`fps=${o.constantFrameRate}`] : []), 'showinfo=checksum=0'];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'info',
+    ...(o.start !== undefined ? ['-ss', String(o.start)] : []),
+    '-i',
+    o.input,
+    ...(o.duration !== undefined ? ['-t', String(o.duration)] : []),
+    '-map',
+    '0:v:0',
+    '-vf',
+    filters.join(','),
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
+}
+
+/** Parses one `showinfo` stderr line into its frame number and pts (seconds), or undefined. */
+export function parseShowinfoLine(line: string): { n: number; ptsTime: number } | undefined {
+  if (!line.includes('Parsed_showinfo')) return undefined;
+  const n = /\bn:\s*(\d+)/.exec(line);
+  const t = /\bpts_time:\s*(-?[\d.]+(?:e[-+]?\d+)?)/i.exec(line);
+  if (!n || !t) return undefined;
+  return { n: Number(n[1]), ptsTime: Number(t[1]) };
+}

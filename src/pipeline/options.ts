@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { FaceRestoreError } from '../errors.ts';
+
+/** Pipeline options, validated at the library and CLI edges. */
+export const pipelineOptionsSchema = z
+  .object({
+    /** Which restorer: `classic` (default without a model), `onnx` (default with a model), `none` (passthrough). */
+    restorer: z.enum(['classic', 'onnx', 'none']).optional(),
+    /** Model file: a CodeFormer-compatible ONNX export, or an official CodeFormer `.pth` (built to ONNX and cached). */
+    model: z.string().min(1).optional(),
+    /** Default fidelity weight w ∈ [0, 1] for every face. Default 0.5. */
+    fidelity: z.number().min(0).max(1).default(0.5),
+    /** Face detector. Default `blazeface` (ships through npm). */
+    detector: z.enum(['blazeface', 'yunet']).default('blazeface'),
+    /** Detector ONNX file (required for yunet; optional override for blazeface). */
+    detectorModel: z.string().min(1).optional(),
+    /** Minimum detector score. Default 0.6. */
+    detectorThreshold: z.number().min(0).max(1).optional(),
+    /** Execution device for ONNX models. Default `cpu`. */
+    device: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
+    /** Faces per restorer call (file mode fills it across frames). Default 4. */
+    batch: z.number().int().min(1).max(256).default(4),
+    /** ONNX Runtime intra-op threads; default all cores. */
+    threads: z.number().int().min(1).max(256).optional(),
+    /** Frames buffered between stages (memory bound). Default 4. */
+    queueDepth: z.number().int().min(1).max(64).default(4),
+    /** Track faces and smooth landmarks (when the tracker is available). Default true. */
+    track: z.boolean().default(true),
+    /** Cache directory for built models. */
+    cacheDir: z.string().optional(),
+    ffmpegPath: z.string().default('ffmpeg'),
+    ffprobePath: z.string().default('ffprobe'),
+  })
+  .strict()
+  .refine((o) => o.detector !== 'yunet' || o.detectorModel, { message: 'detector yunet needs detectorModel (a YuNet ONNX file)', path: ['detectorModel'] })
+  .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] });
+
+export type PipelineOptionsInput = z.input<typeof pipelineOptionsSchema>;
+export type PipelineOptions = z.output<typeof pipelineOptionsSchema>;
+
+/** Validates options; throws E_CONFIG listing every problem. */
+export function parsePipelineOptions(input: unknown): PipelineOptions {
+  const r = pipelineOptionsSchema.safeParse(input ?? {});
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+    throw new FaceRestoreError('E_CONFIG', `invalid pipeline options: ${problems}`);
+  }
+  return r.data;
+}

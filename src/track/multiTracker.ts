@@ -1,0 +1,406 @@
+import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
+import { assignMinCost } from './assignment.ts';
+import { TrackFidelity } from './fidelity.ts';
+import { boxCentre, boxSide, faceScale, iou, meanPointDistance } from './geometry.ts';
+import { ConstantVelocityKalman } from './kalman.ts';
+import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmoother.ts';
+import { ShotCutDetector, type ShotCutOptions } from './shotCut.ts';
+import type { FaceTracker, FidelityPolicy } from './tracker.ts';
+
+/** Life-cycle state of a track. */
+export type TrackState = 'tentative' | 'confirmed' | 'lost';
+
+/** A tracked face: a Face plus what the tracker knows about it this frame. */
+export interface TrackedFace extends Face {
+  /** `tentative` until `minHits` detections; `confirmed` after. Lost tracks are not output. */
+  state: 'tentative' | 'confirmed';
+  /** True when a detection was matched to the track on this frame; false when its position is predicted. */
+  detected: boolean;
+  /** The matched detection's box (undefined when predicted). `box` is the filtered box. */
+  rawBox: Box | undefined;
+}
+
+/**
+ * Options of MultiFaceTracker. Distances are in units of face size (the box side √(w·h), or the
+ * inter-ocular distance where stated), so the same options work at any resolution.
+ */
+export interface MultiFaceTrackerOptions {
+  /** Chooses each face's w. Default a TrackFidelity with w 0.5 (fixed). */
+  fidelity?: FidelityPolicy;
+  /** Run the detector on every k-th frame; tracks are predicted in between. Default 1 (every frame). */
+  detectEvery?: number;
+  /** Matched detections needed to confirm a track. A tentative track dies at its first miss. Default 2. */
+  minHits?: number;
+  /** Frames a confirmed track survives without a detection (it is not output meanwhile); re-found within them it keeps its id. Default 30. */
+  maxAge?: number;
+  /** A detection can match a track when their IoU reaches this … Default 0.1. */
+  minIou?: number;
+  /** … or when their centres are within this many box sides. Default 0.6 (grows while a track is lost, up to 2×). */
+  maxCentreDistance?: number;
+  /** Boxes whose sides differ by more than this factor never match. Default 1.8. */
+  maxSizeRatio?: number;
+  /** Weight of the landmark distance (mean point distance in inter-ocular distances) in the matching cost. Default 0.5. */
+  landmarkWeight?: number;
+  /** Landmark smoothing per track; `false` outputs the detector's points. */
+  smoothing?: LandmarkSmootherOptions | false;
+  /** Shot-cut detection; `false` disables it (tracks then survive cuts). */
+  shotCut?: ShotCutOptions | false;
+  /** Output tentative tracks too (a new face is restored from its first frame). Default true. */
+  emitTentative?: boolean;
+  /** Velocity decay per frame while a track is unseen (prediction stops drifting). Default 0.8. */
+  lostDamping?: number;
+}
+
+/** Defaults of MultiFaceTrackerOptions (without the objects). */
+export const MULTI_TRACKER_DEFAULTS = {
+  detectEvery: 1,
+  minHits: 2,
+  maxAge: 30,
+  minIou: 0.1,
+  maxCentreDistance: 0.6,
+  maxSizeRatio: 1.8,
+  landmarkWeight: 0.5,
+  emitTentative: true,
+  lostDamping: 0.8,
+} as const;
+
+/** What the last `update` did, for exports and logs. */
+export interface TrackerFrameInfo {
+  index: number;
+  /** True when the frame starts a new shot (every track ended before it). */
+  cut: boolean;
+  /** Histogram distance to the previous frame (0 when shot-cut detection is off). */
+  cutDistance: number;
+  /** `full`: detections for the whole frame; `partial`: detections in track regions only; `none`: predicted. */
+  detection: 'full' | 'partial' | 'none';
+  /** Ids of tracks that ended on this frame (cut, age, or a tentative track's miss). */
+  ended: number[];
+}
+
+/** A region worth re-detecting in on a frame without full detection. */
+export interface TrackRegion {
+  trackId: number;
+  box: Box;
+}
+
+/** Options of one update. */
+export interface UpdateOptions {
+  /** The detections cover only the track regions (see `regions`); the detection cadence is not reset. */
+  partial?: boolean;
+}
+
+// Box filter noise, in box sides: measurement noise and acceleration.
+const BOX_NOISE = 0.05;
+const BOX_ACCEL = 0.01;
+
+class Track {
+  readonly id: number;
+  state: TrackState = 'tentative';
+  hits = 1;
+  /** Frames since the last matched detection. */
+  unseen = 0;
+  readonly box: ConstantVelocityKalman;
+  aspect: number;
+  readonly smoother: LandmarkSmoother | undefined;
+  points: FivePoints;
+  rawPoints: FivePoints;
+  rawBox: Box | undefined;
+  score: number;
+  detected = true;
+  /** IOD-based unit in pixels (smoothed). */
+  scale: number;
+
+  constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false) {
+    this.id = id;
+    const [cx, cy] = boxCentre(d.box);
+    const side = boxSide(d.box);
+    this.box = new ConstantVelocityKalman([cx, cy, side], (BOX_NOISE * side) ** 2, (0.05 * side) ** 2);
+    this.aspect = d.box.height / Math.max(d.box.width, 1e-6);
+    this.scale = faceScale(d);
+    this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing);
+    this.smoother?.correct(d.points, this.scale);
+    this.points = d.points;
+    this.rawPoints = d.points;
+    this.rawBox = d.box;
+    this.score = d.score;
+  }
+
+  get side(): number {
+    return Math.max(1e-3, this.box.position[2]!);
+  }
+
+  filteredBox(): Box {
+    return boxFrom(this.box.position[0]!, this.box.position[1]!, this.side, this.aspect);
+  }
+
+  /** Box one frame ahead (for regions). */
+  nextBox(): Box {
+    const p = this.box.peek();
+    return boxFrom(p[0]!, p[1]!, Math.max(1e-3, p[2]!), this.aspect);
+  }
+
+  predict(damping: number): void {
+    const side = this.side;
+    this.box.predict(BOX_ACCEL * side, damping);
+    if (this.smoother !== undefined) {
+      this.points = this.smoother.predict(damping);
+    } else {
+      // Without a smoother, the points follow the box.
+      const [cx, cy] = [this.box.position[0]!, this.box.position[1]!];
+      const prev = this.points;
+      const c = centroid(prev);
+      const k = this.side / side;
+      this.points = prev.map(([x, y]) => [cx + (x - c[0]) * k, cy + (y - c[1]) * k] as const) as unknown as FivePoints;
+    }
+    this.rawPoints = this.points;
+    this.rawBox = undefined;
+    this.detected = false;
+    this.unseen++;
+  }
+
+  correct(d: FaceDetection): void {
+    const [cx, cy] = boxCentre(d.box);
+    const side = boxSide(d.box);
+    const noise = BOX_NOISE * side;
+    const jump = Math.hypot(cx - this.box.position[0]!, cy - this.box.position[1]!) > 0.5 * side || this.unseen > 1;
+    if (jump) this.box.resetPosition([cx, cy, side], noise * noise);
+    else this.box.correct([cx, cy, side], noise);
+    this.aspect += 0.2 * (d.box.height / Math.max(d.box.width, 1e-6) - this.aspect);
+    const s = faceScale(d);
+    this.scale += 0.2 * (s - this.scale);
+    this.points = this.smoother === undefined ? d.points : this.smoother.correct(d.points, s).points;
+    this.rawPoints = d.points;
+    this.rawBox = d.box;
+    this.score = d.score;
+    this.detected = true;
+    this.unseen = 0;
+    this.hits++;
+  }
+}
+
+function boxFrom(cx: number, cy: number, side: number, aspect: number): Box {
+  const w = side / Math.sqrt(aspect);
+  const h = side * Math.sqrt(aspect);
+  return { x: cx - w / 2, y: cy - h / 2, width: w, height: h };
+}
+
+function centroid(p: FivePoints): [number, number] {
+  let x = 0;
+  let y = 0;
+  for (const q of p) {
+    x += q[0];
+    y += q[1];
+  }
+  return [x / 5, y / 5];
+}
+
+/**
+ * Multi-face tracker: stable track ids within a shot, Kalman-filtered boxes, smoothed landmarks and a
+ * fidelity weight per face. Causal: `update` uses only the frames seen so far, so it serves files and live
+ * streams alike.
+ *
+ * Per frame: (1) shot-cut check — a cut ends every track, so no track or smoothing crosses it; (2) every
+ * track is predicted one frame ahead (constant velocity on box centre and size, and on each landmark);
+ * (3) when detections are given, they are matched to tracks by minimum total cost (Hungarian), first to
+ * tracks seen on the previous detection frame, then to lost tracks with a wider gate: cost = (1 − IoU of
+ * the predicted and detected boxes) + landmarkWeight · (mean landmark distance / inter-ocular distance),
+ * with pairs outside the gate (IoU and centre distance) or the size ratio never matched; (4) unmatched
+ * detections start tentative tracks; tentative tracks that miss die; confirmed tracks that miss are lost
+ * for up to `maxAge` frames, then end.
+ *
+ * There is no identity (appearance) model: ids stay stable because faces move continuously between frames
+ * and the motion model predicts where each one will be. Faces that swap places while both are hidden, or a
+ * face that stays hidden longer than `maxAge`, get new or swapped ids. See docs/tracking.md.
+ */
+export class MultiFaceTracker implements FaceTracker {
+  readonly #policy: FidelityPolicy;
+  readonly #o: Omit<Required<MultiFaceTrackerOptions>, 'fidelity' | 'smoothing' | 'shotCut'>;
+  readonly #smoothing: LandmarkSmootherOptions | false;
+  readonly #cuts: ShotCutDetector | undefined;
+  #tracks: Track[] = [];
+  #nextId = 0;
+  #lastFull = -Infinity;
+  #lastIndex = -Infinity;
+  #info: TrackerFrameInfo | undefined;
+
+  constructor(options: MultiFaceTrackerOptions = {}) {
+    this.#policy = options.fidelity ?? new TrackFidelity();
+    const o = { ...MULTI_TRACKER_DEFAULTS } as { -readonly [K in keyof typeof MULTI_TRACKER_DEFAULTS]: (typeof MULTI_TRACKER_DEFAULTS)[K] extends boolean ? boolean : number };
+    for (const k of Object.keys(MULTI_TRACKER_DEFAULTS) as (keyof typeof MULTI_TRACKER_DEFAULTS)[]) {
+      const v = options[k];
+      if (v !== undefined) (o as Record<string, unknown>)[k] = v;
+    }
+    for (const k of ['detectEvery', 'minHits'] as const) {
+      if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw new TypeError(`Expected an integer ≥ 1 for ${k} but received ${o[k]}`);
+    }
+    if (!(Number.isInteger(o.maxAge) && o.maxAge >= 0)) throw new TypeError(`Expected an integer ≥ 0 for maxAge but received ${o.maxAge}`);
+    for (const k of ['minIou', 'lostDamping'] as const) {
+      if (!(o[k] >= 0 && o[k] <= 1)) throw new TypeError(`Expected a number in [0, 1] for ${k} but received ${o[k]}`);
+    }
+    for (const k of ['maxCentreDistance', 'landmarkWeight'] as const) {
+      if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new TypeError(`Expected a finite number ≥ 0 for ${k} but received ${o[k]}`);
+    }
+    if (!(o.maxSizeRatio >= 1)) throw new TypeError(`Expected a number ≥ 1 for maxSizeRatio but received ${o.maxSizeRatio}`);
+    this.#o = o;
+    this.#smoothing = options.smoothing ?? {};
+    if (this.#smoothing !== false) new LandmarkSmoother(this.#smoothing); // validates the options now
+    this.#cuts = options.shotCut === false ? undefined : new ShotCutDetector(options.shotCut ?? {});
+  }
+
+  /** The fidelity policy in use (e.g. to set per-track overrides on a TrackFidelity). */
+  get fidelity(): FidelityPolicy {
+    return this.#policy;
+  }
+
+  /** What the last update did. */
+  get lastFrame(): TrackerFrameInfo | undefined {
+    return this.#info;
+  }
+
+  /** Number of live tracks (tentative, confirmed and lost). */
+  get trackCount(): number {
+    return this.#tracks.length;
+  }
+
+  /**
+   * Whether the pipeline should run the detector on this frame: every `detectEvery`-th frame, on a shot cut
+   * (the frame is examined here; the result is reused by `update`), and while a tentative track waits for
+   * confirmation. Call in frame order, before `update` of the same frame. With a frame index only, the
+   * cut check is skipped.
+   */
+  needsDetection(frame: VideoFrame | number): boolean {
+    const index = typeof frame === 'number' ? frame : frame.index;
+    if (this.#o.detectEvery === 1) return true;
+    if (typeof frame !== 'number' && this.#cuts?.push(frame).cut) return true;
+    if (index - this.#lastFull >= this.#o.detectEvery) return true;
+    return this.#tracks.some((t) => t.state === 'tentative');
+  }
+
+  /**
+   * Where to re-detect on a frame without full detection: the predicted box of each track seen on its last
+   * detection frame, enlarged by `margin` box sides on every side, clipped to the frame.
+   */
+  regions(frameWidth: number, frameHeight: number, margin = 0.5): TrackRegion[] {
+    const out: TrackRegion[] = [];
+    for (const t of this.#tracks) {
+      if (t.state === 'lost') continue;
+      const b = t.nextBox();
+      const m = margin * Math.sqrt(b.width * b.height);
+      const x0 = Math.max(0, Math.floor(b.x - m));
+      const y0 = Math.max(0, Math.floor(b.y - m));
+      const x1 = Math.min(frameWidth, Math.ceil(b.x + b.width + m));
+      const y1 = Math.min(frameHeight, Math.ceil(b.y + b.height + m));
+      if (x1 - x0 >= 8 && y1 - y0 >= 8) out.push({ trackId: t.id, box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } });
+    }
+    return out;
+  }
+
+  /**
+   * Advances to `frame`. `detections`: this frame's detections, or undefined when the detector did not run
+   * (tracks are predicted). Returns the faces to restore on this frame, by track id.
+   */
+  update(frame: VideoFrame, detections?: readonly FaceDetection[] | undefined, options: UpdateOptions = {}): TrackedFace[] {
+    if (frame.index <= this.#lastIndex) {
+      throw new TypeError(`Expected frames in increasing index order but received ${frame.index} after ${this.#lastIndex}`);
+    }
+    this.#lastIndex = frame.index;
+    const ended: number[] = [];
+    const c = this.#cuts?.push(frame) ?? { cut: false, distance: 0 };
+    if (c.cut) {
+      for (const t of this.#tracks) ended.push(t.id);
+      this.#tracks = [];
+    }
+    const o = this.#o;
+    for (const t of this.#tracks) t.predict(t.unseen > 0 ? o.lostDamping : 1);
+
+    const partial = detections !== undefined && options.partial === true;
+    if (detections !== undefined) {
+      if (!partial) this.#lastFull = frame.index;
+      const dets = detections.filter((d) => d.box.width > 0 && d.box.height > 0 && d.points.every((p) => Number.isFinite(p[0]) && Number.isFinite(p[1])));
+      const active = this.#tracks.filter((t) => t.unseen === 1 || t.hits === 1);
+      const lost = this.#tracks.filter((t) => !active.includes(t));
+      const free = new Set(dets.map((_, i) => i));
+      this.#match(active, dets, free, 1);
+      this.#match(lost, dets, free, 2);
+      for (const t of this.#tracks) {
+        if (t.detected) {
+          if (t.state !== 'confirmed' && t.hits >= o.minHits) t.state = 'confirmed';
+          continue;
+        }
+        if (t.state === 'tentative') t.unseen = Infinity;
+        else if (t.state === 'confirmed') t.state = 'lost';
+      }
+      for (const i of free) this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
+      for (const t of this.#tracks) if (t.hits >= o.minHits && t.detected) t.state = 'confirmed';
+    }
+    const keep: Track[] = [];
+    for (const t of this.#tracks) {
+      if (t.unseen > o.maxAge) ended.push(t.id);
+      else keep.push(t);
+    }
+    this.#tracks = keep;
+    const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
+    if (typeof endedHook === 'function') for (const id of ended) endedHook.call(this.#policy, id);
+
+    this.#info = { index: frame.index, cut: c.cut, cutDistance: c.distance, detection: detections === undefined ? 'none' : partial ? 'partial' : 'full', ended };
+    const faces: TrackedFace[] = [];
+    for (const t of this.#tracks) {
+      // Output: tracks matched now, and (on frames without detection) confirmed tracks seen at their last detection frame.
+      const visible = t.detected || (detections === undefined && t.state === 'confirmed') || (partial && t.state === 'confirmed' && t.unseen <= 1);
+      if (!visible || t.state === 'lost' || (t.state === 'tentative' && !o.emitTentative)) continue;
+      const box = t.filteredBox();
+      const face: FaceDetection = { box, score: t.score, points: t.points };
+      faces.push({
+        ...face,
+        trackId: t.id,
+        rawPoints: t.rawPoints,
+        fidelity: this.#policy.fidelityFor(t.id, face, frame),
+        state: t.state,
+        detected: t.detected,
+        rawBox: t.rawBox,
+      });
+    }
+    faces.sort((a, b) => a.trackId - b.trackId);
+    return faces;
+  }
+
+  /** Ends every track (e.g. when the input changes). Ids keep increasing. */
+  reset(): void {
+    const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
+    if (typeof endedHook === 'function') for (const t of this.#tracks) endedHook.call(this.#policy, t.id);
+    this.#tracks = [];
+    this.#cuts?.reset();
+    this.#lastFull = -Infinity;
+  }
+
+  #match(tracks: Track[], dets: readonly FaceDetection[], free: Set<number>, gateScale: number): void {
+    if (tracks.length === 0 || free.size === 0) return;
+    const o = this.#o;
+    const cols = [...free];
+    const FORBIDDEN = 1e6;
+    const cost = tracks.map((t) => {
+      const pb = t.filteredBox();
+      const side = t.side;
+      const [pcx, pcy] = boxCentre(pb);
+      const grow = gateScale * Math.min(2, 1 + 0.1 * Math.max(0, t.unseen - 1));
+      return cols.map((j) => {
+        const d = dets[j]!;
+        const ov = iou(pb, d.box);
+        const [dcx, dcy] = boxCentre(d.box);
+        const dist = Math.hypot(dcx - pcx, dcy - pcy) / side;
+        const ratio = boxSide(d.box) / side;
+        if (ratio > o.maxSizeRatio || ratio < 1 / o.maxSizeRatio) return FORBIDDEN;
+        if (ov < o.minIou && dist > o.maxCentreDistance * grow) return FORBIDDEN;
+        const lm = Math.min(2, meanPointDistance(t.points, d.points) / t.scale);
+        return 1 - ov + o.landmarkWeight * lm;
+      });
+    });
+    const assignment = assignMinCost(cost, FORBIDDEN);
+    assignment.forEach((col, row) => {
+      if (col < 0) return;
+      const j = cols[col]!;
+      tracks[row]!.correct(dets[j]!);
+      free.delete(j);
+    });
+  }
+}
