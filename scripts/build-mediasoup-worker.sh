@@ -12,9 +12,9 @@
 # same path without building (export it as MEDIASOUP_WORKER_BIN before
 # `npm ci`, which then skips mediasoup's GitHub download / meson fallback).
 #
-# Time: about 5 min on 2 cores (measured: 5 min 8 s wall for 3.27.1 with `nice`
-# on a shared 2-core Debian 12 box, see the report in the commit); about 1 s
-# when the binary is cached. Extra apt packages, if missing: ~1-2 min.
+# Time: about 5 min on 2 cores. Measured for 3.27.1 on a shared 2-core Debian 12
+# box under `nice`: 4 min 57 s wall (261 ninja steps, peak RSS 0.5 GB, 0 compiler
+# warnings). Cached binary: ~0.05 s. Missing apt packages add ~1-2 min.
 #
 # Why: `npm install mediasoup` fetches a prebuilt worker from GitHub and falls
 # back to a meson build whose subprojects are downloaded; neither works where
@@ -25,8 +25,8 @@
 #   libsrtp3 (v3 API)  -> libsrtp2 via compat/srtp/srtp.h (v3 calls on v2)
 #   unordered_dense    -> compat/unordered_dense (std containers)
 #   catch2 tests       -> not built (only the mediasoup-worker target is)
-# Runtime packages where the binary runs: libuv1 libssl3 libsrtp2-1 libabsl20220623
-# (libsrtp2 pulls NSS: libnss3 libnspr4).
+# Runtime packages where the binary runs (from ldd): libuv1 libssl3 libsrtp2-1
+# libabsl20220623 libnss3 libnspr4 libstdc++6 (libsrtp2 pulls in NSS).
 #
 # Environment: FACERESTORE_CACHE_DIR, MEDIASOUP_WORKER_BUILD_JOBS (default nproc),
 # MEDIASOUP_WORKER_KEEP_BUILD=1 (keep the temporary build tree for debugging).

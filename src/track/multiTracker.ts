@@ -35,7 +35,7 @@ export interface MultiFaceTrackerOptions {
   maxAge?: number;
   /** A detection can match a track when their IoU reaches this … Default 0.1. */
   minIou?: number;
-  /** … or when their centres are within this many box sides. Default 0.6 (grows while a track is lost, up to 2×). */
+  /** … or when their centres are within this many box sides. Default 0.6 (grows by 10 % per frame a track is unseen, up to 2×). */
   maxCentreDistance?: number;
   /** Boxes whose sides differ by more than this factor never match. Default 1.8. */
   maxSizeRatio?: number;
@@ -99,6 +99,8 @@ class Track {
   hits = 1;
   /** Frames since the last matched detection. */
   unseen = 0;
+  /** Detection frames in a row without a match. */
+  misses = 0;
   readonly box: ConstantVelocityKalman;
   aspect: number;
   readonly smoother: LandmarkSmoother | undefined;
@@ -162,7 +164,7 @@ class Track {
     const [cx, cy] = boxCentre(d.box);
     const side = boxSide(d.box);
     const noise = BOX_NOISE * side;
-    const jump = Math.hypot(cx - this.box.position[0]!, cy - this.box.position[1]!) > 0.5 * side || this.unseen > 1;
+    const jump = Math.hypot(cx - this.box.position[0]!, cy - this.box.position[1]!) > 0.5 * side || this.misses > 0;
     if (jump) this.box.resetPosition([cx, cy, side], noise * noise);
     else this.box.correct([cx, cy, side], noise);
     this.aspect += 0.2 * (d.box.height / Math.max(d.box.width, 1e-6) - this.aspect);
@@ -174,6 +176,7 @@ class Track {
     this.score = d.score;
     this.detected = true;
     this.unseen = 0;
+    this.misses = 0;
     this.hits++;
   }
 }
@@ -311,27 +314,27 @@ export class MultiFaceTracker implements FaceTracker {
       this.#tracks = [];
     }
     const o = this.#o;
-    for (const t of this.#tracks) t.predict(t.unseen > 0 ? o.lostDamping : 1);
+    for (const t of this.#tracks) t.predict(t.state === 'lost' ? o.lostDamping : 1);
 
     const partial = detections !== undefined && options.partial === true;
     if (detections !== undefined) {
       if (!partial) this.#lastFull = frame.index;
       const dets = detections.filter((d) => d.box.width > 0 && d.box.height > 0 && d.points.every((p) => Number.isFinite(p[0]) && Number.isFinite(p[1])));
-      const active = this.#tracks.filter((t) => t.unseen === 1 || t.hits === 1);
-      const lost = this.#tracks.filter((t) => !active.includes(t));
+      const active = this.#tracks.filter((t) => t.state !== 'lost');
+      const lost = this.#tracks.filter((t) => t.state === 'lost');
       const free = new Set(dets.map((_, i) => i));
-      this.#match(active, dets, free, 1);
-      this.#match(lost, dets, free, 2);
+      this.#match(active, dets, free);
+      this.#match(lost, dets, free);
       for (const t of this.#tracks) {
         if (t.detected) {
           if (t.state !== 'confirmed' && t.hits >= o.minHits) t.state = 'confirmed';
           continue;
         }
+        t.misses++;
         if (t.state === 'tentative') t.unseen = Infinity;
-        else if (t.state === 'confirmed') t.state = 'lost';
+        else t.state = 'lost';
       }
       for (const i of free) this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
-      for (const t of this.#tracks) if (t.hits >= o.minHits && t.detected) t.state = 'confirmed';
     }
     const keep: Track[] = [];
     for (const t of this.#tracks) {
@@ -346,7 +349,7 @@ export class MultiFaceTracker implements FaceTracker {
     const faces: TrackedFace[] = [];
     for (const t of this.#tracks) {
       // Output: tracks matched now, and (on frames without detection) confirmed tracks seen at their last detection frame.
-      const visible = t.detected || (detections === undefined && t.state === 'confirmed') || (partial && t.state === 'confirmed' && t.unseen <= 1);
+      const visible = t.detected || (detections === undefined && t.state === 'confirmed');
       if (!visible || t.state === 'lost' || (t.state === 'tentative' && !o.emitTentative)) continue;
       const box = t.filteredBox();
       const face: FaceDetection = { box, score: t.score, points: t.points };
@@ -373,7 +376,7 @@ export class MultiFaceTracker implements FaceTracker {
     this.#lastFull = -Infinity;
   }
 
-  #match(tracks: Track[], dets: readonly FaceDetection[], free: Set<number>, gateScale: number): void {
+  #match(tracks: Track[], dets: readonly FaceDetection[], free: Set<number>): void {
     if (tracks.length === 0 || free.size === 0) return;
     const o = this.#o;
     const cols = [...free];
@@ -382,7 +385,7 @@ export class MultiFaceTracker implements FaceTracker {
       const pb = t.filteredBox();
       const side = t.side;
       const [pcx, pcy] = boxCentre(pb);
-      const grow = gateScale * Math.min(2, 1 + 0.1 * Math.max(0, t.unseen - 1));
+      const grow = Math.min(2, 1 + 0.1 * t.unseen);
       return cols.map((j) => {
         const d = dets[j]!;
         const ov = iou(pb, d.box);

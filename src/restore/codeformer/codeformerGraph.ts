@@ -1,0 +1,305 @@
+/**
+ * Builds the ONNX graph of CodeFormer's forward pass `out, logits, lq_feat = net(x, w=w, adain=True)` from an
+ * inferred architecture and its weights, with a dynamic batch and one fidelity weight per face.
+ *
+ * What each official module becomes (vqgan_arch.py / codeformer_arch.py):
+ * - GroupNorm(32, eps 1e-6): ONNX GroupNormalization-21 (per-channel affine), or the InstanceNormalization
+ *   form (reshape to [N, 32, -1], normalise, reshape back, per-channel scale and shift);
+ * - swish: x·Sigmoid(x);
+ * - Downsample (pad (0,1,0,1), 3×3 stride-2 conv): one Conv with pads [0,0,1,1];
+ * - Upsample (nearest ×2, 3×3 conv): by default the same result computed at low resolution: each of the
+ *   four output phases of a 3×3 conv over a nearest-upsampled image sees a 2×2 neighbourhood of the
+ *   small image with summed taps, so four 2×2 convs + DepthToSpace do the work with 4/9 of the multiplies;
+ *   `upsample: 'resize'` keeps the literal Resize + Conv;
+ * - AttnBlock: one 1×1 Conv for q, k, v (their weights concatenated), MatMul / Softmax over the 16×16 tokens;
+ * - transformer: pre-norm layers, LayerNormalization (eps 1e-5), q = k = LN(x) + pos, v = LN(x), heads
+ *   split by Reshape/Transpose, q / √head_dim, Softmax, exact (erf) GELU;
+ * - code lookup: ArgMax over the logits, Gather from the codebook, [N, 256, 16, 16] like get_codebook_feat;
+ * - AdaIN: unbiased variance (n − 1) + 1e-5;
+ * - fuse (Fuse_sft_block): `dec + w·(dec·scale + shift)` with w reshaped to [N,1,1,1]; the two branches' first
+ *   convs share one Conv and their second convs one grouped Conv (group = 2), both exact rearrangements.
+ *
+ * With `fp16`, weights and activations of the convolutional parts are float16; normalisation statistics,
+ * the transformer, the logits/argmax and AdaIN stay float32 (Casts around them); inputs and outputs stay
+ * float32 so the graph's interface does not change.
+ */
+import type { Block, CodeFormerArch } from './arch.ts';
+import { GROUPS } from './arch.ts';
+import { GraphBuilder, f, type Value } from './graphBuilder.ts';
+
+/** Weights by state-dict name, as contiguous float32. */
+export type WeightMap = ReadonlyMap<string, Float32Array>;
+
+/** Options for {@link buildCodeFormerGraph}. */
+export interface GraphOptions {
+  /** float16 weights and activations (for CUDA); interface stays float32. Default false. */
+  fp16?: boolean;
+  /** Also output `logits` [N, T, K], `lq_feat` [N, E, h, w] and `top_idx` int64 [N, T], for parity tests. */
+  extraOutputs?: boolean;
+  /** GroupNorm form: `groupnorm` (GroupNormalization-21) or `instancenorm`. Default `instancenorm`. */
+  groupNorm?: 'groupnorm' | 'instancenorm';
+  /** Upsample form: `subpixel` (default, exact rearrangement, 4/9 of the multiplies) or `resize`. */
+  upsample?: 'subpixel' | 'resize';
+  /** Merge the scale/shift branches of each fuse block into one Conv + one grouped Conv. Default true. */
+  mergeFuseBranches?: boolean;
+}
+
+/** Builds the ONNX model bytes. */
+export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, options: GraphOptions = {}): Uint8Array {
+  const g = new GraphBuilder();
+  const fp16 = options.fp16 ?? false;
+  const act = fp16 ? 'float16' : 'float32';
+  const gnForm = options.groupNorm ?? 'instancenorm';
+  const upsample = options.upsample ?? 'subpixel';
+  const mergeFuse = options.mergeFuseBranches ?? true;
+  const S = arch.imgSize;
+
+  const W = (name: string): Float32Array => {
+    const w = weights.get(name);
+    if (!w) throw new Error(`internal: weight ${name} missing after architecture check`);
+    return w;
+  };
+  const param = (name: string, dims: readonly number[], type: 'float32' | 'float16' = act): Value => g.weight(name, W(name), dims, type);
+  const cast = (v: Value, to: 'float32' | 'float16'): Value => (v.type === to ? v : g.op('Cast', [v], { to: to === 'float16' ? 10 : 1 }, { type: to }));
+
+  // ---------------------------------------------------------------- building blocks
+  const conv = (x: Value, prefix: string, cin: number, cout: number, k: number, extra: { strides?: number[]; pads?: number[] } = {}): Value => {
+    const wt = param(`${prefix}.weight`, [cout, cin, k, k]);
+    const b = param(`${prefix}.bias`, [cout]);
+    const pad = (k - 1) / 2;
+    return g.op('Conv', [x, wt, b], { kernel_shape: [k, k], pads: extra.pads ?? [pad, pad, pad, pad], strides: extra.strides ?? [1, 1] }, { name: prefix });
+  };
+  const convRaw = (x: Value, stem: string, wt: Float32Array, b: Float32Array, cout: number, cinPerGroup: number, k: number, attrs: Record<string, number | number[]>): Value => {
+    const wv = g.weight(`${stem}.weight`, wt, [cout, cinPerGroup, k, k], act);
+    const bv = g.weight(`${stem}.bias`, b, [cout], act);
+    return g.op('Conv', [x, wv, bv], { kernel_shape: [k, k], ...attrs }, { name: stem });
+  };
+
+  const groupNorm = (x: Value, prefix: string, ch: number): Value => {
+    const xin = fp16 ? cast(x, 'float32') : x;
+    let y: Value;
+    if (gnForm === 'groupnorm') {
+      y = g.op('GroupNormalization', [xin, param(`${prefix}.weight`, [ch], 'float32'), param(`${prefix}.bias`, [ch], 'float32')], { epsilon: f(1e-6), num_groups: GROUPS }, { name: prefix });
+    } else {
+      const r = g.op('Reshape', [xin, g.int64([0, GROUPS, -1])]);
+      const ones = g.scalar(1, 'float32', [GROUPS]);
+      const zeros = g.scalar(0, 'float32', [GROUPS]);
+      const n = g.op('InstanceNormalization', [r, ones, zeros], { epsilon: f(1e-6) }, { name: `${prefix}.in` });
+      const back = g.op('Reshape', [n, g.op('Shape', [xin], {}, { type: 'int64' })]);
+      const scaled = g.op('Mul', [back, param(`${prefix}.weight`, [ch, 1, 1], 'float32')]);
+      y = g.op('Add', [scaled, param(`${prefix}.bias`, [ch, 1, 1], 'float32')], {}, { name: prefix });
+    }
+    return fp16 ? cast(y, 'float16') : y;
+  };
+  const swish = (x: Value): Value => g.op('Mul', [x, g.op('Sigmoid', [x])]);
+
+  const resBlock = (x: Value, prefix: string, cin: number, cout: number): Value => {
+    let h = swish(groupNorm(x, `${prefix}.norm1`, cin));
+    h = conv(h, `${prefix}.conv1`, cin, cout, 3);
+    h = swish(groupNorm(h, `${prefix}.norm2`, cout));
+    h = conv(h, `${prefix}.conv2`, cout, cout, 3);
+    const skip = cin !== cout ? conv(x, `${prefix}.conv_out`, cin, cout, 1) : x;
+    return g.op('Add', [h, skip], {}, { name: prefix });
+  };
+
+  const attnBlock = (x: Value, prefix: string, c: number): Value => {
+    const h = groupNorm(x, `${prefix}.norm`, c);
+    const wqkv = new Float32Array(3 * c * c);
+    const bqkv = new Float32Array(3 * c);
+    ['q', 'k', 'v'].forEach((m, i) => {
+      wqkv.set(W(`${prefix}.${m}.weight`), i * c * c);
+      bqkv.set(W(`${prefix}.${m}.bias`), i * c);
+    });
+    const qkv = convRaw(h, `${prefix}.qkv`, wqkv, bqkv, 3 * c, c, 1, { pads: [0, 0, 0, 0] });
+    const [q, k, v] = g.opN('Split', [qkv, g.int64([c, c, c])], 3, { axis: 1 });
+    const flat = g.int64([0, c, -1]);
+    const qf = g.op('Transpose', [g.op('Reshape', [q!, flat])], { perm: [0, 2, 1] });
+    const kf = g.op('Reshape', [k!, flat]);
+    const vf = g.op('Reshape', [v!, flat]);
+    let s = g.op('MatMul', [qf, kf]);
+    // torch: w_ * int(c) ** -0.5 (a Python float, applied in the tensor's dtype)
+    s = g.op('Mul', [s, g.scalar(c ** -0.5, act)]);
+    s = g.op('Softmax', [s], { axis: 2 });
+    const o = g.op('MatMul', [vf, g.op('Transpose', [s], { perm: [0, 2, 1] })]);
+    const o4 = g.op('Reshape', [o, g.op('Shape', [x], {}, { type: 'int64' })]);
+    const p = conv(o4, `${prefix}.proj_out`, c, c, 1);
+    return g.op('Add', [x, p], {}, { name: prefix });
+  };
+
+  const upsampleBlock = (x: Value, prefix: string, c: number): Value => {
+    if (upsample === 'resize') {
+      const up = g.op('Resize', [x, null, g.weight('up_scales', Float32Array.of(1, 1, 2, 2), [4], 'float32')], {
+        mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
+      });
+      return conv(up, `${prefix}.conv`, c, c, 3);
+    }
+    // Phase (a, b) of the ×2 output: rows a=0 see small rows (i-1: w0, i: w1+w2); a=1 see (i: w0+w1, i+1: w2).
+    const w = W(`${prefix}.conv.weight`);
+    const bias = W(`${prefix}.conv.bias`);
+    const taps = (phase: number): number[][] => (phase === 0 ? [[0], [1, 2]] : [[0, 1], [2]]);
+    const outs: Value[] = [];
+    for (let a = 0; a < 2; a++) {
+      for (let b = 0; b < 2; b++) {
+        const k = new Float32Array(c * c * 4);
+        const rows = taps(a);
+        const cols = taps(b);
+        for (let o = 0; o < c; o++) {
+          for (let i = 0; i < c; i++) {
+            const base = (o * c + i) * 9;
+            for (let r = 0; r < 2; r++) {
+              for (let s = 0; s < 2; s++) {
+                let sum = 0;
+                for (const rr of rows[r]!) for (const ss of cols[s]!) sum += w[base + rr * 3 + ss]!;
+                k[(o * c + i) * 4 + r * 2 + s] = Math.fround(sum);
+              }
+            }
+          }
+        }
+        outs.push(convRaw(x, `${prefix}.conv.phase${a}${b}`, k, bias, c, c, 2, { pads: [1 - a, 1 - b, a, b] }));
+      }
+    }
+    const cat = g.op('Concat', outs, { axis: 1 });
+    return g.op('DepthToSpace', [cat], { blocksize: 2, mode: 'DCR' }, { name: prefix });
+  };
+
+  const block = (x: Value, b: Block): Value => {
+    switch (b.kind) {
+      case 'conv':
+        return conv(x, b.prefix, b.inCh, b.outCh, 3);
+      case 'norm':
+        return groupNorm(x, b.prefix, b.ch);
+      case 'res':
+        return resBlock(x, b.prefix, b.inCh, b.outCh);
+      case 'attn':
+        return attnBlock(x, b.prefix, b.ch);
+      case 'down':
+        return conv(x, `${b.prefix}.conv`, b.ch, b.ch, 3, { strides: [2, 2], pads: [0, 0, 1, 1] });
+      case 'up':
+        return upsampleBlock(x, b.prefix, b.ch);
+    }
+  };
+
+  const linear = (x: Value, wName: string, bName: string | null, out: number, inp: number, wData?: Float32Array, bData?: Float32Array): Value => {
+    const w = wData ?? W(wName);
+    const wt = new Float32Array(inp * out); // [out, in] → [in, out] for x @ W^T
+    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) wt[i * out + o] = w[o * inp + i]!;
+    const y = g.op('MatMul', [x, g.weight(`${wName}.T`, wt, [inp, out], 'float32')]);
+    if (!bName && !bData) return y;
+    return g.op('Add', [y, bData ? g.weight(`${bName}`, bData, [out], 'float32') : param(bName!, [out], 'float32')]);
+  };
+  const layerNorm = (x: Value, prefix: string, d: number): Value =>
+    g.op('LayerNormalization', [x, param(`${prefix}.weight`, [d], 'float32'), param(`${prefix}.bias`, [d], 'float32')], { axis: -1, epsilon: f(1e-5) }, { name: prefix });
+
+  // ---------------------------------------------------------------- graph
+  const xIn = g.input('x', 'float32', ['N', 3, S, S]);
+  const wIn = g.input('w', 'float32', ['N']);
+  let x = fp16 ? cast(xIn, 'float16') : xIn;
+
+  // Encoder, keeping the skip features the fuse blocks need.
+  const encFeat = new Map<number, Value>();
+  arch.encoder.forEach((b, i) => {
+    x = block(x, b);
+    for (const fz of arch.fuse) if (fz.encoderIndex === i) encFeat.set(fz.size, x);
+  });
+  const lqFeat = fp16 ? cast(x, 'float32') : x;
+
+  // Transformer over the latent tokens: [N, E, h, w] → [N, T, E] (batch-first; same arithmetic as (T, N, E)).
+  const E = arch.embDim;
+  const D = arch.dimEmbd;
+  const T = arch.latentTokens;
+  const H = arch.nHead;
+  const hd = D / H;
+  const tokens = g.op('Transpose', [g.op('Reshape', [lqFeat, g.int64([0, E, -1])])], { perm: [0, 2, 1] });
+  let q = linear(tokens, 'feat_emb.weight', 'feat_emb.bias', D, E);
+  const pos = param('position_emb', [T, D], 'float32');
+  for (let l = 0; l < arch.nLayers; l++) {
+    const p = `ft_layers.${l}`;
+    const inW = W(`${p}.self_attn.in_proj_weight`);
+    const inB = W(`${p}.self_attn.in_proj_bias`);
+    const t2 = layerNorm(q, `${p}.norm1`, D);
+    const qkIn = g.op('Add', [t2, pos]);
+    const qk = linear(qkIn, `${p}.self_attn.in_proj_weight.qk`, `${p}.self_attn.in_proj_bias.qk`, 2 * D, D, inW.subarray(0, 2 * D * D), inB.subarray(0, 2 * D));
+    const v = linear(t2, `${p}.self_attn.in_proj_weight.v`, `${p}.self_attn.in_proj_bias.v`, D, D, inW.subarray(2 * D * D), inB.subarray(2 * D));
+    const [qh, kh] = g.opN('Split', [qk, g.int64([D, D])], 2, { axis: 2 });
+    const heads = g.int64([0, T, H, hd]);
+    const qs = g.op('Div', [g.op('Transpose', [g.op('Reshape', [qh!, heads])], { perm: [0, 2, 1, 3] }), g.scalar(Math.sqrt(hd))]);
+    const ks = g.op('Transpose', [g.op('Reshape', [kh!, heads])], { perm: [0, 2, 3, 1] });
+    const vs = g.op('Transpose', [g.op('Reshape', [v, heads])], { perm: [0, 2, 1, 3] });
+    const att = g.op('Softmax', [g.op('MatMul', [qs, ks])], { axis: -1 });
+    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [att, vs])], { perm: [0, 2, 1, 3] }), g.int64([0, T, D])]);
+    const o = linear(ctx, `${p}.self_attn.out_proj.weight`, `${p}.self_attn.out_proj.bias`, D, D);
+    q = g.op('Add', [q, o]);
+    const t3 = layerNorm(q, `${p}.norm2`, D);
+    const h1 = g.op('Gelu', [linear(t3, `${p}.linear1.weight`, `${p}.linear1.bias`, arch.dimMlp, D)], { approximate: 'none' });
+    q = g.op('Add', [q, linear(h1, `${p}.linear2.weight`, `${p}.linear2.bias`, D, arch.dimMlp)]);
+  }
+  const logits = linear(layerNorm(q, 'idx_pred_layer.0', D), 'idx_pred_layer.1.weight', null, arch.codebookSize, D);
+
+  // Code lookup and AdaIN.
+  const topIdx = g.op('ArgMax', [logits], { axis: 2, keepdims: 0 }, { type: 'int64', name: 'top_idx' });
+  const codes = g.op('Gather', [param('quantize.embedding.weight', [arch.codebookSize, E], 'float32'), topIdx], { axis: 0 });
+  const side = arch.latentSide;
+  const quant = g.op('Reshape', [g.op('Transpose', [codes], { perm: [0, 2, 1] }), g.int64([0, E, side, side])]);
+  const axes = g.int64([2, 3]);
+  const stats = (v: Value): { centred: Value; mean: Value; std: Value } => {
+    const mean = g.op('ReduceMean', [v, axes], { keepdims: 1 });
+    const centred = g.op('Sub', [v, mean]);
+    const ss = g.op('ReduceSumSquare', [centred, axes], { keepdims: 1 });
+    const variance = g.op('Div', [ss, g.scalar(side * side - 1)]);
+    const std = g.op('Sqrt', [g.op('Add', [variance, g.scalar(1e-5)])]);
+    return { centred, mean, std };
+  };
+  const content = stats(quant);
+  const style = stats(lqFeat);
+  const adain = g.op('Add', [g.op('Mul', [g.op('Div', [content.centred, content.std]), style.std]), style.mean]);
+
+  // Generator with fuse blocks.
+  const w4 = g.op('Reshape', [fp16 ? cast(wIn, 'float16') : wIn, g.int64([-1, 1, 1, 1])]);
+  x = fp16 ? cast(adain, 'float16') : adain;
+  arch.generator.forEach((b, i) => {
+    x = block(x, b);
+    const fz = arch.fuse.find((z) => z.generatorIndex === i);
+    if (!fz) return;
+    const p = `fuse_convs_dict.${fz.size}`;
+    const c = fz.ch;
+    const enc = encFeat.get(fz.size)!;
+    const e = resBlock(g.op('Concat', [enc, x], { axis: 1 }), `${p}.encode_enc`, 2 * c, c);
+    let scale: Value;
+    let shift: Value;
+    if (mergeFuse) {
+      const cat = (a: Float32Array, b2: Float32Array): Float32Array => {
+        const out = new Float32Array(a.length + b2.length);
+        out.set(a);
+        out.set(b2, a.length);
+        return out;
+      };
+      const h0 = convRaw(e, `${p}.scale_shift.0`, cat(W(`${p}.scale.0.weight`), W(`${p}.shift.0.weight`)), cat(W(`${p}.scale.0.bias`), W(`${p}.shift.0.bias`)), 2 * c, c, 3, { pads: [1, 1, 1, 1] });
+      const h1 = g.op('LeakyRelu', [h0], { alpha: f(0.2) });
+      const h2 = convRaw(h1, `${p}.scale_shift.2`, cat(W(`${p}.scale.2.weight`), W(`${p}.shift.2.weight`)), cat(W(`${p}.scale.2.bias`), W(`${p}.shift.2.bias`)), 2 * c, c, 3, { pads: [1, 1, 1, 1], group: 2 });
+      [scale, shift] = g.opN('Split', [h2, g.int64([c, c])], 2, { axis: 1 }) as [Value, Value];
+    } else {
+      const branch = (name: string): Value => conv(g.op('LeakyRelu', [conv(e, `${p}.${name}.0`, c, c, 3)], { alpha: f(0.2) }), `${p}.${name}.2`, c, c, 3);
+      scale = branch('scale');
+      shift = branch('shift');
+    }
+    const residual = g.op('Mul', [w4, g.op('Add', [g.op('Mul', [x, scale]), shift])]);
+    x = g.op('Add', [x, residual], {}, { name: p });
+  });
+  const out = fp16 ? cast(x, 'float32') : x;
+
+  g.output('out', out, ['N', 3, S, S]);
+  if (options.extraOutputs) {
+    g.output('logits', logits, ['N', T, arch.codebookSize]);
+    g.output('lq_feat', lqFeat, ['N', E, side, side]);
+    g.output('top_idx', topIdx, ['N', T]);
+  }
+  return g.encode({
+    graphName: 'codeformer',
+    docString: 'CodeFormer (sczhou/CodeFormer) forward with adain=True, built by facerestore from a PyTorch checkpoint.',
+    metadata: {
+      'facerestore.model': 'codeformer',
+      'facerestore.precision': fp16 ? 'float16' : 'float32',
+      'facerestore.params': String(arch.params),
+    },
+  });
+}
