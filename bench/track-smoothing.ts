@@ -276,6 +276,8 @@ export interface MotionResult {
   raw: SeriesMetrics;
   causal: SeriesMetrics;
   gaussian: SeriesMetrics;
+  /** With keepSeries: per frame truth and detector points. */
+  series?: { truth: FivePoints[]; raw: (FivePoints | undefined)[] };
 }
 
 /** Options of runSmoothingBench. */
@@ -293,6 +295,8 @@ export interface SmoothingBenchOptions {
   frameHeight?: number;
   /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise). */
   smoothing?: LandmarkSmootherOptions;
+  /** Include the truth and raw series in the result (parameter studies). */
+  keepSeries?: boolean;
   /** Receives each rendered frame (e.g. to save a preview). */
   onFrame?: (frame: VideoFrame, truth: FivePoints) => void;
 }
@@ -325,11 +329,17 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   const stillPath = options.stillPath ?? DEFAULT_STILL;
   const pad = 400;
   const { image, unpadded } = await loadStill(stillPath, options.stillScale ?? 0.5, pad);
-  const stillDets = await options.detector.detect({ index: 0, pts: 0, ...unpadded });
-  if (stillDets.length === 0) throw new Error(`no face detected in the still ${stillPath}`);
-  const base = stillDets[0]!;
-  const stillPoints = base.points.map(([x, y]) => [x + pad, y + pad] as const) as unknown as FivePoints;
-  const faceCentre = centroidOf(stillPoints);
+  // Truth: the detector's points on the untransformed still, seen in a frame like the others (the still
+  // copied into the frame by a whole-pixel shift, so the detector sees the same context as in moved frames).
+  const rough = await options.detector.detect({ index: 0, pts: 0, ...unpadded });
+  if (rough.length === 0) throw new Error(`no face detected in the still ${stillPath}`);
+  const faceCentre: Point = roundPoint(centroidOf(rough[0]!.points.map(([x, y]) => [x + pad, y + pad] as const) as unknown as FivePoints));
+  const still = poseTransform({ dx: 0, dy: 0, zoom: 1, angle: 0 }, faceCentre, W, H);
+  const stillFrame: VideoFrame = { index: 0, pts: 0, width: W, height: H, data: await renderFrame(image, still, W, H) };
+  const base = nearest(await options.detector.detect(stillFrame), [W / 2, H / 2]);
+  if (base === undefined) throw new Error(`no face detected in the still ${stillPath} placed in a frame`);
+  // Back to still coordinates (the placement is a whole-pixel translation).
+  const stillPoints = base.points.map(([x, y]) => [x - still.tx, y - still.ty] as const) as unknown as FivePoints;
   const results: MotionResult[] = [];
   for (const motion of options.motions ?? (['calm', 'brisk'] as MotionKind[])) {
     const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {} });
@@ -376,9 +386,14 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       raw: seriesMetrics(raw, truth, stepAt, lagThresholdPx),
       causal: seriesMetrics(causal, truth, stepAt, lagThresholdPx),
       gaussian: seriesMetrics(gauss, truth, stepAt, lagThresholdPx),
+      ...(options.keepSeries ? { series: { truth, raw } } : {}),
     });
   }
   return { still: stillPath, frameSize: [W, H], stillPoints, results };
+}
+
+function roundPoint(p: Point): Point {
+  return [Math.round(p[0]), Math.round(p[1])];
 }
 
 function sub(a: Point, b: Point): Point {

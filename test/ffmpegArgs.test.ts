@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { buildDecodeArgs, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
+import { buildEncodeArgs, defaultPixelFormat } from '../src/stream/encodeArgs.ts';
+
+describe('decode argument builder', () => {
+  it('decodes the first video stream to rgb24 on stdout with a showinfo pts line per frame', () => {
+    expect(buildDecodeArgs({ input: 'in.mp4' })).toEqual([
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+      '-i', 'in.mp4',
+      '-map', '0:v:0', '-vf', 'showinfo=checksum=0', '-fps_mode', 'passthrough',
+      '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    ]);
+  });
+
+  it('resamples variable-rate input before showinfo and windows with -ss/-t', () => {
+    const args = buildDecodeArgs({ input: 'v.mkv', constantFrameRate: '1350/61', start: 2.5, duration: 3 });
+    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 4)).toEqual(['-ss', '2.5', '-i', 'v.mkv']);
+    expect(args[args.indexOf('-t') + 1]).toBe('3');
+    expect(args[args.indexOf('-vf') + 1]).toBe('fps=1350/61,showinfo=checksum=0');
+  });
+
+  it('parses showinfo lines and ignores others', () => {
+    expect(parseShowinfoLine('[Parsed_showinfo_0 @ 0x55] n:  12 pts: 6144 pts_time:0.4     duration:512')).toEqual({ n: 12, ptsTime: 0.4 });
+    expect(parseShowinfoLine('[Parsed_showinfo_1 @ 0x1] n:0 pts:-3 pts_time:-0.1 ')).toEqual({ n: 0, ptsTime: -0.1 });
+    expect(parseShowinfoLine('[Parsed_showinfo_0 @ 0x55] config in time_base: 1/15360, frame_rate: 30/1')).toBeUndefined();
+    expect(parseShowinfoLine('frame=   59 fps=0.0 q=-0.0')).toBeUndefined();
+  });
+});
+
+describe('encode argument builder', () => {
+  it('reads rgb24 on stdin, copies AAC audio from the source, writes mp4 with x264 defaults', () => {
+    expect(buildEncodeArgs({ width: 640, height: 360, frameRate: '30000/1001', audioFrom: { path: 'src.mp4', codec: 'aac' }, output: '/o/.x.partial' })).toEqual([
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x360', '-r', '30000/1001', '-i', 'pipe:0',
+      '-i', 'src.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'copy',
+      '-c:v', 'libx264', '-preset', 'medium', '-crf', '18',
+      '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
+      '-f', 'mp4', '-y', '/o/.x.partial',
+    ]);
+  });
+
+  it('re-encodes audio the container cannot hold, and has no audio map without audio', () => {
+    const withPcm = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', audioFrom: { path: 's.avi', codec: 'pcm_s16le' }, output: 'o' });
+    expect(withPcm.slice(withPcm.indexOf('-c:a'), withPcm.indexOf('-c:a') + 4)).toEqual(['-c:a', 'aac', '-b:a', '160k']);
+    const silent = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', output: 'o' });
+    expect(silent).not.toContain('-c:a');
+    expect(silent.filter((a) => a === '-map')).toHaveLength(1);
+  });
+
+  it('cuts the copied audio to a decode window', () => {
+    const args = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', audioFrom: { path: 's.mp4', codec: 'aac', start: 10, duration: 5 }, output: 'o' });
+    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 6)).toEqual(['-ss', '10', '-t', '5', '-i', 's.mp4']);
+  });
+
+  it('keeps odd sizes exact with 4:4:4, and deterministic mode pins threads and bitexact flags', () => {
+    expect(defaultPixelFormat(641, 360)).toBe('yuv444p');
+    expect(defaultPixelFormat(640, 360)).toBe('yuv420p');
+    const args = buildEncodeArgs({ width: 641, height: 361, frameRate: '25', output: 'o', deterministic: true, crf: 20, preset: 'veryfast' });
+    expect(args).toEqual(expect.arrayContaining(['-threads', '1', '-fflags', '+bitexact', '-flags:v', '+bitexact']));
+    expect(args[args.indexOf('-pix_fmt', args.indexOf('-c:v')) + 1]).toBe('yuv444p');
+    expect(args[args.indexOf('-crf') + 1]).toBe('20');
+  });
+
+  it('uses the requested container and codec', () => {
+    const args = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', output: 'o.webm', format: 'webm', codec: 'libvpx-vp9' });
+    expect(args).toEqual(expect.arrayContaining(['-c:v', 'libvpx-vp9', '-b:v', '0', '-f', 'webm']));
+    expect(args).not.toContain('-movflags');
+  });
+});
