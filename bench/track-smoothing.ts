@@ -9,8 +9,8 @@
  *   causal   the tracker's smoothed points (MultiFaceTracker with its default LandmarkSmoother),
  *   gaussian the offline reference: a Gaussian of σ = 5 frames over the whole raw series (as KEEP, ECCV 2024).
  * Metrics: RMS landmark error (px and fraction of the true inter-ocular distance), jitter (RMS of the
- * frame-to-frame change of the error vector, step frame excluded), lag after the step (frames until the
- * error is back under 3 × raw RMS error for 3 frames in a row).
+ * frame-to-frame change of the error vector, step frame excluded), lag after the step (frames until at
+ * least 80 % of the step's displacement is followed, on 3 frames in a row).
  *
  * Run: node bench/track-smoothing.ts [--frames 300] [--model path] — prints JSON. Import
  * runSmoothingBench for a shorter run (tests).
@@ -167,8 +167,13 @@ export interface SeriesMetrics {
   jitterIod: number;
   /** Jitter over frames more than 15 frames from the step only (the steady-state noise part). */
   jitterAwayFromStepPx: number;
-  /** Frames after the step until the mean point error stays ≤ the threshold for 3 frames; null if never. */
+  /**
+   * Frames after the step until at least 80 % of the step is followed (the error's component along the
+   * step displacement is ≤ 20 % of it) on 3 frames in a row; 0 = already on the step frame. null if never.
+   */
   lagFrames: number | null;
+  /** Fraction of the step not yet followed, on frames stepAt − 3 … stepAt + 8 (negative: overshoot; before the step: anticipation). */
+  stepResidual: number[];
 }
 
 /** Gaussian smoothing of a series of point sets (σ in frames, kernel ±4σ, renormalised at the ends; missing frames skipped). */
@@ -194,8 +199,17 @@ export function gaussianSmooth(series: readonly (FivePoints | undefined)[], sigm
   });
 }
 
-/** Computes SeriesMetrics; frames where `series` or `truth` is missing are skipped (and break the difference chain). */
-export function seriesMetrics(series: readonly (FivePoints | undefined)[], truth: readonly FivePoints[], stepAt: number, lagThresholdPx: number): SeriesMetrics {
+/**
+ * Computes SeriesMetrics; frames where `series` is missing are skipped (and break the difference chain).
+ * `stepDisplacement`: each point's displacement caused by the step (truth with the step − truth without it)
+ * at the step frame and after.
+ */
+export function seriesMetrics(
+  series: readonly (FivePoints | undefined)[],
+  truth: readonly FivePoints[],
+  stepAt: number,
+  stepDisplacement: readonly FivePoints[],
+): SeriesMetrics {
   let se = 0;
   let seIod = 0;
   let n = 0;
@@ -204,7 +218,7 @@ export function seriesMetrics(series: readonly (FivePoints | undefined)[], truth
   let nj = 0;
   let sjAway = 0;
   let njAway = 0;
-  const meanErr: number[] = [];
+  const residual: number[] = [];
   let prev: Float64Array | undefined;
   for (let t = 0; t < truth.length; t++) {
     const p = series[t];
@@ -212,21 +226,31 @@ export function seriesMetrics(series: readonly (FivePoints | undefined)[], truth
     const iod = Math.hypot(g[1][0] - g[0][0], g[1][1] - g[0][1]);
     if (p === undefined) {
       prev = undefined;
-      meanErr.push(Infinity);
+      residual.push(NaN);
       continue;
     }
     const e = new Float64Array(10);
-    let m = 0;
     for (let i = 0; i < 5; i++) {
       e[2 * i] = p[i]![0] - g[i]![0];
       e[2 * i + 1] = p[i]![1] - g[i]![1];
       const d2 = e[2 * i]! ** 2 + e[2 * i + 1]! ** 2;
       se += d2;
       seIod += d2 / (iod * iod);
-      m += Math.sqrt(d2);
       n++;
     }
-    meanErr.push(m / 5);
+    const D = stepDisplacement[Math.max(0, t - stepAt)];
+    if (D !== undefined) {
+      let along = 0;
+      let norm = 0;
+      for (let i = 0; i < 5; i++) {
+        along += e[2 * i]! * D[i]![0] + e[2 * i + 1]! * D[i]![1];
+        norm += D[i]![0] ** 2 + D[i]![1] ** 2;
+      }
+      // The error along the step is −D while the step is not followed at all: residual = −along/|D|².
+      residual.push(norm > 0 ? -along / norm : NaN);
+    } else {
+      residual.push(NaN);
+    }
     if (prev !== undefined && t !== stepAt) {
       for (let i = 0; i < 5; i++) {
         const d2 = (e[2 * i]! - prev[2 * i]!) ** 2 + (e[2 * i + 1]! - prev[2 * i + 1]!) ** 2;
@@ -242,14 +266,15 @@ export function seriesMetrics(series: readonly (FivePoints | undefined)[], truth
     prev = e;
   }
   let lagFrames: number | null = null;
-  if (stepAt < truth.length) {
-    for (let k = 0; stepAt + k + 2 < truth.length; k++) {
-      if (meanErr[stepAt + k]! <= lagThresholdPx && meanErr[stepAt + k + 1]! <= lagThresholdPx && meanErr[stepAt + k + 2]! <= lagThresholdPx) {
-        lagFrames = k;
-        break;
-      }
+  const followed = (t: number): boolean => t < residual.length && Math.abs(residual[t]!) <= 0.2;
+  for (let k = 0; stepAt + k + 2 < truth.length; k++) {
+    if (followed(stepAt + k) && followed(stepAt + k + 1) && followed(stepAt + k + 2)) {
+      lagFrames = k;
+      break;
     }
   }
+  const stepResidual: number[] = [];
+  for (let k = -3; k <= 8; k++) stepResidual.push(residual[stepAt + k] ?? NaN);
   return {
     rmsPx: Math.sqrt(se / n),
     rmsIod: Math.sqrt(seIod / n),
@@ -257,6 +282,7 @@ export function seriesMetrics(series: readonly (FivePoints | undefined)[], truth
     jitterIod: Math.sqrt(sjIod / Math.max(1, nj)),
     jitterAwayFromStepPx: Math.sqrt(sjAway / Math.max(1, njAway)),
     lagFrames,
+    stepResidual,
   };
 }
 
@@ -271,13 +297,13 @@ export interface MotionResult {
   speedPx: { mean: number; max: number };
   /** Frames without a detection of the face. */
   missedDetections: number;
-  /** Error threshold used for the lag, px (3 × raw RMS error). */
-  lagThresholdPx: number;
+  /** Mean displacement of the points caused by the step, px. */
+  stepPx: number;
   raw: SeriesMetrics;
   causal: SeriesMetrics;
   gaussian: SeriesMetrics;
-  /** With keepSeries: per frame truth and detector points. */
-  series?: { truth: FivePoints[]; raw: (FivePoints | undefined)[] };
+  /** With keepSeries: per frame truth, detector points and the step displacement (from the step on). */
+  series?: { truth: FivePoints[]; raw: (FivePoints | undefined)[]; step: FivePoints[] };
 }
 
 /** Options of runSmoothingBench. */
@@ -344,6 +370,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   for (const motion of options.motions ?? (['calm', 'brisk'] as MotionKind[])) {
     const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {} });
     const truth: FivePoints[] = [];
+    const step: FivePoints[] = [];
     const raw: (FivePoints | undefined)[] = [];
     const causal: (FivePoints | undefined)[] = [];
     let missed = 0;
@@ -352,6 +379,10 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       const m = poseTransform(poseAt(motion, t, stepAt), faceCentre, W, H);
       const g = stillPoints.map((p) => applySimilarity(m, p)) as unknown as FivePoints;
       truth.push(g);
+      if (t >= stepAt) {
+        const without = poseTransform(poseAt(motion, t, Infinity), faceCentre, W, H);
+        step.push(stillPoints.map((p, i) => sub(g[i]!, applySimilarity(without, p))) as unknown as FivePoints);
+      }
       const frame: VideoFrame = { index: t, pts: t / 30, width: W, height: H, data: await renderFrame(image, m, W, H) };
       options.onFrame?.(frame, g);
       const dets = await options.detector.detect(frame);
@@ -365,8 +396,6 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       causal.push(f?.points);
     }
     const gauss = gaussianSmooth(raw, 5);
-    const rawM = seriesMetrics(raw, truth, stepAt, Infinity);
-    const lagThresholdPx = 3 * rawM.rmsPx;
     let speedSum = 0;
     let speedMax = 0;
     for (let t = 1; t < frames; t++) {
@@ -382,11 +411,11 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       iodPx: truth.reduce((s, g) => s + iodOf(g), 0) / frames,
       speedPx: { mean: speedSum / (frames - 2), max: speedMax },
       missedDetections: missed,
-      lagThresholdPx,
-      raw: seriesMetrics(raw, truth, stepAt, lagThresholdPx),
-      causal: seriesMetrics(causal, truth, stepAt, lagThresholdPx),
-      gaussian: seriesMetrics(gauss, truth, stepAt, lagThresholdPx),
-      ...(options.keepSeries ? { series: { truth, raw } } : {}),
+      stepPx: step.length === 0 ? 0 : step[0]!.reduce((s, d) => s + Math.hypot(d[0], d[1]), 0) / 5,
+      raw: seriesMetrics(raw, truth, stepAt, step),
+      causal: seriesMetrics(causal, truth, stepAt, step),
+      gaussian: seriesMetrics(gauss, truth, stepAt, step),
+      ...(options.keepSeries ? { series: { truth, raw, step } } : {}),
     });
   }
   return { still: stillPath, frameSize: [W, H], stillPoints, results };
@@ -410,7 +439,7 @@ export function smoothSeries(raw: readonly (FivePoints | undefined)[], options: 
   return raw.map((p) => {
     if (s.started) s.predict();
     if (p === undefined) return s.started ? s.points : undefined;
-    return s.correct(p, iodOf(p)).points;
+    return s.correct(p).points;
   });
 }
 

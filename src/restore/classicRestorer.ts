@@ -2,33 +2,36 @@ import sharp from 'sharp';
 import { CROP_SIZE } from '../types.ts';
 import { checkRestoreArgs, type Restorer } from './restorer.ts';
 
-/** Tuning of the classic restorer. */
+/** Tuning of the classic restorer; sizes are in pixels of the 512 crop. */
 export interface ClassicRestorerOptions {
-  /** Median filter size for denoising (odd, pixels of the 512 crop). Default 3. */
+  /** Median filter size for denoising (odd). Default 3. */
   denoise?: number;
-  /** CLAHE tile size in crop pixels (local contrast). Default 64. */
-  claheTile?: number;
-  /** CLAHE contrast limit. Default 2. */
-  claheSlope?: number;
-  /** Unsharp-mask sigma in crop pixels. Default 1.5. */
+  /** Gaussian sigma of the detail layer that gets sharpened. Default 2.5. */
   sharpenSigma?: number;
-  /** How much of the enhancement remains at w = 1 (at w = 0 all of it). Default 0.4. */
+  /** Gain of the detail layer. Default 1.2. */
+  sharpenAmount?: number;
+  /** Side of the low-pass image for local contrast (the crop shrunk to this and blown back up). Default 24. */
+  contrastScale?: number;
+  /** Gain of local contrast (difference to the low-pass image). Default 0.35. */
+  contrastAmount?: number;
+  /** Share of the enhancement that remains at w = 1 (at w = 0 all of it). Default 0.4. */
   minStrength?: number;
 }
 
 /**
- * A non-learned face restorer: median denoise, CLAHE local contrast and an unsharp mask on the aligned
- * crop (libvips through sharp), mixed with the input by the fidelity weight:
- * out = in + s·(enhanced − in), s = 1 − (1 − minStrength)·w. It is the default when no model is given, so
- * the pipeline shows a visible, honest result without learned weights; it does not hallucinate detail.
+ * A non-learned face restorer: median denoise, then an unsharp mask (detail layer) and local contrast
+ * (difference to a heavily low-passed copy) on the aligned crop, mixed with the input by the fidelity
+ * weight: out = in + s·(enhanced − in), s = 1 − (1 − minStrength)·w. It is the default when no model is
+ * given, so the pipeline shows a visible, honest result without learned weights; it adds no detail that
+ * is not in the input. About 25 ms per crop on one core (libvips through sharp for the filters).
  */
 export class ClassicRestorer implements Restorer {
-  readonly name = 'classic (median denoise + CLAHE + unsharp mask; not a learned model)';
+  readonly name = 'classic (median denoise + unsharp mask + local contrast; not a learned model)';
   readonly maxBatch = 16;
   readonly #o: Required<ClassicRestorerOptions>;
 
   constructor(options: ClassicRestorerOptions = {}) {
-    this.#o = { denoise: 3, claheTile: 64, claheSlope: 2, sharpenSigma: 1.5, minStrength: 0.4, ...options };
+    this.#o = { denoise: 3, sharpenSigma: 2.5, sharpenAmount: 1.2, contrastScale: 24, contrastAmount: 0.35, minStrength: 0.4, ...options };
   }
 
   async restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
@@ -38,16 +41,24 @@ export class ClassicRestorer implements Restorer {
 
   async #one(crop: Uint8Array, w: number): Promise<Uint8Array> {
     const o = this.#o;
-    const enhanced = await sharp(crop, { raw: { width: CROP_SIZE, height: CROP_SIZE, channels: 3 } })
-      .median(o.denoise)
-      .clahe({ width: o.claheTile, height: o.claheTile, maxSlope: o.claheSlope })
-      .sharpen({ sigma: o.sharpenSigma, m1: 0.5, m2: 2.5 })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    const raw = { raw: { width: CROP_SIZE, height: CROP_SIZE, channels: 3 as const } };
+    const denoised = await sharp(crop, raw).median(o.denoise).raw().toBuffer();
+    const [soft, low] = await Promise.all([
+      sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
+      sharp(denoised, raw)
+        .resize(o.contrastScale, o.contrastScale, { kernel: 'cubic' })
+        .raw()
+        .toBuffer()
+        .then((small) => sharp(small, { raw: { width: o.contrastScale, height: o.contrastScale, channels: 3 } }).resize(CROP_SIZE, CROP_SIZE, { kernel: 'linear' }).raw().toBuffer()),
+    ]);
     const s = 1 - (1 - o.minStrength) * w;
     const out = new Uint8Array(crop.length);
-    for (let i = 0; i < crop.length; i++) out[i] = Math.round(crop[i]! + s * (enhanced[i]! - crop[i]!));
+    for (let i = 0; i < crop.length; i++) {
+      const d = denoised[i]!;
+      const enhanced = d + o.sharpenAmount * (d - soft[i]!) + o.contrastAmount * (d - low[i]!);
+      const v = crop[i]! + s * (enhanced - crop[i]!);
+      out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
     return out;
   }
 

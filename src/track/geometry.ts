@@ -1,5 +1,12 @@
 import type { Box, FaceDetection, FivePoints } from '../types.ts';
 
+/** Area of the intersection of two boxes. */
+export function intersection(a: Box, b: Box): number {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
 /** Intersection over union of two boxes (0 when either is empty). */
 export function iou(a: Box, b: Box): number {
   const x0 = Math.max(a.x, b.x);

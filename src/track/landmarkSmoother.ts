@@ -2,52 +2,135 @@ import type { FivePoints, Point } from '../types.ts';
 import { ConstantVelocityKalman } from './kalman.ts';
 
 /**
- * Options of the landmark smoother. Every length is a fraction of the face's inter-ocular distance
- * (IOD, eye-to-eye, floored at `minScaleFraction` of the box side for profiles), per frame, so the same
- * numbers work at any resolution and face size.
+ * Options of the landmark smoother. Lengths are fractions of the face's inter-ocular distance (IOD) and
+ * time is in frames, so the same numbers work at any resolution and face size. Scale is smoothed as its
+ * logarithm and rotation in radians (both already size-free).
  */
 export interface LandmarkSmootherOptions {
-  /** Standard deviation of the detector's landmark noise, in IOD. Default 0.02. */
-  noise?: number;
-  /** Standard deviation of the unmodelled acceleration per frame, in IOD/frame². Default 0.004. */
-  accel?: number;
+  /** Detector noise of the face position (centroid of the five points), in IOD. Default 0.015. */
+  positionNoise?: number;
+  /** Unmodelled acceleration of the face position, in IOD/frame². Default 0.003. */
+  positionAccel?: number;
+  /** Detector noise of the face's log-scale. Default 0.015. */
+  scaleNoise?: number;
+  /** Unmodelled acceleration of the log-scale, per frame². Default 0.0002. */
+  scaleAccel?: number;
+  /** Detector noise of the in-plane rotation, radians. Default 0.015. */
+  angleNoise?: number;
+  /** Unmodelled angular acceleration, radians/frame². Default 0.0003. */
+  angleAccel?: number;
+  /** Detector noise of each point relative to the face's rigid pose (expression, shape), in IOD. Default 0.02. */
+  shapeNoise?: number;
+  /** How fast the face's shape (expression) may change, IOD/frame (random walk). Default 0.002. */
+  shapeRate?: number;
   /**
-   * Adaptive acceleration: when recent innovations are larger than the noise model explains (the face
-   * accelerates), the acceleration term grows by up to this factor, then relaxes. 1 disables. Default 8.
+   * Adaptive acceleration: when recent innovations exceed what the noise model explains (the face
+   * accelerates), the acceleration terms grow by up to this factor, then relax. 1 disables. Default 10.
    */
   maxAccelBoost?: number;
   /**
    * A mean landmark innovation above this (in IOD) is a jump (camera jerk, re-found face): the filter
-   * takes the measurement as is and keeps its velocity. Default 0.25.
+   * takes the measurement as is and keeps its velocities. Default 0.25.
    */
   jump?: number;
 }
 
 /** Defaults of LandmarkSmootherOptions. */
 export const LANDMARK_SMOOTHER_DEFAULTS: Required<LandmarkSmootherOptions> = {
-  noise: 0.02,
-  accel: 0.004,
-  maxAccelBoost: 8,
+  positionNoise: 0.015,
+  positionAccel: 0.003,
+  scaleNoise: 0.015,
+  scaleAccel: 0.0002,
+  angleNoise: 0.015,
+  angleAccel: 0.0003,
+  shapeNoise: 0.02,
+  shapeRate: 0.002,
+  maxAccelBoost: 10,
   jump: 0.25,
 };
+
+/**
+ * Reference shape for the rigid fit: the FFHQ five-point template (512 px crop), centred, in units of its
+ * inter-ocular distance. Only its role as a fixed reference matters.
+ */
+const TEMPLATE: readonly Point[] = (() => {
+  const t: Point[] = [
+    [192.98138, 239.94708],
+    [318.90277, 240.1936],
+    [256.63416, 314.01935],
+    [201.26117, 371.41043],
+    [313.08905, 371.15118],
+  ];
+  const cx = t.reduce((s, p) => s + p[0], 0) / 5;
+  const cy = t.reduce((s, p) => s + p[1], 0) / 5;
+  const iod = Math.hypot(t[1]![0] - t[0]![0], t[1]![1] - t[0]![1]);
+  return t.map(([x, y]) => [(x - cx) / iod, (y - cy) / iod] as const);
+})();
+const TEMPLATE_NORM2 = TEMPLATE.reduce((s, [x, y]) => s + x * x + y * y, 0);
 
 /** Eye-to-eye distance of five points, in pixels. */
 export function interOcular(points: FivePoints): number {
   return Math.hypot(points[1][0] - points[0][0], points[1][1] - points[0][1]);
 }
 
-/** Flattens five points to [x0, y0, …, x4, y4]. */
-export function flattenPoints(points: FivePoints, out: Float64Array = new Float64Array(10)): Float64Array {
-  for (let i = 0; i < 5; i++) {
-    out[2 * i] = points[i]![0];
-    out[2 * i + 1] = points[i]![1];
-  }
-  return out;
+/** A face's rigid pose (least-squares similarity from the template) and its shape residual. */
+export interface FacePose {
+  cx: number;
+  cy: number;
+  /** Natural log of the scale (pixels per template IOD, ≈ the face's IOD). */
+  logScale: number;
+  /** Rotation in radians. */
+  angle: number;
+  /** Per-point residual in the face's own frame, template units (10 numbers). */
+  shape: Float64Array;
 }
 
-/** Inverse of flattenPoints. */
-export function toFivePoints(v: ArrayLike<number>): FivePoints {
-  const p = (i: number): Point => [v[2 * i]!, v[2 * i + 1]!];
+/** Decomposes five points into a rigid pose and a shape residual (exact: composePose inverts it). */
+export function decomposePose(points: FivePoints): FacePose {
+  let cx = 0;
+  let cy = 0;
+  for (const p of points) {
+    cx += p[0];
+    cy += p[1];
+  }
+  cx /= 5;
+  cy /= 5;
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < 5; i++) {
+    const [tx, ty] = TEMPLATE[i]!;
+    const u = points[i]![0] - cx;
+    const v = points[i]![1] - cy;
+    a += tx * u + ty * v;
+    b += tx * v - ty * u;
+  }
+  a /= TEMPLATE_NORM2;
+  b /= TEMPLATE_NORM2;
+  const scale = Math.max(Math.hypot(a, b), 1e-9);
+  const angle = Math.atan2(b, a);
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  const shape = new Float64Array(10);
+  for (let i = 0; i < 5; i++) {
+    const u = points[i]![0] - cx;
+    const v = points[i]![1] - cy;
+    // Into the face frame: R(−angle)·(p − c)/scale − template.
+    shape[2 * i] = (cos * u + sin * v) / scale - TEMPLATE[i]![0];
+    shape[2 * i + 1] = (-sin * u + cos * v) / scale - TEMPLATE[i]![1];
+  }
+  return { cx, cy, logScale: Math.log(scale), angle, shape };
+}
+
+/** Inverse of decomposePose. */
+export function composePose(pose: FacePose): FivePoints {
+  const s = Math.exp(pose.logScale);
+  const cos = Math.cos(pose.angle) * s;
+  const sin = Math.sin(pose.angle) * s;
+  const p = (i: number): Point => {
+    const x = TEMPLATE[i]![0] + pose.shape[2 * i]!;
+    const y = TEMPLATE[i]![1] + pose.shape[2 * i + 1]!;
+    return [pose.cx + cos * x - sin * y, pose.cy + sin * x + cos * y];
+  };
   return [p(0), p(1), p(2), p(3), p(4)];
 }
 
@@ -56,106 +139,147 @@ export interface SmootherStep {
   points: FivePoints;
   /** True when the measurement was taken as is because it jumped. */
   jumped: boolean;
-  /** Mean landmark innovation before the correction, in IOD. */
+  /** Mean landmark distance between the prediction and the measurement, in IOD. */
   innovation: number;
 }
 
+// Adaptive acceleration: averaging rate of the normalised innovation, and the level above which it boosts.
+const BOOST_RATE = 0.1;
+const BOOST_FROM = 2;
+
+const wrapAngle = (a: number): number => a - 2 * Math.PI * Math.round(a / (2 * Math.PI));
+
 /**
- * Causal landmark smoother for one track: a constant-velocity Kalman filter on the ten coordinates
- * (shared gain), noise and acceleration in units of the face's inter-ocular distance, an adaptive
- * acceleration term (a face that speeds up is followed without lag, a still face is held still), and
- * jump handling (a sudden offset is taken at once instead of being smeared over many frames).
+ * Causal landmark smoother for one track. The five points are split into the face's rigid pose
+ * (position, log-scale, rotation: a least-squares similarity fit, which pools the noise of all five
+ * points) and a shape residual (expression). The pose is filtered by constant-velocity Kalman filters,
+ * the shape by a random-walk filter; the smoothed points are the smoothed pose applied to the smoothed
+ * shape. Because the residual is orthogonal to the similarity fit, the face alignment computed from the
+ * output points follows the smoothed pose alone.
  *
- * A constant-velocity model is what allows heavy smoothing without lag: at constant speed its
- * steady-state output has no delay, unlike an exponential or Gaussian average.
+ * A constant-velocity model gives low jitter without lag: at constant speed, zoom or roll rate its
+ * steady-state output has no delay, unlike an exponential or Gaussian average. Accelerations are
+ * followed through an adaptive process noise (innovations larger than the model expects raise it), and
+ * a jump (a sudden offset larger than `jump` IOD) is taken at once, keeping the velocities.
  */
 export class LandmarkSmoother {
   readonly #o: Required<LandmarkSmootherOptions>;
-  #kf: ConstantVelocityKalman | undefined;
-  #scale = 0;
+  #position: ConstantVelocityKalman | undefined;
+  #scale: ConstantVelocityKalman | undefined;
+  #angle: ConstantVelocityKalman | undefined;
+  #shape: ConstantVelocityKalman | undefined;
   #boost = 1;
-  readonly #z = new Float64Array(10);
+  #nisAverage = 1;
+  #points: FivePoints | undefined;
 
   constructor(options: LandmarkSmootherOptions = {}) {
-    this.#o = { ...LANDMARK_SMOOTHER_DEFAULTS, ...definedOnly(options) };
-    for (const [k, v] of Object.entries(this.#o)) {
-      if (!Number.isFinite(v) || v < 0) throw new TypeError(`Expected a finite number ≥ 0 for ${k} but received ${v}`);
+    const o = { ...LANDMARK_SMOOTHER_DEFAULTS };
+    for (const [k, v] of Object.entries(options)) {
+      if (v === undefined) continue;
+      if (!(k in o)) throw new TypeError(`Unknown landmark smoother option ${k}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`Expected a finite number ≥ 0 for ${k} but received ${String(v)}`);
+      (o as Record<string, number>)[k] = v;
     }
-    if (this.#o.maxAccelBoost < 1) throw new TypeError(`Expected a number ≥ 1 for maxAccelBoost but received ${this.#o.maxAccelBoost}`);
+    if (o.maxAccelBoost < 1) throw new TypeError(`Expected a number ≥ 1 for maxAccelBoost but received ${o.maxAccelBoost}`);
+    if (o.positionNoise === 0 || o.scaleNoise === 0 || o.angleNoise === 0 || o.shapeNoise === 0) {
+      throw new TypeError('Expected noise options > 0');
+    }
+    this.#o = o;
   }
 
   /** True once the first measurement arrived. */
   get started(): boolean {
-    return this.#kf !== undefined;
+    return this.#points !== undefined;
   }
 
-  /** Current face scale in pixels (smoothed inter-ocular distance). */
+  /** Current face scale in pixels (smoothed; ≈ the inter-ocular distance). */
   get scale(): number {
-    return this.#scale;
+    return this.#scale === undefined ? 0 : Math.exp(this.#scale.position[0]!);
   }
 
-  /** Current smoothed points (after the last predict or update). */
+  /** Current smoothed points (after the last predict or correct). */
   get points(): FivePoints {
-    if (this.#kf === undefined) throw new Error('LandmarkSmoother has no state yet');
-    return toFivePoints(this.#kf.position);
+    if (this.#points === undefined) throw new Error('LandmarkSmoother has no state yet');
+    return this.#points;
   }
 
-  /** Where the points will be next frame if nothing changes (for association). */
-  peek(): FivePoints {
-    if (this.#kf === undefined) throw new Error('LandmarkSmoother has no state yet');
-    return toFivePoints(this.#kf.peek());
+  #compose(): FivePoints {
+    return composePose({
+      cx: this.#position!.position[0]!,
+      cy: this.#position!.position[1]!,
+      logScale: this.#scale!.position[0]!,
+      angle: this.#angle!.position[0]!,
+      shape: this.#shape!.position,
+    });
   }
 
   /**
    * Advances one frame. Call once per frame before `correct` (or alone on a frame without a measurement).
-   * `damping` < 1 decays the velocity (used while a track is unseen).
+   * `damping` < 1 decays the velocities (used while a track is unseen).
    */
   predict(damping = 1): FivePoints {
-    const kf = this.#kf;
-    if (kf === undefined) throw new Error('LandmarkSmoother has no state yet');
-    kf.predict(this.#o.accel * this.#boost * this.#scale, damping);
-    return toFivePoints(kf.position);
+    if (this.#points === undefined) throw new Error('LandmarkSmoother has no state yet');
+    const o = this.#o;
+    const iod = this.scale;
+    const k = this.#boost;
+    this.#position!.predict(o.positionAccel * k * iod, damping);
+    this.#scale!.predict(o.scaleAccel * k, damping);
+    this.#angle!.predict(o.angleAccel * k, damping);
+    this.#shape!.predict(o.shapeRate * 2, 0);
+    this.#points = this.#compose();
+    return this.#points;
   }
 
-  /**
-   * Folds in this frame's detected points. `faceScale` (pixels) is the detection's inter-ocular distance
-   * or a floor for profiles; the tracker passes it. The first call initialises the state.
-   */
-  correct(points: FivePoints, faceScale: number): SmootherStep {
-    const z = flattenPoints(points, this.#z);
-    const s = faceScale > 0 && Number.isFinite(faceScale) ? faceScale : 1;
+  /** Folds in this frame's detected points. The first call initialises the state. */
+  correct(points: FivePoints): SmootherStep {
+    const z = decomposePose(points);
     const o = this.#o;
-    if (this.#kf === undefined) {
-      this.#scale = s;
-      const r = (o.noise * s) ** 2;
-      this.#kf = new ConstantVelocityKalman(z, r, (0.05 * s) ** 2);
+    if (this.#points === undefined) {
+      const iod = Math.exp(z.logScale);
+      this.#position = new ConstantVelocityKalman([z.cx, z.cy], (o.positionNoise * iod) ** 2, (0.05 * iod) ** 2);
+      this.#scale = new ConstantVelocityKalman([z.logScale], o.scaleNoise ** 2, 0.02 ** 2);
+      this.#angle = new ConstantVelocityKalman([z.angle], o.angleNoise ** 2, 0.02 ** 2);
+      this.#shape = new ConstantVelocityKalman(z.shape, o.shapeNoise ** 2, 0);
+      this.#points = points;
       return { points, jumped: false, innovation: 0 };
     }
-    // Scale follows slowly: it sets the noise units, it is not itself an output.
-    this.#scale += 0.1 * (s - this.#scale);
-    const scale = this.#scale;
-    const kf = this.#kf;
+    const iod = this.scale;
+    const predicted = this.#points;
     let sum = 0;
-    for (let i = 0; i < 5; i++) sum += Math.hypot(z[2 * i]! - kf.position[2 * i]!, z[2 * i + 1]! - kf.position[2 * i + 1]!);
-    const innovation = sum / 5 / scale;
-    const noise = o.noise * scale;
+    for (let i = 0; i < 5; i++) sum += Math.hypot(points[i]![0] - predicted[i]![0], points[i]![1] - predicted[i]![1]);
+    const innovation = sum / 5 / iod;
+    const pos = this.#position!;
+    const scale = this.#scale!;
+    const angle = this.#angle!;
+    const shape = this.#shape!;
+    // Keep the measured angle on the same branch as the state.
+    const zAngle = angle.position[0]! + wrapAngle(z.angle - angle.position[0]!);
     if (innovation > o.jump) {
-      kf.resetPosition(z, noise * noise);
+      pos.resetPosition([z.cx, z.cy], (o.positionNoise * iod) ** 2);
+      scale.resetPosition([z.logScale], o.scaleNoise ** 2);
+      angle.resetPosition([zAngle], o.angleNoise ** 2);
+      shape.resetPosition(z.shape, o.shapeNoise ** 2);
       this.#boost = 1;
-      return { points: toFivePoints(kf.position), jumped: true, innovation };
+      this.#points = points;
+      return { points, jumped: true, innovation };
     }
-    // Adaptive acceleration: compare the innovation with what the model predicts (per-axis standard
-    // deviation sqrt(P + R); the mean 2-D distance of a Gaussian is ≈ 1.25 σ).
-    const expected = 1.25 * Math.sqrt(kf.positionVariance + noise * noise) / scale;
-    const ratio = innovation / expected;
-    const target = Math.min(o.maxAccelBoost, Math.max(1, ratio * ratio));
-    this.#boost = target > this.#boost ? target : this.#boost + 0.2 * (target - this.#boost);
-    if (target > 1.5) kf.inflate(Math.min(target, 4));
-    kf.correct(z, noise);
-    return { points: toFivePoints(kf.position), jumped: false, innovation };
+    // Adaptive acceleration from the normalised position innovation (x and y: a χ² with 2 degrees of freedom, mean 2).
+    const sp = pos.positionVariance + (o.positionNoise * iod) ** 2;
+    const ss = scale.positionVariance + o.scaleNoise ** 2;
+    const sa = angle.positionVariance + o.angleNoise ** 2;
+    const nis =
+      ((z.cx - pos.position[0]!) ** 2 + (z.cy - pos.position[1]!) ** 2) / sp / 2 +
+      (z.logScale - scale.position[0]!) ** 2 / ss +
+      (zAngle - angle.position[0]!) ** 2 / sa;
+    // A sustained excess (an exponential average, so one noisy frame does not count) raises the acceleration terms.
+    this.#nisAverage += BOOST_RATE * (nis / 3 - this.#nisAverage);
+    const target = this.#nisAverage > BOOST_FROM ? Math.min(o.maxAccelBoost, this.#nisAverage) : 1;
+    this.#boost = target > this.#boost ? target : this.#boost + 0.3 * (target - this.#boost);
+    pos.correct([z.cx, z.cy], o.positionNoise * iod);
+    scale.correct([z.logScale], o.scaleNoise);
+    angle.correct([zAngle], o.angleNoise);
+    shape.correct(z.shape, o.shapeNoise);
+    this.#points = this.#compose();
+    return { points: this.#points, jumped: false, innovation };
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,7 +1,7 @@
 import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
 import { TrackFidelity } from './fidelity.ts';
-import { boxCentre, boxSide, faceScale, iou, meanPointDistance } from './geometry.ts';
+import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from './geometry.ts';
 import { ConstantVelocityKalman } from './kalman.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmoother.ts';
 import { ShotCutDetector, type ShotCutOptions } from './shotCut.ts';
@@ -29,8 +29,10 @@ export interface MultiFaceTrackerOptions {
   fidelity?: FidelityPolicy;
   /** Run the detector on every k-th frame; tracks are predicted in between. Default 1 (every frame). */
   detectEvery?: number;
-  /** Matched detections needed to confirm a track. A tentative track dies at its first miss. Default 2. */
+  /** Matched detections needed to confirm a track. Default 2. */
   minHits?: number;
+  /** Detection frames a tentative track may miss in a row before it ends (detectors flicker on hard faces). Default 5. */
+  tentativeMisses?: number;
   /** Frames a confirmed track survives without a detection (it is not output meanwhile); re-found within them it keeps its id. Default 30. */
   maxAge?: number;
   /** A detection can match a track when their IoU reaches this … Default 0.1. */
@@ -45,8 +47,17 @@ export interface MultiFaceTrackerOptions {
   smoothing?: LandmarkSmootherOptions | false;
   /** Shot-cut detection; `false` disables it (tracks then survive cuts). */
   shotCut?: ShotCutOptions | false;
-  /** Output tentative tracks too (a new face is restored from its first frame). Default true. */
-  emitTentative?: boolean;
+  /**
+   * A tentative track is output when its detection score reaches this (a confident new face is restored
+   * from its first frame; a doubtful one only once confirmed, so one-frame false positives do not flash).
+   * 0 outputs every tentative track, a value above 1 none. Default 0.8.
+   */
+  tentativeScore?: number;
+  /**
+   * An unmatched detection whose box lies mostly (this fraction of its area) inside the box of a detection
+   * matched on the same frame starts no track: it is a duplicate (a forehead or chin found as a second face). Default 0.6.
+   */
+  duplicateOverlap?: number;
   /** Velocity decay per frame while a track is unseen (prediction stops drifting). Default 0.8. */
   lostDamping?: number;
 }
@@ -55,12 +66,14 @@ export interface MultiFaceTrackerOptions {
 export const MULTI_TRACKER_DEFAULTS = {
   detectEvery: 1,
   minHits: 2,
+  tentativeMisses: 5,
   maxAge: 30,
   minIou: 0.1,
   maxCentreDistance: 0.6,
   maxSizeRatio: 1.8,
   landmarkWeight: 0.5,
-  emitTentative: true,
+  tentativeScore: 0.8,
+  duplicateOverlap: 0.6,
   lostDamping: 0.8,
 } as const;
 
@@ -120,7 +133,7 @@ class Track {
     this.aspect = d.box.height / Math.max(d.box.width, 1e-6);
     this.scale = faceScale(d);
     this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing);
-    this.smoother?.correct(d.points, this.scale);
+    this.smoother?.correct(d.points);
     this.points = d.points;
     this.rawPoints = d.points;
     this.rawBox = d.box;
@@ -170,7 +183,7 @@ class Track {
     this.aspect += 0.2 * (d.box.height / Math.max(d.box.width, 1e-6) - this.aspect);
     const s = faceScale(d);
     this.scale += 0.2 * (s - this.scale);
-    this.points = this.smoother === undefined ? d.points : this.smoother.correct(d.points, s).points;
+    this.points = this.smoother === undefined ? d.points : this.smoother.correct(d.points).points;
     this.rawPoints = d.points;
     this.rawBox = d.box;
     this.score = d.score;
@@ -208,8 +221,8 @@ function centroid(p: FivePoints): [number, number] {
  * tracks seen on the previous detection frame, then to lost tracks with a wider gate: cost = (1 − IoU of
  * the predicted and detected boxes) + landmarkWeight · (mean landmark distance / inter-ocular distance),
  * with pairs outside the gate (IoU and centre distance) or the size ratio never matched; (4) unmatched
- * detections start tentative tracks; tentative tracks that miss die; confirmed tracks that miss are lost
- * for up to `maxAge` frames, then end.
+ * detections start tentative tracks; a tentative track that misses more than `tentativeMisses` detection
+ * frames in a row ends; confirmed tracks that miss are lost (not output) for up to `maxAge` frames, then end.
  *
  * There is no identity (appearance) model: ids stay stable because faces move continuously between frames
  * and the motion model predicts where each one will be. Faces that swap places while both are hidden, or a
@@ -236,11 +249,13 @@ export class MultiFaceTracker implements FaceTracker {
     for (const k of ['detectEvery', 'minHits'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw new TypeError(`Expected an integer ≥ 1 for ${k} but received ${o[k]}`);
     }
-    if (!(Number.isInteger(o.maxAge) && o.maxAge >= 0)) throw new TypeError(`Expected an integer ≥ 0 for maxAge but received ${o.maxAge}`);
-    for (const k of ['minIou', 'lostDamping'] as const) {
+    for (const k of ['maxAge', 'tentativeMisses'] as const) {
+      if (!(Number.isInteger(o[k]) && o[k] >= 0)) throw new TypeError(`Expected an integer ≥ 0 for ${k} but received ${o[k]}`);
+    }
+    for (const k of ['minIou', 'lostDamping', 'duplicateOverlap'] as const) {
       if (!(o[k] >= 0 && o[k] <= 1)) throw new TypeError(`Expected a number in [0, 1] for ${k} but received ${o[k]}`);
     }
-    for (const k of ['maxCentreDistance', 'landmarkWeight'] as const) {
+    for (const k of ['maxCentreDistance', 'landmarkWeight', 'tentativeScore'] as const) {
       if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new TypeError(`Expected a finite number ≥ 0 for ${k} but received ${o[k]}`);
     }
     if (!(o.maxSizeRatio >= 1)) throw new TypeError(`Expected a number ≥ 1 for maxSizeRatio but received ${o.maxSizeRatio}`);
@@ -331,10 +346,19 @@ export class MultiFaceTracker implements FaceTracker {
           continue;
         }
         t.misses++;
-        if (t.state === 'tentative') t.unseen = Infinity;
-        else t.state = 'lost';
+        if (t.state === 'tentative') {
+          if (t.misses > o.tentativeMisses) t.unseen = Infinity;
+        } else {
+          t.state = 'lost';
+        }
       }
-      for (const i of free) this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
+      const matchedBoxes = this.#tracks.filter((t) => t.detected && t.rawBox !== undefined).map((t) => t.rawBox!);
+      for (const i of free) {
+        const b = dets[i]!.box;
+        if (matchedBoxes.some((m) => intersection(m, b) >= o.duplicateOverlap * b.width * b.height)) continue;
+        this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
+        matchedBoxes.push(b);
+      }
     }
     const keep: Track[] = [];
     for (const t of this.#tracks) {
@@ -350,7 +374,7 @@ export class MultiFaceTracker implements FaceTracker {
     for (const t of this.#tracks) {
       // Output: tracks matched now, and (on frames without detection) confirmed tracks seen at their last detection frame.
       const visible = t.detected || (detections === undefined && t.state === 'confirmed');
-      if (!visible || t.state === 'lost' || (t.state === 'tentative' && !o.emitTentative)) continue;
+      if (!visible || t.state === 'lost' || (t.state === 'tentative' && t.score < o.tentativeScore)) continue;
       const box = t.filteredBox();
       const face: FaceDetection = { box, score: t.score, points: t.points };
       faces.push({

@@ -64,33 +64,35 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
 
   // ---------------------------------------------------------------- building blocks
   const conv = (x: Value, prefix: string, cin: number, cout: number, k: number, extra: { strides?: number[]; pads?: number[] } = {}): Value => {
-    const wt = param(`${prefix}.weight`, [cout, cin, k, k]);
-    const b = param(`${prefix}.bias`, [cout]);
+    const wt = param(`${prefix}.weight`, [cout, cin, k, k], x.type as 'float32' | 'float16');
+    const b = param(`${prefix}.bias`, [cout], x.type as 'float32' | 'float16');
     const pad = (k - 1) / 2;
     return g.op('Conv', [x, wt, b], { kernel_shape: [k, k], pads: extra.pads ?? [pad, pad, pad, pad], strides: extra.strides ?? [1, 1] }, { name: prefix });
   };
   const convRaw = (x: Value, stem: string, wt: Float32Array, b: Float32Array, cout: number, cinPerGroup: number, k: number, attrs: Record<string, number | number[]>): Value => {
-    const wv = g.weight(`${stem}.weight`, wt, [cout, cinPerGroup, k, k], act);
-    const bv = g.weight(`${stem}.bias`, b, [cout], act);
+    const wv = g.weight(`${stem}.weight`, wt, [cout, cinPerGroup, k, k], x.type as 'float32' | 'float16');
+    const bv = g.weight(`${stem}.bias`, b, [cout], x.type as 'float32' | 'float16');
     return g.op('Conv', [x, wv, bv], { kernel_shape: [k, k], ...attrs }, { name: stem });
   };
 
-  const groupNorm = (x: Value, prefix: string, ch: number): Value => {
+  /** GroupNorm with `groups` groups and the given affine parameters; statistics in float32, result as `out`. */
+  const groupNormWith = (x: Value, name: string, ch: number, groups: number, gamma: Float32Array, beta: Float32Array, out: 'float32' | 'float16' = act): Value => {
     const xin = fp16 ? cast(x, 'float32') : x;
     let y: Value;
     if (gnForm === 'groupnorm') {
-      y = g.op('GroupNormalization', [xin, param(`${prefix}.weight`, [ch], 'float32'), param(`${prefix}.bias`, [ch], 'float32')], { epsilon: f(1e-6), num_groups: GROUPS }, { name: prefix });
+      y = g.op('GroupNormalization', [xin, g.weight(`${name}.weight`, gamma, [ch]), g.weight(`${name}.bias`, beta, [ch])], { epsilon: f(1e-6), num_groups: groups }, { name });
     } else {
-      const r = g.op('Reshape', [xin, g.int64([0, GROUPS, -1])]);
-      const ones = g.scalar(1, 'float32', [GROUPS]);
-      const zeros = g.scalar(0, 'float32', [GROUPS]);
-      const n = g.op('InstanceNormalization', [r, ones, zeros], { epsilon: f(1e-6) }, { name: `${prefix}.in` });
+      const r = g.op('Reshape', [xin, g.int64([0, groups, -1])]);
+      const ones = g.scalar(1, 'float32', [groups]);
+      const zeros = g.scalar(0, 'float32', [groups]);
+      const n = g.op('InstanceNormalization', [r, ones, zeros], { epsilon: f(1e-6) }, { name: `${name}.in` });
       const back = g.op('Reshape', [n, g.op('Shape', [xin], {}, { type: 'int64' })]);
-      const scaled = g.op('Mul', [back, param(`${prefix}.weight`, [ch, 1, 1], 'float32')]);
-      y = g.op('Add', [scaled, param(`${prefix}.bias`, [ch, 1, 1], 'float32')], {}, { name: prefix });
+      const scaled = g.op('Mul', [back, g.weight(`${name}.weight`, gamma, [ch, 1, 1])]);
+      y = g.op('Add', [scaled, g.weight(`${name}.bias`, beta, [ch, 1, 1])], {}, { name });
     }
-    return fp16 ? cast(y, 'float16') : y;
+    return cast(y, out);
   };
+  const groupNorm = (x: Value, prefix: string, ch: number, out: 'float32' | 'float16' = act): Value => groupNormWith(x, prefix, ch, GROUPS, W(`${prefix}.weight`), W(`${prefix}.bias`), out);
   const swish = (x: Value): Value => g.op('Mul', [x, g.op('Sigmoid', [x])]);
 
   const resBlock = (x: Value, prefix: string, cin: number, cout: number): Value => {
@@ -102,8 +104,43 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
     return g.op('Add', [h, skip], {}, { name: prefix });
   };
 
+  const concat = (a: Float32Array, b: Float32Array): Float32Array => {
+    const out = new Float32Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  /** Columns [from, from + n) of a conv weight [cout, cin, k, k]. */
+  const inputSlice = (w: Float32Array, cout: number, cin: number, kk: number, from: number, n: number): Float32Array => {
+    const out = new Float32Array(cout * n * kk);
+    for (let o = 0; o < cout; o++) out.set(w.subarray((o * cin + from) * kk, (o * cin + from + n) * kk), o * n * kk);
+    return out;
+  };
+  /**
+   * The fuse block's ResBlock(2c → c) applied to cat([enc, dec]) without materialising the concatenation:
+   * GroupNorm(32) over 2c channels is GroupNorm(16) over each half (groups never straddle the halves), and a
+   * conv over the concatenation is the sum of convs over the halves.
+   */
+  const fuseResBlock = (enc: Value, dec: Value, prefix: string, c: number): Value => {
+    const g1 = W(`${prefix}.norm1.weight`);
+    const b1 = W(`${prefix}.norm1.bias`);
+    const w1 = W(`${prefix}.conv1.weight`);
+    const wo = W(`${prefix}.conv_out.weight`);
+    const none = new Float32Array(c);
+    const half = (v: Value, i: number, name: string): Value => swish(groupNormWith(v, `${prefix}.norm1.${name}`, c, GROUPS / 2, g1.subarray(i * c, (i + 1) * c), b1.subarray(i * c, (i + 1) * c)));
+    const hE = convRaw(half(enc, 0, 'enc'), `${prefix}.conv1.enc`, inputSlice(w1, c, 2 * c, 9, 0, c), W(`${prefix}.conv1.bias`), c, c, 3, { pads: [1, 1, 1, 1] });
+    const hD = convRaw(half(dec, 1, 'dec'), `${prefix}.conv1.dec`, inputSlice(w1, c, 2 * c, 9, c, c), none, c, c, 3, { pads: [1, 1, 1, 1] });
+    let h = g.op('Add', [hE, hD]);
+    h = swish(groupNorm(h, `${prefix}.norm2`, c));
+    h = conv(h, `${prefix}.conv2`, c, c, 3);
+    const sE = convRaw(enc, `${prefix}.conv_out.enc`, inputSlice(wo, c, 2 * c, 1, 0, c), W(`${prefix}.conv_out.bias`), c, c, 1, { pads: [0, 0, 0, 0] });
+    const sD = convRaw(dec, `${prefix}.conv_out.dec`, inputSlice(wo, c, 2 * c, 1, c, c), none, c, c, 1, { pads: [0, 0, 0, 0] });
+    return g.op('Add', [h, g.op('Add', [sE, sD])], {}, { name: prefix });
+  };
+
   const attnBlock = (x: Value, prefix: string, c: number): Value => {
-    const h = groupNorm(x, `${prefix}.norm`, c);
+    // Runs in float32 in both precisions: 16×16 tokens cost little, and the softmax logits stay exact.
+    const h = groupNorm(x, `${prefix}.norm`, c, 'float32');
     const wqkv = new Float32Array(3 * c * c);
     const bqkv = new Float32Array(3 * c);
     ['q', 'k', 'v'].forEach((m, i) => {
@@ -118,11 +155,11 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
     const vf = g.op('Reshape', [v!, flat]);
     let s = g.op('MatMul', [qf, kf]);
     // torch: w_ * int(c) ** -0.5 (a Python float, applied in the tensor's dtype)
-    s = g.op('Mul', [s, g.scalar(c ** -0.5, act)]);
+    s = g.op('Mul', [s, g.scalar(c ** -0.5)]);
     s = g.op('Softmax', [s], { axis: 2 });
     const o = g.op('MatMul', [vf, g.op('Transpose', [s], { perm: [0, 2, 1] })]);
     const o4 = g.op('Reshape', [o, g.op('Shape', [x], {}, { type: 'int64' })]);
-    const p = conv(o4, `${prefix}.proj_out`, c, c, 1);
+    const p = cast(conv(o4, `${prefix}.proj_out`, c, c, 1), act);
     return g.op('Add', [x, p], {}, { name: prefix });
   };
 
@@ -263,22 +300,18 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
     const p = `fuse_convs_dict.${fz.size}`;
     const c = fz.ch;
     const enc = encFeat.get(fz.size)!;
-    const e = resBlock(g.op('Concat', [enc, x], { axis: 1 }), `${p}.encode_enc`, 2 * c, c);
+    const e = fuseResBlock(enc, x, `${p}.encode_enc`, c);
     let scale: Value;
     let shift: Value;
+    const branch2 = (h: Value, name: string): Value => conv(h, `${p}.${name}.2`, c, c, 3);
     if (mergeFuse) {
-      const cat = (a: Float32Array, b2: Float32Array): Float32Array => {
-        const out = new Float32Array(a.length + b2.length);
-        out.set(a);
-        out.set(b2, a.length);
-        return out;
-      };
-      const h0 = convRaw(e, `${p}.scale_shift.0`, cat(W(`${p}.scale.0.weight`), W(`${p}.shift.0.weight`)), cat(W(`${p}.scale.0.bias`), W(`${p}.shift.0.bias`)), 2 * c, c, 3, { pads: [1, 1, 1, 1] });
-      const h1 = g.op('LeakyRelu', [h0], { alpha: f(0.2) });
-      const h2 = convRaw(h1, `${p}.scale_shift.2`, cat(W(`${p}.scale.2.weight`), W(`${p}.shift.2.weight`)), cat(W(`${p}.scale.2.bias`), W(`${p}.shift.2.bias`)), 2 * c, c, 3, { pads: [1, 1, 1, 1], group: 2 });
-      [scale, shift] = g.opN('Split', [h2, g.int64([c, c])], 2, { axis: 1 }) as [Value, Value];
+      // scale.0 and shift.0 read the same tensor: one Conv with both weight sets, then one LeakyReLU.
+      const h0 = convRaw(e, `${p}.scale_shift.0`, concat(W(`${p}.scale.0.weight`), W(`${p}.shift.0.weight`)), concat(W(`${p}.scale.0.bias`), W(`${p}.shift.0.bias`)), 2 * c, c, 3, { pads: [1, 1, 1, 1] });
+      const [hs, hh] = g.opN('Split', [g.op('LeakyRelu', [h0], { alpha: f(0.2) }), g.int64([c, c])], 2, { axis: 1 });
+      scale = branch2(hs!, 'scale');
+      shift = branch2(hh!, 'shift');
     } else {
-      const branch = (name: string): Value => conv(g.op('LeakyRelu', [conv(e, `${p}.${name}.0`, c, c, 3)], { alpha: f(0.2) }), `${p}.${name}.2`, c, c, 3);
+      const branch = (name: string): Value => branch2(g.op('LeakyRelu', [conv(e, `${p}.${name}.0`, c, c, 3)], { alpha: f(0.2) }), name);
       scale = branch('scale');
       shift = branch('shift');
     }

@@ -254,6 +254,12 @@ function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; en
         arg = checkGlobal(source, module, name);
         break;
       }
+      case 0x69: { // INST: names a class to instantiate; refused, naming the class when it is not allow-listed
+        const module = line();
+        const name = line();
+        checkGlobal(source, module, name);
+        fail(source, `unsupported pickle opcode INST (${module}.${name}) at byte ${pos}; a state dict never needs it`);
+      }
       case 0x50: arg = line(); break; // PERSID
       default:
         fail(source, `unsupported pickle opcode 0x${code.toString(16).padStart(2, '0')} ('${String.fromCharCode(code)}') at byte ${pos}; a state dict never needs it`);

@@ -1,0 +1,308 @@
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { FaceRestoreError } from '../errors.ts';
+import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
+import type { FaceTracker } from './tracker.ts';
+
+/** Format name and version written into every tracks document. */
+export const TRACKS_FORMAT = 'facerestore-tracks';
+export const TRACKS_VERSION = 1;
+
+const point = z.tuple([z.number(), z.number()]).describe('[x, y] in frame pixels (origin top-left corner of the top-left pixel)');
+const fivePoints = z
+  .tuple([point, point, point, point, point])
+  .describe('Eye on the image left, eye on the image right, nose tip, mouth corner on the image left, mouth corner on the image right');
+const box = z
+  .object({ x: z.number(), y: z.number(), width: z.number().nonnegative(), height: z.number().nonnegative() })
+  .strict()
+  .describe('Axis-aligned rectangle in frame pixels');
+const trackId = z.number().int().nonnegative();
+const frameIndex = z.number().int().nonnegative();
+
+/** One face on one frame. */
+export const trackedFaceSchema = z
+  .object({
+    trackId: trackId.describe('Track identity, stable within a shot'),
+    state: z.enum(['tentative', 'confirmed']).describe('tentative until the track has enough detections'),
+    detected: z.boolean().describe('True when a detection was matched on this frame; false when the position is predicted'),
+    box: box.describe('Filtered face box'),
+    rawBox: box.nullable().describe("The matched detection's box, null when predicted"),
+    score: z.number().min(0).max(1).describe("Detector confidence (the last matched detection's when predicted)"),
+    points: fivePoints.describe('Smoothed five points (what alignment uses)'),
+    rawPoints: fivePoints.describe("The detector's five points (predicted ones when not detected)"),
+    fidelity: z.number().min(0).max(1).describe('CodeFormer fidelity weight w for this face on this frame'),
+  })
+  .strict();
+
+/** One frame. */
+export const trackFrameSchema = z
+  .object({
+    index: frameIndex.describe('0-based frame index in presentation order'),
+    pts: z.number().describe('Presentation time, seconds'),
+    cut: z.boolean().describe('True when this frame starts a new shot (all tracks ended before it)'),
+    detection: z.enum(['full', 'partial', 'none']).describe('Whether the detector ran on the whole frame, on track regions only, or not at all'),
+    faces: z.array(trackedFaceSchema),
+  })
+  .strict();
+
+/** A shot: frames between two cuts. */
+export const shotSchema = z
+  .object({ index: z.number().int().nonnegative(), firstFrame: frameIndex, lastFrame: frameIndex })
+  .strict();
+
+/** Summary of one track. */
+export const trackSummarySchema = z
+  .object({
+    trackId,
+    shot: z.number().int().nonnegative().describe('Shot index (tracks never span a cut)'),
+    firstFrame: frameIndex,
+    lastFrame: frameIndex,
+    frames: z.number().int().nonnegative().describe('Frames on which the face was output'),
+    detectedFrames: z.number().int().nonnegative().describe('Frames on which it was detected'),
+  })
+  .strict();
+
+/** The whole tracks document (`facerestore track --json`). */
+export const tracksDocumentSchema = z
+  .object({
+    format: z.literal(TRACKS_FORMAT),
+    version: z.literal(TRACKS_VERSION),
+    video: z
+      .object({
+        source: z.string().optional(),
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        fps: z.number().positive().optional(),
+      })
+      .strict(),
+    frames: z.array(trackFrameSchema).describe('Every frame, in order'),
+    shots: z.array(shotSchema),
+    tracks: z.array(trackSummarySchema),
+  })
+  .strict()
+  .describe('Face tracks of a video: per frame, every face with its track id, box, raw and smoothed five points, score and fidelity w');
+
+export type TrackedFaceRecord = z.infer<typeof trackedFaceSchema>;
+export type TrackFrameRecord = z.infer<typeof trackFrameSchema>;
+export type TracksDocument = z.infer<typeof tracksDocumentSchema>;
+
+/** The JSON Schema (draft 2020-12) of a tracks document; docs/tracks-schema.json is this, pretty-printed. */
+export function tracksJsonSchema(): Record<string, unknown> {
+  return {
+    title: 'facerestore tracks',
+    ...(z.toJSONSchema(tracksDocumentSchema, { target: 'draft-2020-12' }) as Record<string, unknown>),
+  };
+}
+
+/** Validates a parsed tracks document. Errors: E_CONFIG with the first problems and their paths. */
+export function parseTracksDocument(value: unknown, source = 'tracks document'): TracksDocument {
+  const r = tracksDocumentSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new FaceRestoreError('E_CONFIG', `${source} is not a valid ${TRACKS_FORMAT} v${TRACKS_VERSION} document: ${issues.join('; ')}`, {
+    details: { issues: r.error.issues.slice(0, 20) },
+  });
+}
+
+/** Reads and validates a tracks JSON file. Errors: E_INPUT_MISSING, E_CONFIG. */
+export function readTracksFile(file: string): TracksDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new FaceRestoreError('E_INPUT_MISSING', `cannot read tracks file ${file}`, { cause });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new FaceRestoreError('E_CONFIG', `tracks file ${file} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseTracksDocument(value, `tracks file ${file}`);
+}
+
+/** Video facts for the document header. */
+export interface TrackExporterOptions {
+  width: number;
+  height: number;
+  fps?: number;
+  source?: string;
+  /** Decimal places kept for coordinates and weights. Default 3. */
+  precision?: number;
+  /**
+   * Streaming: receives the JSON text piece by piece as frames are added (frames are then not kept in
+   * memory). Without it, frames are kept and `finish` returns the whole document.
+   */
+  write?: (chunk: string) => void;
+  /** Streaming: called once after the last chunk (e.g. to close the file). */
+  end?: () => void;
+}
+
+/** Per-frame facts from the tracker (MultiFaceTracker.lastFrame has this shape). */
+export interface FrameTrackInfo {
+  cut?: boolean;
+  detection?: 'full' | 'partial' | 'none';
+}
+
+type FaceLike = Face & { state?: 'tentative' | 'confirmed'; detected?: boolean; rawBox?: Box | undefined };
+
+/**
+ * Builds a tracks document frame by frame: `add` each frame's faces (in frame order), then `finish`.
+ * Streaming (with `write`) keeps memory flat for long videos; `toFile` streams into a file.
+ */
+export class TrackExporter {
+  readonly #o: TrackExporterOptions;
+  readonly #scale: number;
+  readonly #frames: TrackFrameRecord[] = [];
+  readonly #shots: { index: number; firstFrame: number; lastFrame: number }[] = [];
+  readonly #tracks = new Map<number, { trackId: number; shot: number; firstFrame: number; lastFrame: number; frames: number; detectedFrames: number }>();
+  #lastIndex = -1;
+  #count = 0;
+  #finished: TracksDocument | undefined;
+  #done = false;
+
+  constructor(options: TrackExporterOptions) {
+    for (const k of ['width', 'height'] as const) {
+      if (!(Number.isInteger(options[k]) && options[k] > 0)) throw new TypeError(`Expected a positive integer for ${k} but received ${options[k]}`);
+    }
+    if (options.fps !== undefined && !(options.fps > 0)) throw new TypeError(`Expected a positive number for fps but received ${options.fps}`);
+    const precision = options.precision ?? 3;
+    if (!(Number.isInteger(precision) && precision >= 0 && precision <= 10)) throw new TypeError(`Expected an integer in [0, 10] for precision but received ${precision}`);
+    this.#o = options;
+    this.#scale = 10 ** precision;
+    if (options.write) options.write(`{"format":${JSON.stringify(TRACKS_FORMAT)},"version":${TRACKS_VERSION},"video":${JSON.stringify(this.#video())},"frames":[\n`);
+  }
+
+  /** A streaming exporter writing into `file` (created or truncated); `finish` closes it. */
+  static toFile(file: string, options: Omit<TrackExporterOptions, 'write' | 'end'>): TrackExporter {
+    let fd: number;
+    try {
+      fd = openSync(file, 'w');
+    } catch (cause) {
+      throw new FaceRestoreError('E_OUTPUT', `cannot write tracks file ${file}`, { cause });
+    }
+    return new TrackExporter({ ...options, write: (chunk) => writeSync(fd, chunk), end: () => closeSync(fd) });
+  }
+
+  #video(): TracksDocument['video'] {
+    const v: TracksDocument['video'] = { width: this.#o.width, height: this.#o.height };
+    if (this.#o.fps !== undefined) v.fps = this.#o.fps;
+    if (this.#o.source !== undefined) v.source = this.#o.source;
+    return v;
+  }
+
+  /** Number of frames added. */
+  get frameCount(): number {
+    return this.#count;
+  }
+
+  /** Adds one frame's faces. Frames must come in increasing index order. */
+  add(frame: Pick<VideoFrame, 'index' | 'pts'>, faces: readonly FaceLike[], info: FrameTrackInfo = {}): void {
+    if (this.#done) throw new FaceRestoreError('E_CLOSED', 'TrackExporter.add after finish');
+    if (!(Number.isInteger(frame.index) && frame.index > this.#lastIndex)) {
+      throw new TypeError(`Expected frame indices in increasing order but received ${frame.index} after ${this.#lastIndex}`);
+    }
+    const cut = info.cut === true;
+    if (this.#shots.length === 0 || cut) this.#shots.push({ index: this.#shots.length, firstFrame: frame.index, lastFrame: frame.index });
+    const shot = this.#shots[this.#shots.length - 1]!;
+    shot.lastFrame = frame.index;
+    this.#lastIndex = frame.index;
+    const record: TrackFrameRecord = {
+      index: frame.index,
+      pts: this.#round(frame.pts, 1e6),
+      cut,
+      detection: info.detection ?? 'full',
+      faces: faces.map((f) => this.#face(f)),
+    };
+    for (const f of record.faces) {
+      let t = this.#tracks.get(f.trackId);
+      if (t === undefined) {
+        t = { trackId: f.trackId, shot: shot.index, firstFrame: frame.index, lastFrame: frame.index, frames: 0, detectedFrames: 0 };
+        this.#tracks.set(f.trackId, t);
+      }
+      t.lastFrame = frame.index;
+      t.frames++;
+      if (f.detected) t.detectedFrames++;
+    }
+    this.#count++;
+    if (this.#o.write) this.#o.write(`${this.#count > 1 ? ',\n' : ''}${JSON.stringify(record)}`);
+    else this.#frames.push(record);
+  }
+
+  /**
+   * Ends the document. Streaming: writes the tail (shots and tracks) and returns the document without its
+   * frames; otherwise returns the whole document. Idempotent.
+   */
+  finish(): TracksDocument {
+    if (this.#finished) return this.#finished;
+    this.#done = true;
+    const shots = this.#shots.map((s) => ({ ...s }));
+    const tracks = [...this.#tracks.values()].sort((a, b) => a.trackId - b.trackId).map((t) => ({ ...t }));
+    const doc: TracksDocument = { format: TRACKS_FORMAT, version: TRACKS_VERSION, video: this.#video(), frames: this.#o.write ? [] : this.#frames, shots, tracks };
+    if (this.#o.write) {
+      this.#o.write(`\n],"shots":${JSON.stringify(shots)},"tracks":${JSON.stringify(tracks)}}\n`);
+      this.#o.end?.();
+    }
+    this.#finished = doc;
+    return doc;
+  }
+
+  #round(v: number, scale = this.#scale): number {
+    return Math.round(v * scale) / scale;
+  }
+
+  #points(p: FivePoints): TrackedFaceRecord['points'] {
+    const q = (i: number): [number, number] => [this.#round(p[i]![0]), this.#round(p[i]![1])];
+    return [q(0), q(1), q(2), q(3), q(4)];
+  }
+
+  #box(b: Box): TrackedFaceRecord['box'] {
+    return { x: this.#round(b.x), y: this.#round(b.y), width: this.#round(b.width), height: this.#round(b.height) };
+  }
+
+  #face(f: FaceLike): TrackedFaceRecord {
+    const detected = f.detected ?? true;
+    const rawBox = f.rawBox ?? (detected ? f.box : undefined);
+    return {
+      trackId: f.trackId,
+      state: f.state ?? 'confirmed',
+      detected,
+      box: this.#box(f.box),
+      rawBox: rawBox === undefined ? null : this.#box(rawBox),
+      score: Math.min(1, Math.max(0, this.#round(f.score))),
+      points: this.#points(f.points),
+      rawPoints: this.#points(f.rawPoints),
+      fidelity: Math.min(1, Math.max(0, this.#round(f.fidelity))),
+    };
+  }
+}
+
+/**
+ * Replays a tracks document as a tracker (for `restore --tracks-json`): the faces of each frame come from
+ * the document; detections passed in are ignored, and no frame needs detection.
+ */
+export class TrackReplay implements FaceTracker {
+  readonly #byIndex = new Map<number, TrackFrameRecord>();
+
+  constructor(doc: TracksDocument) {
+    for (const f of doc.frames) this.#byIndex.set(f.index, f);
+  }
+
+  needsDetection(): boolean {
+    return false;
+  }
+
+  /** The faces of a frame (none for a frame the document does not list). */
+  facesAt(index: number): Face[] {
+    const f = this.#byIndex.get(index);
+    if (f === undefined) return [];
+    return f.faces.map((r) => {
+      const d: FaceDetection = { box: { ...r.box }, score: r.score, points: r.points };
+      return { ...d, trackId: r.trackId, rawPoints: r.rawPoints, fidelity: r.fidelity };
+    });
+  }
+
+  update(frame: VideoFrame): Face[] {
+    return this.facesAt(frame.index);
+  }
+}

@@ -1,0 +1,140 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
+import { createPipeline, type Pipeline } from '../src/pipeline/pipeline.ts';
+import type { Box, VideoFrame } from '../src/types.ts';
+import { CallbackSink, childPids, decodeFrames, ffmpeg, ffprobeJson, frameHash } from './helpers/media.ts';
+import { shared } from './helpers/paths.ts';
+
+function inside(x: number, y: number, rects: readonly Box[]): boolean {
+  return rects.some((r) => x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height);
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'fr-pipeline-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('file pipeline through the library API (classic restorer, BlazeFace)', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    pipeline = await createPipeline({ batch: 4 });
+  });
+  afterAll(async () => {
+    await pipeline.close();
+    await pipeline.close();
+  });
+
+  it('hamilton clip: every frame in order; outside the face rectangles bit-identical to the decoded input; faces changed', async () => {
+    const reference = decodeFrames(shared('footage/short_hamilton_clip.mp4'));
+    let changedFrames = 0;
+    let changedPixels = 0;
+    let checked = 0;
+    const sink = new CallbackSink(async ({ frame, faces }) => {
+      const ref = (await reference.next()).value as VideoFrame;
+      expect(ref.index).toBe(frame.index);
+      const rects = faces.map((f) => cropFootprint(alignmentFor(f.points), frame.width, frame.height));
+      let changed = 0;
+      for (let y = 0; y < frame.height; y++) {
+        for (let x = 0; x < frame.width; x++) {
+          const i = (y * frame.width + x) * 3;
+          const same = frame.data[i] === ref.data[i] && frame.data[i + 1] === ref.data[i + 1] && frame.data[i + 2] === ref.data[i + 2];
+          if (!same) {
+            if (!inside(x, y, rects)) throw new Error(`frame ${frame.index}: pixel (${x},${y}) outside every face changed`);
+            changed++;
+          }
+          checked++;
+        }
+      }
+      if (changed > 0) changedFrames++;
+      changedPixels += changed;
+    });
+    const summary = await pipeline.run(shared('footage/short_hamilton_clip.mp4'), sink);
+    const probe = await ffprobeJson(shared('footage/short_hamilton_clip.mp4'));
+    const v = probe.streams.find((s) => s.codec_type === 'video')!;
+    expect(summary.frames).toBe(Number(v.nb_read_frames));
+    expect(sink.indices).toEqual(Array.from({ length: summary.frames }, (_, i) => i));
+    for (let i = 1; i < sink.pts.length; i++) expect(sink.pts[i]!).toBeGreaterThan(sink.pts[i - 1]!);
+    expect(sink.finished).toBe(true);
+    expect(summary.faces).toBeGreaterThan(100);
+    expect(changedFrames).toBeGreaterThan(summary.framesWithFaces * 0.9);
+    expect(changedPixels).toBeGreaterThan(summary.faces * 500);
+    expect(checked).toBe(summary.frames * 640 * 360);
+    expect(await childPids()).toEqual([]);
+  });
+
+  it('batched and unbatched runs give the same frames', async () => {
+    const hashes: string[][] = [];
+    for (const batch of [1, 8]) {
+      const p = await createPipeline({ batch });
+      const h: string[] = [];
+      try {
+        await p.run(shared('footage/retalk_1.mp4'), new CallbackSink(({ frame }) => void h.push(frameHash(frame))), { duration: 2 });
+      } finally {
+        await p.close();
+      }
+      hashes.push(h);
+    }
+    expect(hashes[0]!.length).toBeGreaterThan(40);
+    expect(hashes[1]).toEqual(hashes[0]);
+  });
+
+  it('a clip without faces comes out as decoded', async () => {
+    const clip = path.join(tmp, 'noface.mp4');
+    await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip);
+    const ref: string[] = [];
+    for await (const f of decodeFrames(clip)) ref.push(frameHash(f));
+    const got: string[] = [];
+    const summary = await pipeline.run(clip, new CallbackSink(({ frame }) => void got.push(frameHash(frame))));
+    expect(summary.faces).toBe(0);
+    expect(got).toEqual(ref);
+  });
+
+  it('odd sizes and rotation metadata: frames come out upright at the display size, and encode at that exact size', async () => {
+    const odd = path.join(tmp, 'odd.mp4');
+    const rotated = path.join(tmp, 'rot-odd.mp4');
+    await ffmpeg('-i', shared('footage/retalk_2.mp4'), '-t', '1', '-vf', 'scale=323:241', '-c:v', 'libx264', '-pix_fmt', 'yuv444p', '-c:a', 'copy', odd);
+    // ffmpeg 5.1 writes the rotate tag as a display matrix only when stream-copying.
+    await ffmpeg('-i', odd, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rotated);
+    const out = path.join(tmp, 'rot-odd-out.mp4');
+    const summary = await pipeline.restoreFile(rotated, out);
+    expect([summary.width, summary.height]).toEqual([241, 323]);
+    const v = (await ffprobeJson(out)).streams.find((s) => s.codec_type === 'video')!;
+    expect([v.width, v.height]).toEqual([241, 323]);
+    expect(Number(v.nb_read_frames)).toBe(summary.frames);
+  });
+
+  it('a failing sink aborts the run, stops ffmpeg and leaves no child process', async () => {
+    const sink = new CallbackSink(({ frame }) => {
+      if (frame.index === 5) throw new Error('sink broke');
+    });
+    await expect(pipeline.run(shared('footage/retalk_2.mp4'), sink)).rejects.toThrow('sink broke');
+    expect(sink.aborted).toBe(true);
+    expect(await childPids()).toEqual([]);
+  });
+
+  it('an abort signal stops the run', async () => {
+    const controller = new AbortController();
+    const sink = new CallbackSink(({ frame }) => {
+      if (frame.index === 3) controller.abort(new Error('stop now'));
+    });
+    await expect(pipeline.run(shared('footage/retalk_2.mp4'), sink, { signal: controller.signal })).rejects.toThrow('stop now');
+    expect(await childPids()).toEqual([]);
+  });
+});
+
+describe('pipeline options are validated at the edge', () => {
+  it('lists every problem with a code', async () => {
+    const err = await createPipeline({ fidelity: 2, batch: 0, detector: 'yunet' } as never).catch((e) => e);
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toMatch(/fidelity/);
+    expect(err.message).toMatch(/batch/);
+    const unknown = await createPipeline({ fidelty: 0.3 } as never).catch((e) => e);
+    expect(unknown.message).toMatch(/fidelty/);
+  });
+});
