@@ -89,6 +89,10 @@ export function inferArch(shapes: ReadonlyMap<string, readonly number[]>, option
     return s[axis]!;
   };
 
+  // A tensor of some other network is named before anything else is inferred.
+  const known = /^(position_emb$|quantize\.embedding\.weight$|feat_emb\.|ft_layers\.\d+\.|idx_pred_layer\.|encoder\.blocks\.\d+\.|generator\.blocks\.\d+\.|fuse_convs_dict\.\d+\.)/;
+  for (const [name, shape] of shapes) if (!known.test(name)) fail(`unexpected tensor ${name} [${shape.join(', ')}] (not part of CodeFormer)`);
+
   // Codebook, latent and transformer widths.
   const codebookSize = dim('quantize.embedding.weight', 0, 2);
   const embDim = dim('quantize.embedding.weight', 1, 2);

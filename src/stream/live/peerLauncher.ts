@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { silentLogger, type LiveLogger } from './logger.ts';
+import type { RestorePeerConfigInput } from './peerConfig.ts';
+
+/** Entry script of a restore peer process. */
+const PEER_MAIN = fileURLToPath(new URL('./restorePeerMain.ts', import.meta.url));
+
+/** A restore peer process the server started. */
+export interface LaunchedPeer {
+  readonly id: string;
+  readonly pid: number | undefined;
+  readonly room: string;
+  readonly exited: Promise<void>;
+}
+
+/**
+ * Starts restore peers as child processes of the server (one per camera stream) and makes sure none
+ * outlives it: each child reads its config from stdin and exits when stdin closes, and `closeAll()`
+ * signals and waits for every child (SIGKILL after a grace period).
+ */
+export class PeerLauncher {
+  readonly #log: LiveLogger;
+  readonly #children = new Map<string, { child: ChildProcess; peer: LaunchedPeer }>();
+  #next = 0;
+  #closed = false;
+
+  constructor(log: LiveLogger = silentLogger) {
+    this.#log = log;
+  }
+
+  get count(): number {
+    return this.#children.size;
+  }
+
+  /** PIDs of the running children. */
+  pids(): number[] {
+    return [...this.#children.values()].map((c) => c.child.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Starts one restore peer process with `config` (written to its stdin). */
+  launch(config: RestorePeerConfigInput): LaunchedPeer {
+    if (this.#closed) throw new Error('launcher is closed');
+    const id = `peer-${process.pid}-${++this.#next}`;
+    // process.execArgv would carry a test runner's loaders; the peer needs plain Node (type stripping).
+    const child = spawn(process.execPath, [PEER_MAIN], { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.write(JSON.stringify({ ...config, name: id }) + '\n');
+    let tail = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      tail = (tail + s).slice(-4000);
+    });
+    const exited = new Promise<void>((resolve) => {
+      child.once('close', (code, signal) => {
+        this.#children.delete(id);
+        if (code !== 0 && !this.#closed) this.#log.warn({ peer: id, code, signal, stderr: tail.trim().split('\n').slice(-5).join(' | ') }, 'restore peer exited');
+        else this.#log.info({ peer: id, code, signal }, 'restore peer exited');
+        resolve();
+      });
+    });
+    child.once('error', (e) => this.#log.error({ peer: id, err: e.message }, 'cannot start restore peer'));
+    const peer: LaunchedPeer = { id, pid: child.pid, room: config.room, exited };
+    this.#children.set(id, { child, peer });
+    this.#log.info({ peer: id, pid: child.pid, room: config.room }, 'restore peer started');
+    return peer;
+  }
+
+  /** Stops one peer: closes its stdin (it exits), SIGKILL after `graceMs`. */
+  async stop(id: string, graceMs = 3000): Promise<void> {
+    const c = this.#children.get(id);
+    if (!c) return;
+    c.child.stdin!.end();
+    const timer = setTimeout(() => c.child.kill('SIGKILL'), graceMs);
+    await c.peer.exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops every peer and waits for them. Idempotent. */
+  async closeAll(graceMs = 3000): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#children.keys()].map((id) => this.stop(id, graceMs)));
+  }
+}

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FaceRestoreError } from '../../errors.ts';
+
+/** Directory of the page's static files (plain JS, served as they are). */
+export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+
+/**
+ * Bundles mediasoup-client for the browser (one ES module exporting `Device`) into
+ * `<cacheDir>/web/mediasoup-client-<version>.js` and returns that path; a cached bundle is reused.
+ * The bundler is rolldown, which the dev tool chain (vite/vitest) installs: a production install
+ * without dev dependencies must bundle once where it is present (e.g. in set-up) or ship the file.
+ */
+export async function ensureMediasoupClientBundle(cacheDir: string): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const pkgPath = require.resolve('mediasoup-client/package.json');
+  const version = (JSON.parse(await readFile(pkgPath, 'utf8')) as { version: string }).version;
+  const out = path.join(cacheDir, 'web', `mediasoup-client-${version}.js`);
+  if (existsSync(out)) return out;
+  let build: typeof import('rolldown').build;
+  try {
+    ({ build } = await import('rolldown'));
+  } catch (e) {
+    throw new FaceRestoreError('E_CONFIG', `cannot bundle mediasoup-client for the page: rolldown is not installed (it comes with the dev dependencies); bundle once with them present, into ${out}`, { cause: e });
+  }
+  const entry = path.join(WEB_DIR, 'vendor-entry.js');
+  const result = await build({
+    input: entry,
+    platform: 'browser',
+    write: false,
+    cwd: path.dirname(path.dirname(path.dirname(pkgPath))),
+    logLevel: 'silent',
+    output: { format: 'esm', minify: true },
+  });
+  const chunk = result.output.find((o) => o.type === 'chunk');
+  if (!chunk || chunk.type !== 'chunk') throw new FaceRestoreError('E_INTERNAL', 'bundling mediasoup-client produced no output');
+  await mkdir(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  await writeFile(tmp, `/* mediasoup-client ${version}, bundled for the browser by facerestore */\n${chunk.code}`);
+  await rename(tmp, out);
+  return out;
+}
