@@ -3,17 +3,18 @@
  * TrackExporter. Prints JSON: cuts, tracks per shot, fragmentation (a track ending where another starts
  * shortly after in the same shot: a face that changed id), timing.
  *
- * Run: node bench/track-clip.ts [clip.mp4] [--json tracks.json] [--detect-every k]
+ * Run: node bench/track-clip.ts [clip.mp4] [--json tracks.json] [--detect-every k] [--regions]
  * Decodes with ffmpeg to rgb24 through a pipe (every coded frame, no rate conversion).
  */
 import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { VideoFrame } from '../src/types.ts';
+import type { FivePoints, VideoFrame } from '../src/types.ts';
 import type { FaceDetector } from '../src/track/detector.ts';
-import { iou } from '../src/track/geometry.ts';
+import { faceScale, iou } from '../src/track/geometry.ts';
 import { MultiFaceTracker, type MultiFaceTrackerOptions } from '../src/track/multiTracker.ts';
+import { detectInRegions } from '../src/track/regionDetect.ts';
 import { TrackExporter, type TracksDocument } from '../src/track/trackExport.ts';
 import { YuNetDetector } from '../src/track/yunet.ts';
 
@@ -38,7 +39,7 @@ export async function* decodeFrames(file: string, limit = Infinity): AsyncGenera
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
@@ -106,6 +107,43 @@ export function findFragments(doc: TracksDocument, maxGap = 30, minIou = 0.3): F
   return out;
 }
 
+/**
+ * Jitter proxy on real video (no truth): per triple of consecutive detected frames of a track, the RMS
+ * over the ten coordinates of the second difference (acceleration, px/frame²) divided by the face scale
+ * (inter-ocular distance, at least a quarter of the box side); the median over all triples, for the raw
+ * and the smoothed points. Real motion contributes to both; detector noise mostly to the raw.
+ */
+export function accelerationMedian(doc: TracksDocument): { raw: number; smoothed: number; samples: number } {
+  type Face = TracksDocument['frames'][number]['faces'][number];
+  const byTrack = new Map<number, { index: number; face: Face }[]>();
+  for (const f of doc.frames) {
+    for (const face of f.faces) {
+      if (!face.detected) continue;
+      let seq = byTrack.get(face.trackId);
+      if (seq === undefined) byTrack.set(face.trackId, (seq = []));
+      seq.push({ index: f.index, face });
+    }
+  }
+  const raw: number[] = [];
+  const smooth: number[] = [];
+  const acc = (a: FivePoints, b: FivePoints, c: FivePoints, scale: number): number => {
+    let s = 0;
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 2; j++) s += (a[i]![j]! - 2 * b[i]![j]! + c[i]![j]!) ** 2;
+    return Math.sqrt(s / 10) / scale;
+  };
+  for (const seq of byTrack.values()) {
+    for (let k = 2; k < seq.length; k++) {
+      const [a, b, c] = [seq[k - 2]!, seq[k - 1]!, seq[k]!];
+      if (c.index - a.index !== 2) continue;
+      const scale = faceScale({ box: b.face.box, score: b.face.score, points: b.face.points });
+      raw.push(acc(a.face.rawPoints, b.face.rawPoints, c.face.rawPoints, scale));
+      smooth.push(acc(a.face.points, b.face.points, c.face.points, scale));
+    }
+  }
+  const median = (v: number[]): number => (v.length === 0 ? NaN : [...v].sort((x, y) => x - y)[v.length >> 1]!);
+  return { raw: median(raw), smoothed: median(smooth), samples: raw.length };
+}
+
 /** Groups the document's tracks by shot. */
 export function summariseShots(doc: TracksDocument, minFrames = 5): ShotSummary[] {
   return doc.shots.map((s) => {
@@ -124,10 +162,14 @@ export interface TrackClipOptions {
   jsonPath?: string;
   /** Stop after this many frames. */
   limit?: number;
+  /** On frames without full detection, re-detect inside the tracks' predicted regions. */
+  regions?: boolean;
 }
 
 /** Detects and tracks every frame of a clip; returns the tracks document (frames included) and timings. */
-export async function trackClip(options: TrackClipOptions): Promise<{ doc: TracksDocument; cuts: number[]; detectMs: number; trackMs: number; detections: number }> {
+export async function trackClip(
+  options: TrackClipOptions,
+): Promise<{ doc: TracksDocument; cuts: number[]; detectMs: number; trackMs: number; detections: number; regionDetections: number; regionMs: number }> {
   const { width, height, fps } = await probeVideo(options.file);
   const tracker = new MultiFaceTracker(options.tracker);
   const exporter = new TrackExporter({ width, height, fps, source: path.basename(options.file) });
@@ -136,15 +178,26 @@ export async function trackClip(options: TrackClipOptions): Promise<{ doc: Track
   let detectMs = 0;
   let trackMs = 0;
   let detections = 0;
+  let regionDetections = 0;
+  let regionMs = 0;
   for await (const frame of decodeFrames(options.file, options.limit)) {
     let dets;
+    let partial = false;
     const t0 = performance.now();
     if (tracker.needsDetection(frame)) {
       dets = await options.detector.detect(frame);
       detections++;
+    } else if (options.regions) {
+      const regions = tracker.regions(frame.width, frame.height);
+      if (regions.length > 0) {
+        dets = await detectInRegions(options.detector, frame, regions);
+        partial = true;
+        regionDetections++;
+        regionMs += performance.now() - t0;
+      }
     }
     const t1 = performance.now();
-    const faces = tracker.update(frame, dets);
+    const faces = tracker.update(frame, dets, { partial });
     const t2 = performance.now();
     detectMs += t1 - t0;
     trackMs += t2 - t1;
@@ -154,7 +207,7 @@ export async function trackClip(options: TrackClipOptions): Promise<{ doc: Track
     file?.add(frame, faces, info);
   }
   file?.finish();
-  return { doc: exporter.finish(), cuts, detectMs, trackMs, detections };
+  return { doc: exporter.finish(), cuts, detectMs: detectMs - regionMs, trackMs, detections, regionDetections, regionMs };
 }
 
 if (import.meta.main) {
@@ -166,7 +219,13 @@ if (import.meta.main) {
   const clip = args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1]!.startsWith('--'))) ?? HAMILTON;
   const detector = await YuNetDetector.create({ modelPath: opt('--model') ?? YUNET, intraOpThreads: 1 });
   try {
-    const r = await trackClip({ file: clip, detector, jsonPath: opt('--json'), tracker: { detectEvery: Number(opt('--detect-every') ?? 1) } });
+    const r = await trackClip({
+      file: clip,
+      detector,
+      jsonPath: opt('--json'),
+      regions: args.includes('--regions'),
+      tracker: { detectEvery: Number(opt('--detect-every') ?? 1) },
+    });
     const frames = r.doc.frames.length;
     process.stdout.write(
       `${JSON.stringify(
@@ -176,8 +235,11 @@ if (import.meta.main) {
           cuts: r.cuts,
           shots: summariseShots(r.doc),
           fragments: findFragments(r.doc),
+          accelerationMedian: accelerationMedian(r.doc),
           detections: r.detections,
           detectMsPerDetection: Math.round((r.detectMs / Math.max(1, r.detections)) * 10) / 10,
+          regionDetections: r.regionDetections,
+          regionMsPerFrame: Math.round((r.regionMs / Math.max(1, r.regionDetections)) * 10) / 10,
           trackMsPerFrame: Math.round((r.trackMs / frames) * 100) / 100,
         },
         null,

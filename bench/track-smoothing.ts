@@ -2,8 +2,10 @@
  * Landmark smoothing benchmark on synthetic video with known truth.
  *
  * A real still is moved by a known smooth camera motion (translation, zoom, small rotation) plus one abrupt
- * step, rendered frame by frame with sharp's affine transform. The still's five points are detected once on
- * the untransformed still; transforming them gives every frame's true points. Each frame is then detected
+ * step, rendered frame by frame with sharp's affine transform (still resized to 0.5, face ≈ 58 px between
+ * the eyes, 640×360 frames). The still's five points are detected once on the untransformed still (copied
+ * into a frame by a whole-pixel shift, so the detector sees the same context as in the moving frames);
+ * transforming them gives every frame's true points. Each frame is then detected
  * and tracked, and three landmark series are compared with the truth:
  *   raw      the detector's points,
  *   causal   the tracker's smoothed points (MultiFaceTracker with its default LandmarkSmoother),

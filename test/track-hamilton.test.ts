@@ -72,6 +72,14 @@ describe('tracking on a real clip with shot cuts (short_hamilton_clip.mp4)', () 
     expect(face.points).not.toEqual(face.rawPoints); // smoothed vs raw
   });
 
+  it('with detection every 5th frame and region re-detection in between: cuts found, no id changes, regions cheaper', async () => {
+    const r = await trackClip({ file: HAMILTON, detector, limit: 120, regions: true, tracker: { detectEvery: 5 } });
+    expect(r.cuts).toEqual([20, 82]);
+    expect(r.regionDetections).toBeGreaterThan(50);
+    expect(findFragments(r.doc)).toEqual([]);
+    expect(r.regionMs / r.regionDetections).toBeLessThan(r.detectMs / r.detections);
+  });
+
   it('with detection every 3rd frame: same cuts, still no id changes', async () => {
     const r = await trackClip({ file: HAMILTON, detector, tracker: { detectEvery: 3 } });
     expect(r.cuts).toEqual(CUTS);

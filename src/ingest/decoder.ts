@@ -43,12 +43,15 @@ export class VideoDecoder {
       start: options.start,
       duration: options.duration,
     });
-    let decoder: VideoDecoder | undefined;
+    const lines: string[] = [];
+    let sink: (line: string) => void = (line) => void lines.push(line);
     const runner = await ChildRunner.start(options.ffmpegPath ?? 'ffmpeg', args, {
       missingCode: 'E_FFMPEG_MISSING',
-      onStderrLine: (line) => decoder?.#onStderr(line),
+      onStderrLine: (line) => sink(line),
     });
-    decoder = new VideoDecoder(info, runner, options);
+    const decoder = new VideoDecoder(info, runner, options);
+    sink = (line) => decoder.#onStderr(line);
+    lines.forEach(sink);
     return decoder;
   }
 

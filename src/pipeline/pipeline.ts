@@ -40,6 +40,8 @@ export interface RunSummary {
   seconds: number;
   /** Milliseconds per stage; stages overlap, so they can add up to more than the wall time. */
   stageMs: StageTimes;
+  /** Peak resident memory of this process so far, MiB. */
+  peakRssMB: number;
 }
 
 /** Per-run options. */
@@ -209,6 +211,7 @@ export class Pipeline {
       detector: this.detector.name,
       seconds: (performance.now() - started) / 1000,
       stageMs: times,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   }
 

@@ -111,6 +111,8 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
 /** A client message without its id (what callers of a signaling client pass). */
 export type ClientRequest<T extends ClientMessageType = ClientMessageType> = Omit<Extract<ClientMessage, { type: T }>, 'id'>;
+/** Any client message without its id (a union, one member per type). */
+export type AnyClientRequest = ClientMessage extends infer M ? (M extends ClientMessage ? Omit<M, 'id'> : never) : never;
 
 /** What the server tells everyone about a producer. */
 export const producerInfoSchema = z.strictObject({

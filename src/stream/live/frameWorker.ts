@@ -1,0 +1,103 @@
+/**
+ * Worker-thread side of LiveRestorer: owns a Pipeline's detector and restorer and a tracker with
+ * per-track fidelity, and restores one I420 frame at a time (detect → track → align → restore → paste,
+ * then only the changed rectangles are converted back to I420). Restoring here keeps the restore peer's
+ * main thread free for WebRTC frame delivery.
+ */
+import { parentPort } from 'node:worker_threads';
+import { emptyStageTimes, FaceProcessor } from '../../pipeline/faceProcessor.ts';
+import { Pipeline } from '../../pipeline/pipeline.ts';
+import { TrackFidelity } from '../../track/fidelity.ts';
+import { MultiFaceTracker } from '../../track/multiTracker.ts';
+import type { FaceTracker } from '../../track/tracker.ts';
+import type { VideoFrame } from '../../types.ts';
+import { i420ToRgb, rgbToI420Region } from './i420.ts';
+import type { FaceInfo } from './protocol.ts';
+
+/** Messages to the worker. */
+export type ToWorker =
+  | { type: 'init'; pipeline: Record<string, unknown> }
+  | { type: 'frame'; seq: number; width: number; height: number; data: Uint8Array }
+  | { type: 'fidelity'; trackId: number | null; w: number | null }
+  | { type: 'close' };
+
+/** Messages from the worker. */
+export type FromWorker =
+  | { type: 'ready'; restorer: string; detector: string; restoring: boolean }
+  | { type: 'done'; seq: number; width: number; height: number; data: Uint8Array; restored: boolean; faces: FaceInfo[]; ms: number }
+  | { type: 'failed'; seq: number; message: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'closed' };
+
+if (!parentPort) throw new Error('frameWorker.ts runs in a worker thread');
+const port = parentPort;
+
+let pipeline: Pipeline | undefined;
+let processor: FaceProcessor | undefined;
+let policy: TrackFidelity | undefined;
+let rgb: Uint8Array | undefined;
+let work: Promise<void> = Promise.resolve();
+
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+port.on('message', (m: ToWorker) => {
+  // One message at a time, in order (the main thread sends at most one frame before its answer).
+  work = work.then(() => handle(m)).catch((e: Error) => post({ type: 'fatal', message: e.message }));
+});
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      const w = typeof m.pipeline.fidelity === 'number' ? m.pipeline.fidelity : 0.5;
+      policy = new TrackFidelity({ w });
+      // Live tracking: stable ids for the per-face slider; the tracker's smoothing keeps pastes steady.
+      pipeline = await Pipeline.create(m.pipeline, { fidelityPolicy: policy, trackerFactory: (p) => new MultiFaceTracker({ fidelity: p }) as FaceTracker });
+      processor = new FaceProcessor(pipeline.detector, pipeline.newTracker(), pipeline.restorer, emptyStageTimes());
+      post({ type: 'ready', restorer: pipeline.restorerName, detector: pipeline.detector.name, restoring: pipeline.restorer !== undefined });
+      return;
+    }
+    case 'frame': {
+      if (!processor || !policy) throw new Error('frame before init');
+      const t = performance.now();
+      try {
+        const { width, height, data } = m;
+        const size = width * height * 3;
+        if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
+        i420ToRgb(data, width, height, rgb);
+        const frame: VideoFrame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
+        const prepared = await processor.prepare(frame);
+        let restored = false;
+        if (processor.restorer && prepared.aligned.length > 0) {
+          const [composed] = await processor.compose([prepared]);
+          for (const box of composed!.changed) rgbToI420Region(rgb, width, height, data, box);
+          restored = composed!.changed.length > 0;
+        }
+        const faces: FaceInfo[] = prepared.faces.map((f) => ({
+          trackId: f.trackId,
+          box: { x: f.box.x / width, y: f.box.y / height, width: f.box.width / width, height: f.box.height / height },
+          w: Math.min(1, Math.max(0, f.fidelity)),
+          overridden: policy!.override(f.trackId) !== undefined,
+        }));
+        post({ type: 'done', seq: m.seq, width, height, data, restored, faces, ms: performance.now() - t }, [data.buffer as ArrayBuffer]);
+      } catch (e) {
+        post({ type: 'failed', seq: m.seq, message: (e as Error).message });
+      }
+      return;
+    }
+    case 'fidelity': {
+      if (!policy) return;
+      if (m.trackId === null) {
+        if (m.w !== null) policy.setDefault(m.w);
+      } else policy.setOverride(m.trackId, m.w ?? undefined);
+      return;
+    }
+    case 'close': {
+      await pipeline?.close();
+      pipeline = undefined;
+      processor = undefined;
+      post({ type: 'closed' });
+      port.close();
+      return;
+    }
+  }
+}

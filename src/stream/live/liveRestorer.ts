@@ -1,0 +1,195 @@
+import { Worker } from 'node:worker_threads';
+import { FaceRestoreError } from '../../errors.ts';
+import type { FromWorker, ToWorker } from './frameWorker.ts';
+import { FrameScheduler, type ScheduledFrame } from './frameScheduler.ts';
+import { checkI420, drawPassthroughMarker } from './i420.ts';
+import type { FaceInfo, RestoreStats } from './protocol.ts';
+
+/** An I420 frame as @roamhq/wrtc's RTCVideoSink gives it and RTCVideoSource takes it. */
+export interface I420Frame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Options of a LiveRestorer. */
+export interface LiveRestorerOptions {
+  /** Pipeline options (restorer, model, detector, fidelity …); validated by the worker. */
+  pipeline: Record<string, unknown>;
+  /** Latency budget, ms (see FrameScheduler). */
+  budgetMs: number;
+  /** Paint a marker on frames that go out unrestored. Default true. */
+  passthroughMarker?: boolean;
+  /** Receives every outgoing frame, in order. */
+  onFrame: (frame: I420Frame, restored: boolean) => void;
+  /** Receives a fatal worker error (the restorer then passes every frame through). */
+  onError?: (error: Error) => void;
+}
+
+const WORKER_URL = new URL('./frameWorker.ts', import.meta.url);
+
+/**
+ * Real-time restoration of a stream of I420 frames: a worker thread restores one frame at a time and
+ * a FrameScheduler decides, within the latency budget, which frames are restored, passed through
+ * (marked) or dropped. Output order is arrival order. `push` never blocks.
+ */
+export class LiveRestorer {
+  readonly restorerName: string;
+  readonly detectorName: string;
+  readonly #worker: Worker;
+  readonly #scheduler: FrameScheduler<I420Frame, I420Frame>;
+  readonly #o: LiveRestorerOptions;
+  #faces: FaceInfo[] = [];
+  #failed = false;
+  #closed = false;
+  #size = { width: 0, height: 0 };
+  // Per-second windows for the stats.
+  #window = { in: 0, out: 0, latency: [] as number[], work: [] as number[], start: performance.now() };
+  #last = { fpsIn: 0, fpsOut: 0, peerLatencyMs: 0, workMs: 0 };
+
+  private constructor(worker: Worker, ready: Extract<FromWorker, { type: 'ready' }>, o: LiveRestorerOptions) {
+    this.#worker = worker;
+    this.#o = o;
+    this.restorerName = ready.restorer;
+    this.detectorName = ready.detector;
+    this.#scheduler = new FrameScheduler<I420Frame, I420Frame>(o.budgetMs, {
+      dispatch: (item) => this.#dispatch(item),
+      emit: (item, result) => this.#emit(item, result),
+      now: () => performance.now(),
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+    });
+    worker.on('message', (m: FromWorker) => this.#onMessage(m));
+    worker.on('error', (e) => this.#fatal(e));
+  }
+
+  /** Starts the worker thread and loads the detector and restorer in it. */
+  static async create(o: LiveRestorerOptions): Promise<LiveRestorer> {
+    const worker = new Worker(WORKER_URL);
+    try {
+      const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
+        const onMessage = (m: FromWorker) => {
+          if (m.type === 'ready') resolve(m);
+          else if (m.type === 'fatal') reject(new FaceRestoreError('E_CONFIG', `restore worker: ${m.message}`));
+        };
+        worker.on('message', onMessage);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`)));
+        worker.postMessage({ type: 'init', pipeline: o.pipeline } satisfies ToWorker);
+      });
+      worker.removeAllListeners();
+      return new LiveRestorer(worker, ready, o);
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+  }
+
+  /** A decoded frame arrived (never blocks; the frame's buffer now belongs to the restorer). */
+  push(frame: I420Frame): void {
+    if (this.#closed) return;
+    checkI420(frame.data, frame.width, frame.height);
+    this.#size = { width: frame.width, height: frame.height };
+    this.#window.in++;
+    this.#scheduler.push(frame);
+  }
+
+  /** Sets a face's w (trackId) or the default (trackId null); w null removes a face's override. */
+  setFidelity(trackId: number | null, w: number | null): void {
+    if (!this.#closed) this.#worker.postMessage({ type: 'fidelity', trackId, w } satisfies ToWorker);
+  }
+
+  /** Faces of the last restored frame. */
+  get faces(): FaceInfo[] {
+    return this.#faces;
+  }
+
+  /** Counters and per-second rates (rates refresh at most once a second). */
+  stats(): RestoreStats {
+    const now = performance.now();
+    const w = this.#window;
+    const span = now - w.start;
+    if (span >= 1000) {
+      this.#last = { fpsIn: (w.in * 1000) / span, fpsOut: (w.out * 1000) / span, peerLatencyMs: median(w.latency), workMs: median(w.work) };
+      this.#window = { in: 0, out: 0, latency: [], work: [], start: now };
+    }
+    const c = this.#scheduler.counters;
+    return {
+      ...this.#last,
+      framesIn: c.framesIn,
+      restored: c.restored,
+      passedThrough: c.passedThrough,
+      dropped: c.dropped,
+      width: this.#size.width,
+      height: this.#size.height,
+      restorer: this.#failed ? `${this.restorerName} (failed: passing through)` : this.restorerName,
+      budgetMs: this.#o.budgetMs,
+    };
+  }
+
+  /** Stops the worker (after releasing its models). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#scheduler.close();
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage({ type: 'close' } satisfies ToWorker);
+    const timer = setTimeout(() => void this.#worker.terminate(), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #dispatch(item: ScheduledFrame<I420Frame>): void {
+    if (this.#failed) {
+      queueMicrotask(() => this.#scheduler.complete(item.seq, undefined));
+      return;
+    }
+    const f = item.frame;
+    // The worker gets a copy: the original stays here to be passed through if the restore is late.
+    const copy = new Uint8Array(f.data);
+    this.#worker.postMessage({ type: 'frame', seq: item.seq, width: f.width, height: f.height, data: copy } satisfies ToWorker, [copy.buffer]);
+  }
+
+  #emit(item: ScheduledFrame<I420Frame>, result: I420Frame | undefined): void {
+    if (this.#closed) return;
+    const frame = result ?? item.frame;
+    if (!result && this.#o.passthroughMarker !== false) drawPassthroughMarker(frame.data, frame.width, frame.height);
+    this.#window.out++;
+    this.#window.latency.push(performance.now() - item.arrival);
+    this.#o.onFrame(frame, result !== undefined);
+  }
+
+  #onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'done': {
+        this.#faces = m.faces;
+        this.#window.work.push(m.ms);
+        // A frame without faces comes back unchanged: it still counts as restored (nothing to restore).
+        this.#scheduler.complete(m.seq, { width: m.width, height: m.height, data: m.data });
+        return;
+      }
+      case 'failed':
+        this.#scheduler.complete(m.seq, undefined);
+        return;
+      case 'fatal':
+        this.#fatal(new FaceRestoreError('E_INTERNAL', `restore worker: ${m.message}`));
+        return;
+      default:
+        return;
+    }
+  }
+
+  #fatal(e: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#o.onError?.(e);
+    const seq = this.#scheduler.inFlightSeq;
+    if (seq !== undefined) this.#scheduler.complete(seq, undefined);
+  }
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}

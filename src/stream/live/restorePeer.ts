@@ -1,0 +1,222 @@
+import type { types as msc } from 'mediasoup-client';
+import { LiveRestorer, type I420Frame } from './liveRestorer.ts';
+import { silentLogger, type LiveLogger } from './logger.ts';
+import { restorePeerConfigSchema, type RestorePeerConfig, type RestorePeerConfigInput } from './peerConfig.ts';
+import type { ConsumeData, JoinedData, TransportData } from './protocol.ts';
+import { SignalingClient, type ServerEvent } from './signalingClient.ts';
+import { createWrtcDevice, loadWrtc } from './wrtcDevice.ts';
+
+/** How often a restore peer reports faces and counters to the room, ms. */
+const STATS_INTERVAL_MS = 250;
+/** Bitrate ceiling of the restored track (720p VP8 looks clean at ~2.5 Mbit/s). */
+const MAX_BITRATE = 4_000_000;
+
+/** One restore job: a camera producer in, its restored track out. */
+interface Job {
+  producerId: string;
+  recv: msc.Transport;
+  send: msc.Transport;
+  consumer: msc.Consumer | undefined;
+  producer: msc.Producer | undefined;
+  sink: { stop(): void; onframe: ((e: { frame: I420Frame }) => void) | null } | undefined;
+  source: { onFrame(frame: I420Frame): void } | undefined;
+  track: MediaStreamTrack | undefined;
+  statsTimer: NodeJS.Timeout | undefined;
+  closed: boolean;
+}
+
+/**
+ * A restore peer: a WebRTC peer of the room (mediasoup-client on @roamhq/wrtc) that consumes the camera
+ * producer it is assigned, restores its frames (LiveRestorer: worker thread, latency budget) and produces
+ * the result as a `restored` producer. It talks to the server only through signaling, so it runs anywhere
+ * that can reach the server: a child process of the server (default), or other machines
+ * (`facerestore serve --connect <ws-url>`), which is how restoration scales out.
+ */
+export class RestorePeer {
+  readonly config: RestorePeerConfig;
+  /** Resolves when the peer has stopped (closed, disconnected, or idle with exitWhenIdle). */
+  readonly done: Promise<void>;
+  readonly #log: LiveLogger;
+  readonly #client: SignalingClient;
+  readonly #device: msc.Device;
+  readonly #restorer: LiveRestorer;
+  #job: Job | undefined;
+  #resolveDone!: () => void;
+  #closing: Promise<void> | undefined;
+
+  private constructor(config: RestorePeerConfig, client: SignalingClient, device: msc.Device, restorer: LiveRestorer, log: LiveLogger) {
+    this.config = config;
+    this.#client = client;
+    this.#device = device;
+    this.#restorer = restorer;
+    this.#log = log;
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    client.onEvent((e) => this.#onEvent(e));
+    void client.closed.then(() => this.close());
+  }
+
+  /** Loads the restorer, connects, joins the room and waits for assignments. */
+  static async start(input: RestorePeerConfigInput, log: LiveLogger = silentLogger): Promise<RestorePeer> {
+    const config = restorePeerConfigSchema.parse(input);
+    // Output frames go to whichever job is current; bound late so the restorer can load first.
+    let peer: RestorePeer | undefined;
+    const restorer = await LiveRestorer.create({
+      pipeline: config.pipeline,
+      budgetMs: config.latencyBudgetMs,
+      passthroughMarker: config.passthroughMarker,
+      onFrame: (frame) => {
+        if (peer) peer.#output(frame);
+      },
+      onError: (e) => log.error({ err: e.message }, 'restore worker failed; passing frames through'),
+    });
+    let client: SignalingClient | undefined;
+    try {
+      client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls });
+      const joined = await client.request<JoinedData>({ type: 'join', room: config.room, token: config.peerToken, role: 'restorer', name: config.name });
+      const device = createWrtcDevice();
+      await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as msc.RtpCapabilities });
+      peer = new RestorePeer(config, client, device, restorer, log);
+      log.info({ room: config.room, restorer: restorer.restorerName, detector: restorer.detectorName }, 'restore peer ready');
+      return peer;
+    } catch (e) {
+      await client?.close();
+      await restorer.close();
+      throw e;
+    }
+  }
+
+  /** The camera producer being restored, if any. */
+  get producerId(): string | undefined {
+    return this.#job?.producerId;
+  }
+
+  /** Leaves the room and releases everything. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#job) this.#endJob(this.#job);
+      await this.#client.close();
+      await this.#restorer.close();
+      this.#resolveDone();
+    })();
+    return this.#closing;
+  }
+
+  #onEvent(e: ServerEvent): void {
+    switch (e.type) {
+      case 'assign':
+        if (this.#job) {
+          this.#log.warn({ producerId: e.producerId }, 'assigned while busy; ignored');
+          return;
+        }
+        this.#startJob(e.producerId).catch((err: Error) => {
+          this.#log.error({ producerId: e.producerId, err: err.message }, 'restore job failed');
+          if (this.#job) this.#endJob(this.#job);
+          void this.close();
+        });
+        return;
+      case 'unassign':
+        if (this.#job?.producerId === e.producerId) {
+          this.#endJob(this.#job);
+          if (this.config.exitWhenIdle) void this.close();
+        }
+        return;
+      case 'fidelity':
+        if (this.#job?.producerId === e.producerId) this.#restorer.setFidelity(e.trackId, e.w);
+        return;
+      case 'error':
+        this.#log.warn({ code: e.code, message: e.message }, 'server error');
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #startJob(producerId: string): Promise<void> {
+    const c = this.#client;
+    const wrtc = loadWrtc();
+    const recv = this.#transport(await c.request<TransportData>({ type: 'createTransport', direction: 'recv' }), 'recv');
+    const send = this.#transport(await c.request<TransportData>({ type: 'createTransport', direction: 'send' }), 'send');
+    const job: Job = { producerId, recv, send, consumer: undefined, producer: undefined, sink: undefined, source: undefined, track: undefined, statsTimer: undefined, closed: false };
+    this.#job = job;
+    send.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+      c.request<{ id: string }>({ type: 'produce', transportId: send.id, kind, rtpParameters: rtpParameters as never, source: 'restored', sourceProducerId: producerId }).then(callback, errback);
+    });
+
+    // Restored track out: a wrtc video source fed by the LiveRestorer.
+    const source = new wrtc.nonstandard.RTCVideoSource({ isScreencast: false });
+    job.source = source;
+    job.track = source.createTrack() as unknown as MediaStreamTrack;
+    job.producer = await send.produce({
+      track: job.track,
+      encodings: [{ maxBitrate: MAX_BITRATE }],
+      codecOptions: { videoGoogleStartBitrate: 1500 },
+      appData: { source: 'restored' },
+    });
+    // Keep the published resolution: prefer lower frame rate over downscaling under load.
+    await setMaintainResolution(job.producer.rtpSender);
+
+    // Camera track in.
+    const data = await c.request<ConsumeData>({ type: 'consume', transportId: recv.id, producerId, rtpCapabilities: this.#device.recvRtpCapabilities as never });
+    job.consumer = await recv.consume({ id: data.id, producerId: data.producerId, kind: data.kind, rtpParameters: data.rtpParameters as msc.RtpParameters });
+    const sink = new wrtc.nonstandard.RTCVideoSink(job.consumer.track as never) as unknown as NonNullable<Job['sink']>;
+    job.sink = sink;
+    sink.onframe = ({ frame }) => {
+      if (!job.closed) this.#restorer.push({ width: frame.width, height: frame.height, data: frame.data });
+    };
+    await c.request({ type: 'resumeConsumer', consumerId: data.id });
+    if (job.closed) return;
+    job.statsTimer = setInterval(() => {
+      if (job.closed) return;
+      c.request({ type: 'restoreStats', producerId, stats: this.#restorer.stats(), faces: this.#restorer.faces }).catch(() => undefined);
+    }, STATS_INTERVAL_MS);
+    this.#log.info({ producerId }, 'restoring');
+  }
+
+  #output(frame: I420Frame): void {
+    const job = this.#job;
+    if (!job || job.closed || !job.source) return;
+    try {
+      job.source.onFrame({ width: frame.width, height: frame.height, data: frame.data });
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'cannot send frame');
+    }
+  }
+
+  #transport(t: TransportData, direction: 'send' | 'recv'): msc.Transport {
+    const opts = { id: t.id, iceParameters: t.iceParameters as msc.IceParameters, iceCandidates: t.iceCandidates as msc.IceCandidate[], dtlsParameters: t.dtlsParameters as msc.DtlsParameters };
+    const transport = direction === 'send' ? this.#device.createSendTransport(opts) : this.#device.createRecvTransport(opts);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.#client.request({ type: 'connectTransport', transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => callback(), errback);
+    });
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'failed') this.#log.warn({ transportId: transport.id, direction }, 'transport failed');
+    });
+    return transport;
+  }
+
+  #endJob(job: Job): void {
+    if (job.closed) return;
+    job.closed = true;
+    if (this.#job === job) this.#job = undefined;
+    if (job.statsTimer) clearInterval(job.statsTimer);
+    job.sink?.stop();
+    job.consumer?.close();
+    job.producer?.close();
+    job.track?.stop();
+    job.recv.close();
+    job.send.close();
+    this.#log.info({ producerId: job.producerId }, 'restore job ended');
+  }
+}
+
+/** Sets degradationPreference 'maintain-resolution' on a sender when the implementation supports it. */
+async function setMaintainResolution(sender: RTCRtpSender | undefined): Promise<void> {
+  if (!sender) return;
+  try {
+    const params = sender.getParameters();
+    (params as RTCRtpSendParameters & { degradationPreference?: string }).degradationPreference = 'maintain-resolution';
+    await sender.setParameters(params);
+  } catch {
+    // wrtc builds without it keep the default (balanced).
+  }
+}

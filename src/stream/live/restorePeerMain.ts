@@ -1,0 +1,52 @@
+/**
+ * Entry of a restore peer process (started by PeerLauncher): reads one JSON config line from stdin,
+ * runs a RestorePeer, and exits when the peer is done or when stdin closes (the server went away), so a
+ * peer never outlives its server. Logs go to stderr as JSON lines.
+ */
+import { RestorePeer } from './restorePeer.ts';
+import type { LiveLogger } from './logger.ts';
+
+const write = (level: string) => (obj: Record<string, unknown>, msg: string) => {
+  process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...obj }) + '\n');
+};
+const log: LiveLogger = { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
+
+/** Reads the first line of stdin (the stream stays open: its end is the stop signal). */
+function readConfigLine(): Promise<unknown> {
+  process.stdin.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0 && buf.length < 1_000_000) return;
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      try {
+        if (nl < 0) throw new Error('config line too long');
+        resolve(JSON.parse(buf.slice(0, nl)));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const onEnd = () => reject(new Error('stdin closed before a config line'));
+    process.stdin.on('data', onData);
+    process.stdin.once('end', onEnd);
+  });
+}
+
+let peer: RestorePeer | undefined;
+try {
+  const config = await readConfigLine();
+  peer = await RestorePeer.start(config as never, log);
+  const stop = () => void peer?.close();
+  process.stdin.once('end', stop);
+  process.stdin.once('close', stop);
+  process.stdin.on('data', () => undefined);
+  await peer.done;
+  process.exit(0);
+} catch (e) {
+  log.error({ err: (e as Error).message }, 'restore peer failed');
+  await peer?.close().catch(() => undefined);
+  process.exit(1);
+}
