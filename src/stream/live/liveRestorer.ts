@@ -66,18 +66,23 @@ export class LiveRestorer {
   /** Starts the worker thread and loads the detector and restorer in it. */
   static async create(o: LiveRestorerOptions): Promise<LiveRestorer> {
     const worker = new Worker(WORKER_URL);
+    const listeners: Array<[string, (...a: never[]) => void]> = [];
+    const on = (event: string, fn: (...a: never[]) => void) => {
+      listeners.push([event, fn]);
+      worker.on(event, fn);
+    };
     try {
       const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-        const onMessage = (m: FromWorker) => {
+        on('message', (m: FromWorker) => {
           if (m.type === 'ready') resolve(m);
           else if (m.type === 'fatal') reject(new FaceRestoreError('E_CONFIG', `restore worker: ${m.message}`));
-        };
-        worker.on('message', onMessage);
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`)));
+        });
+        on('error', reject);
+        on('exit', (code: number) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`)));
         worker.postMessage({ type: 'init', pipeline: o.pipeline } satisfies ToWorker);
       });
-      worker.removeAllListeners();
+      // (removeAllListeners would also drop the Worker's own bookkeeping listeners.)
+      for (const [event, fn] of listeners) worker.off(event, fn);
       return new LiveRestorer(worker, ready, o);
     } catch (e) {
       await worker.terminate();
