@@ -16,8 +16,12 @@
  *   split by Reshape/Transpose, q / √head_dim, Softmax, exact (erf) GELU;
  * - code lookup: ArgMax over the logits, Gather from the codebook, [N, 256, 16, 16] like get_codebook_feat;
  * - AdaIN: unbiased variance (n − 1) + 1e-5;
- * - fuse (Fuse_sft_block): `dec + w·(dec·scale + shift)` with w reshaped to [N,1,1,1]; the two branches' first
- *   convs share one Conv and their second convs one grouped Conv (group = 2), both exact rearrangements.
+ * - fuse (Fuse_sft_block): `dec + w·(dec·scale + shift)` with w reshaped to [N,1,1,1]. Its ResBlock over
+ *   cat([enc, dec]) never materialises the concatenation: GroupNorm(32) over 2c channels is GroupNorm(16)
+ *   over each half, and a conv over the concatenation is the sum of convs over the halves. The scale and
+ *   shift branches' first convs read the same tensor and share one Conv (weights stacked).
+ *
+ * Every rearrangement above is exact in real arithmetic; in float32 only the rounding order changes.
  *
  * With `fp16`, weights and activations of the convolutional parts are float16; normalisation statistics,
  * the transformer, the logits/argmax and AdaIN stay float32 (Casts around them); inputs and outputs stay
@@ -40,7 +44,7 @@ export interface GraphOptions {
   groupNorm?: 'groupnorm' | 'instancenorm';
   /** Upsample form: `subpixel` (default, exact rearrangement, 4/9 of the multiplies) or `resize`. */
   upsample?: 'subpixel' | 'resize';
-  /** Merge the scale/shift branches of each fuse block into one Conv + one grouped Conv. Default true. */
+  /** Compute the first convs of each fuse block's scale and shift branches as one Conv. Default true. */
   mergeFuseBranches?: boolean;
 }
 
