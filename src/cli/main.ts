@@ -2,11 +2,12 @@ import { Command, CommanderError } from 'commander';
 import { readEnvironment } from '../config/env.ts';
 import { FaceRestoreError } from '../errors.ts';
 import { registerBench } from './benchCommand.ts';
+import { registerJobs } from './jobsCommand.ts';
 import { registerRestore } from './restoreCommand.ts';
 import type { CliContext } from './context.ts';
 
 /** Command modules add themselves here; each gets the program and the shared context. */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerBench];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerBench, registerJobs];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@
  * What each official module becomes (vqgan_arch.py / codeformer_arch.py):
  * - GroupNorm(32, eps 1e-6): ONNX GroupNormalization-21 (per-channel affine), or the InstanceNormalization
  *   form (reshape to [N, 32, -1], normalise, reshape back, per-channel scale and shift);
- * - swish: x·Sigmoid(x);
+ * - swish: x·Sigmoid(x) (ONNX Runtime fuses the pair);
  * - Downsample (pad (0,1,0,1), 3×3 stride-2 conv): one Conv with pads [0,0,1,1];
  * - Upsample (nearest ×2, 3×3 conv): by default the same result computed at low resolution: each of the
  *   four output phases of a 3×3 conv over a nearest-upsampled image sees a 2×2 neighbourhood of the
@@ -23,9 +23,9 @@
  *
  * Every rearrangement above is exact in real arithmetic; in float32 only the rounding order changes.
  *
- * With `fp16`, weights and activations of the convolutional parts are float16; normalisation statistics,
- * the transformer, the logits/argmax and AdaIN stay float32 (Casts around them); inputs and outputs stay
- * float32 so the graph's interface does not change.
+ * With `fp16`, weights and activations of the convolutional parts are float16; GroupNorm statistics, the
+ * 16×16 attention blocks, the transformer, the logits/argmax and AdaIN stay float32 (Casts around them);
+ * inputs and outputs stay float32 so the graph's interface does not change.
  */
 import type { Block, CodeFormerArch } from './arch.ts';
 import { GROUPS } from './arch.ts';
