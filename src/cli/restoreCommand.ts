@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FaceRestoreError } from '../errors.ts';
+import { probeVideo } from '../ingest/probe.ts';
 import { createPipeline } from '../pipeline/pipeline.ts';
+import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
 import { numberIn } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
@@ -20,6 +22,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--deterministic', 'bit-identical output for identical input (single-threaded encoder)')
     .option('--start <seconds>', 'start time', numberIn(0, 1e7))
     .option('--duration <seconds>', 'length to process', numberIn(0.001, 1e7))
+    .option('--tracks-json <file>', 'also write the per-frame tracks (ids, boxes, raw and smoothed points, score, w) as JSON')
     .option('--json', 'print a JSON summary on stdout')
     .option('--no-progress', 'no progress bar');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
@@ -36,13 +39,18 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       const onSignal = () => controller.abort(new FaceRestoreError('E_CLOSED', 'interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const tracks = flags.tracksJson ? new TracksFile(flags.tracksJson as string, await probeVideo(input, ctx.env.ffprobePath)) : undefined;
       try {
         const summary = await pipeline.restoreFile(
           input,
           output,
           { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: !!flags.deterministic },
-          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined },
-        );
+          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined, onTracked: tracks?.onTracked },
+        ).catch(async (e) => {
+          await tracks?.discard();
+          throw e;
+        });
+        await tracks?.commit();
         bar.stop();
         if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
         else {

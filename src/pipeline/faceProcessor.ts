@@ -4,7 +4,8 @@ import { warpToCrop } from '../compose/warp.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import type { FaceDetector } from '../track/detector.ts';
 import type { FaceTracker } from '../track/tracker.ts';
-import type { AlignedFace, AnalyzedFrame, Box, StageTimes, VideoFrame } from '../types.ts';
+import { detectInRegions } from '../track/regionDetect.ts';
+import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
 
 /** A frame with its faces aligned and cropped, waiting for restoration. */
 export interface PreparedFrame extends AnalyzedFrame {
@@ -25,19 +26,33 @@ export class FaceProcessor {
   readonly tracker: FaceTracker;
   readonly restorer: Restorer | undefined;
   readonly times: StageTimes;
+  /** Re-detect inside tracked regions on frames between full detections. */
+  readonly regionDetection: boolean;
 
-  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes) {
+  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true) {
+    this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
     this.restorer = restorer;
     this.times = times;
   }
 
-  /** Detects, tracks and aligns the faces of one frame. Frames must come in order. */
+  /**
+   * Detects, tracks and aligns the faces of one frame. Frames must come in order. Follows the tracker's
+   * detection cadence: a full pass when it asks for one, else re-detection inside its tracks' regions
+   * (when `regionDetection`), else prediction alone.
+   */
   async prepare(frame: VideoFrame): Promise<PreparedFrame> {
     let t = performance.now();
-    const detections = await this.detector.detect(frame);
-    const faces = this.tracker.update(frame, detections);
+    let faces: Face[];
+    if (this.tracker.needsDetection?.(frame) ?? true) {
+      faces = this.tracker.update(frame, await this.detector.detect(frame));
+    } else {
+      const regions = this.regionDetection ? (this.tracker.regions?.(frame.width, frame.height) ?? []) : [];
+      faces = regions.length > 0
+        ? this.tracker.update(frame, await detectInRegions(this.detector, frame, regions), { partial: true })
+        : this.tracker.update(frame, undefined);
+    }
     this.times.detect += performance.now() - t;
     t = performance.now();
     const aligned: AlignedFace[] = faces.map((face) => {

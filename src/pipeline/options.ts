@@ -24,8 +24,14 @@ export const pipelineOptionsSchema = z
     threads: z.number().int().min(1).max(256).optional(),
     /** Frames buffered between stages (memory bound). Default 4. */
     queueDepth: z.number().int().min(1).max(64).default(4),
-    /** Track faces and smooth landmarks (when the tracker is available). Default true. */
+    /** Track faces across frames with landmark smoothing and shot-cut detection. Default true. */
     track: z.boolean().default(true),
+    /** Full detection every k-th frame; in between, tracks are predicted and re-detected in their regions. Default 1. */
+    detectEvery: z.number().int().min(1).max(1000).default(1),
+    /** `fixed`: `fidelity` for every face; `auto`: w per track from face size and sharpness. Default fixed. */
+    fidelityMode: z.enum(['fixed', 'auto']).default('fixed'),
+    /** w per track id, overriding the default (track ids as in the tracks export). */
+    fidelityOverrides: z.record(z.string().regex(/^\d+$/, 'track ids are non-negative integers'), z.number().min(0).max(1)).default({}),
     /** Cache directory for built models. */
     cacheDir: z.string().optional(),
     ffmpegPath: z.string().default('ffmpeg'),

@@ -1,3 +1,4 @@
+import { FaceRestoreError } from '../errors.ts';
 import { VideoDecoder } from '../ingest/decoder.ts';
 import { probeVideo } from '../ingest/probe.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
@@ -6,8 +7,10 @@ import { FileSink, type FileSinkOptions } from '../stream/fileSink.ts';
 import type { FrameSink } from '../stream/sink.ts';
 import { createDetector } from '../track/createDetector.ts';
 import type { FaceDetector } from '../track/detector.ts';
-import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy } from '../track/tracker.ts';
-import type { StageTimes, VideoInfo } from '../types.ts';
+import { TrackFidelity } from '../track/fidelity.ts';
+import { MultiFaceTracker } from '../track/multiTracker.ts';
+import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy, type TrackerFrameSummary } from '../track/tracker.ts';
+import type { AnalyzedFrame, Face, StageTimes, VideoFrame, VideoInfo } from '../types.ts';
 import { BoundedQueue } from './boundedQueue.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from './faceProcessor.ts';
 import { parsePipelineOptions, type PipelineOptions, type PipelineOptionsInput } from './options.ts';
@@ -54,6 +57,8 @@ export interface RunOptions {
   duration?: number;
   /** A tracker for this run (default: the pipeline's tracker factory). */
   tracker?: FaceTracker;
+  /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
+  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
 }
 
 /** Hooks for the library API. */
@@ -105,10 +110,21 @@ export class Pipeline {
     return this.restorer?.name ?? 'none (passthrough)';
   }
 
-  /** A new tracker for one run. */
+  /** A fidelity policy per the options (default w, mode, per-track overrides), or the hook's. */
+  newFidelityPolicy(): FidelityPolicy {
+    if (this.#hooks.fidelityPolicy) return this.#hooks.fidelityPolicy;
+    const o = this.options;
+    if (!o.track && o.fidelityMode === 'fixed' && Object.keys(o.fidelityOverrides).length === 0) return new ConstantFidelity(o.fidelity);
+    const policy = new TrackFidelity({ w: o.fidelity, mode: o.fidelityMode });
+    for (const [id, w] of Object.entries(o.fidelityOverrides)) policy.setOverride(Number(id), w);
+    return policy;
+  }
+
+  /** A new tracker for one run (tracking state never carries over between videos). */
   newTracker(): FaceTracker {
-    const policy = this.#hooks.fidelityPolicy ?? new ConstantFidelity(this.options.fidelity);
-    return this.#hooks.trackerFactory?.(policy) ?? new PerFrameTracker(policy);
+    const policy = this.newFidelityPolicy();
+    if (this.#hooks.trackerFactory) return this.#hooks.trackerFactory(policy);
+    return this.options.track ? new MultiFaceTracker({ fidelity: policy, detectEvery: this.options.detectEvery }) : new PerFrameTracker(policy);
   }
 
   /** Restores `input` into the file `output` (written atomically). */
@@ -120,16 +136,16 @@ export class Pipeline {
 
   /** Runs the whole file through the stages into `sink`. On error the sink is aborted and the error rethrown. */
   async run(input: string, sink: FrameSink, run: RunOptions = {}): Promise<RunSummary> {
-    if (this.#closed) throw new (await import('../errors.ts')).FaceRestoreError('E_CLOSED', 'pipeline is closed');
+    if (this.#closed) throw new FaceRestoreError('E_CLOSED', 'pipeline is closed');
     const started = performance.now();
     const times = emptyStageTimes();
     const o = this.options;
     const info: VideoInfo = await probeVideo(input, o.ffprobePath);
     const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
     const processor = new FaceProcessor(this.detector, run.tracker ?? this.newTracker(), this.restorer, times);
-    const decoded = new BoundedQueue<import('../types.ts').VideoFrame>(o.queueDepth);
+    const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
     const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
-    const composed = new BoundedQueue<import('../types.ts').AnalyzedFrame>(o.queueDepth);
+    const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
     const queues = [decoded, prepared, composed];
     const stats = { frames: 0, faces: 0, framesWithFaces: 0 };
     const total = run.duration !== undefined ? Math.max(1, Math.round(run.duration * info.fps)) : info.frameCount;
@@ -147,7 +163,11 @@ export class Pipeline {
         decoded.close();
       })(),
       (async () => {
-        for (let f = await decoded.pop(); f; f = await decoded.pop()) await prepared.push(await processor.prepare(f));
+        for (let f = await decoded.pop(); f; f = await decoded.pop()) {
+          const p = await processor.prepare(f);
+          run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
+          await prepared.push(p);
+        }
         prepared.close();
       })(),
       (async () => {

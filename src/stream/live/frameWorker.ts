@@ -5,18 +5,20 @@
  * main thread free for WebRTC frame delivery.
  */
 import { parentPort } from 'node:worker_threads';
-import { emptyStageTimes, FaceProcessor } from '../../pipeline/faceProcessor.ts';
+import { alignmentFor, invertAffine } from '../../compose/align.ts';
+import { warpToCrop } from '../../compose/warp.ts';
+import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../pipeline/faceProcessor.ts';
 import { Pipeline } from '../../pipeline/pipeline.ts';
 import { TrackFidelity } from '../../track/fidelity.ts';
 import { MultiFaceTracker } from '../../track/multiTracker.ts';
 import type { FaceTracker } from '../../track/tracker.ts';
-import type { VideoFrame } from '../../types.ts';
-import { i420ToRgb, rgbToI420Region } from './i420.ts';
+import { CROP_SIZE, type Affine, type Box, type VideoFrame } from '../../types.ts';
+import { i420ToRgb, i420ToRgbRegion, rgbToI420Region } from './i420.ts';
 import type { FaceInfo } from './protocol.ts';
 
 /** Messages to the worker. */
 export type ToWorker =
-  | { type: 'init'; pipeline: Record<string, unknown> }
+  | { type: 'init'; pipeline: Record<string, unknown>; detectEvery: number }
   | { type: 'frame'; seq: number; width: number; height: number; data: Uint8Array }
   | { type: 'fidelity'; trackId: number | null; w: number | null }
   | { type: 'close' };
@@ -34,6 +36,7 @@ const port = parentPort;
 
 let pipeline: Pipeline | undefined;
 let processor: FaceProcessor | undefined;
+let tracker: MultiFaceTracker | undefined;
 let policy: TrackFidelity | undefined;
 let rgb: Uint8Array | undefined;
 let work: Promise<void> = Promise.resolve();
@@ -45,14 +48,55 @@ port.on('message', (m: ToWorker) => {
   work = work.then(() => handle(m)).catch((e: Error) => post({ type: 'fatal', message: e.message }));
 });
 
+/**
+ * FaceProcessor.prepare for live frames: the detector runs only when the tracker asks (every
+ * `detectEvery` frames, or while a new face is unconfirmed), and on the other frames only the pixels the
+ * crops sample are converted from I420.
+ */
+async function prepare(frame: VideoFrame, i420: Uint8Array): Promise<PreparedFrame> {
+  const { width, height } = frame;
+  const detect = tracker!.needsDetection(frame.index);
+  let detections;
+  if (detect) {
+    i420ToRgb(i420, width, height, frame.data);
+    detections = await pipeline!.detector.detect(frame);
+  }
+  const faces = tracker!.update(frame, detections);
+  // Without a restorer (pass-through) only the faces are wanted (for the page's overlay).
+  if (!processor!.restorer) return { frame, faces, aligned: [] };
+  const aligned = faces.map((face) => {
+    const toCrop = alignmentFor(face.points);
+    if (!detect) i420ToRgbRegion(i420, width, height, frame.data, cropSource(toCrop));
+    return { face, toCrop, crop: warpToCrop(frame, toCrop) };
+  });
+  return { frame, faces, aligned };
+}
+
+/** The frame rectangle a crop samples (and paste-back writes), with a 2 px margin for bilinear taps. */
+function cropSource(toCrop: Affine): Box {
+  const inv = invertAffine(toCrop);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const [u, v] of [[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]] as const) {
+    xs.push(inv[0] * u + inv[1] * v + inv[2]);
+    ys.push(inv[3] * u + inv[4] * v + inv[5]);
+  }
+  const x = Math.floor(Math.min(...xs)) - 2;
+  const y = Math.floor(Math.min(...ys)) - 2;
+  return { x, y, width: Math.ceil(Math.max(...xs)) + 2 - x, height: Math.ceil(Math.max(...ys)) + 2 - y };
+}
+
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
       const w = typeof m.pipeline.fidelity === 'number' ? m.pipeline.fidelity : 0.5;
       policy = new TrackFidelity({ w });
       // Live tracking: stable ids for the per-face slider; the tracker's smoothing keeps pastes steady.
-      pipeline = await Pipeline.create(m.pipeline, { fidelityPolicy: policy, trackerFactory: (p) => new MultiFaceTracker({ fidelity: p }) as FaceTracker });
-      processor = new FaceProcessor(pipeline.detector, pipeline.newTracker(), pipeline.restorer, emptyStageTimes());
+      // Webcams have no shot cuts; detection runs every `detectEvery` frames, the tracker predicts between.
+      const factory = (p: typeof policy) => new MultiFaceTracker({ fidelity: p, detectEvery: m.detectEvery, shotCut: false });
+      pipeline = await Pipeline.create(m.pipeline, { fidelityPolicy: policy, trackerFactory: factory as (p: unknown) => FaceTracker });
+      tracker = pipeline.newTracker() as MultiFaceTracker;
+      processor = new FaceProcessor(pipeline.detector, tracker, pipeline.restorer, emptyStageTimes());
       post({ type: 'ready', restorer: pipeline.restorerName, detector: pipeline.detector.name, restoring: pipeline.restorer !== undefined });
       return;
     }
@@ -63,9 +107,8 @@ async function handle(m: ToWorker): Promise<void> {
         const { width, height, data } = m;
         const size = width * height * 3;
         if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
-        i420ToRgb(data, width, height, rgb);
         const frame: VideoFrame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
-        const prepared = await processor.prepare(frame);
+        const prepared = await prepare(frame, data);
         let restored = false;
         if (processor.restorer && prepared.aligned.length > 0) {
           const [composed] = await processor.compose([prepared]);

@@ -24,16 +24,27 @@ const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 /** Converts a whole I420 frame to RGB24 (into `out` when given). */
 export function i420ToRgb(src: Uint8Array, width: number, height: number, out?: Uint8Array): Uint8Array {
-  checkI420(src, width, height);
   const rgb = out ?? new Uint8Array(width * height * 3);
+  i420ToRgbRegion(src, width, height, rgb, { x: 0, y: 0, width, height });
+  return rgb;
+}
+
+/** Converts the pixels of `box` (clipped to the frame) from I420 into the full-frame RGB24 buffer `rgb`. */
+export function i420ToRgbRegion(src: Uint8Array, width: number, height: number, rgb: Uint8Array, box: Box): void {
+  checkI420(src, width, height);
+  if (rgb.length < width * height * 3) throw new TypeError(`Expected ${width * height * 3} bytes for the RGB frame but received ${rgb.length}`);
+  const x0 = Math.max(0, Math.floor(box.x));
+  const y0 = Math.max(0, Math.floor(box.y));
+  const x1 = Math.min(width, Math.ceil(box.x + box.width));
+  const y1 = Math.min(height, Math.ceil(box.y + box.height));
   const cw = (width + 1) >> 1;
   const uOff = width * height;
   const vOff = uOff + cw * ((height + 1) >> 1);
-  for (let y = 0; y < height; y++) {
+  for (let y = y0; y < y1; y++) {
     const yRow = y * width;
     const cRow = (y >> 1) * cw;
-    let o = yRow * 3;
-    for (let x = 0; x < width; x++) {
+    let o = (yRow + x0) * 3;
+    for (let x = x0; x < x1; x++) {
       const c = 76309 * (src[yRow + x]! - 16);
       const u = src[uOff + cRow + (x >> 1)]! - 128;
       const v = src[vOff + cRow + (x >> 1)]! - 128;
@@ -42,7 +53,6 @@ export function i420ToRgb(src: Uint8Array, width: number, height: number, out?: 
       rgb[o++] = clamp((c + 132201 * u + 32768) >> 16);
     }
   }
-  return rgb;
 }
 
 /**

@@ -18,6 +18,8 @@ export interface LiveRestorerOptions {
   pipeline: Record<string, unknown>;
   /** Latency budget, ms (see FrameScheduler). */
   budgetMs: number;
+  /** Run the face detector every this many frames (the tracker predicts in between). Default 2. */
+  detectEvery?: number;
   /** Paint a marker on frames that go out unrestored. Default true. */
   passthroughMarker?: boolean;
   /** Receives every outgoing frame, in order. */
@@ -36,10 +38,15 @@ const WORKER_URL = new URL('./frameWorker.ts', import.meta.url);
 export class LiveRestorer {
   readonly restorerName: string;
   readonly detectorName: string;
+  /** False with restorer `none`: frames go straight out and the worker only finds faces for the overlay. */
+  readonly restoring: boolean;
   readonly #worker: Worker;
   readonly #scheduler: FrameScheduler<I420Frame, I420Frame>;
   readonly #o: LiveRestorerOptions;
   #faces: FaceInfo[] = [];
+  /** Pass-through mode: a copy of a frame is with the worker for face finding. */
+  #detecting = false;
+  #detectSeq = 0;
   #failed = false;
   #closed = false;
   #size = { width: 0, height: 0 };
@@ -52,6 +59,7 @@ export class LiveRestorer {
     this.#o = o;
     this.restorerName = ready.restorer;
     this.detectorName = ready.detector;
+    this.restoring = ready.restoring;
     this.#scheduler = new FrameScheduler<I420Frame, I420Frame>(o.budgetMs, {
       dispatch: (item) => this.#dispatch(item),
       emit: (item, result) => this.#emit(item, result),
@@ -66,23 +74,26 @@ export class LiveRestorer {
   /** Starts the worker thread and loads the detector and restorer in it. */
   static async create(o: LiveRestorerOptions): Promise<LiveRestorer> {
     const worker = new Worker(WORKER_URL);
-    const listeners: Array<[string, (...a: never[]) => void]> = [];
-    const on = (event: string, fn: (...a: never[]) => void) => {
-      listeners.push([event, fn]);
-      worker.on(event, fn);
-    };
+    let onMessage: ((m: FromWorker) => void) | undefined;
+    let onError: ((e: Error) => void) | undefined;
+    let onExit: ((code: number) => void) | undefined;
     try {
       const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-        on('message', (m: FromWorker) => {
+        onMessage = (m) => {
           if (m.type === 'ready') resolve(m);
           else if (m.type === 'fatal') reject(new FaceRestoreError('E_CONFIG', `restore worker: ${m.message}`));
-        });
-        on('error', reject);
-        on('exit', (code: number) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`)));
-        worker.postMessage({ type: 'init', pipeline: o.pipeline } satisfies ToWorker);
+        };
+        onError = reject;
+        onExit = (code) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`));
+        worker.on('message', onMessage);
+        worker.on('error', onError);
+        worker.on('exit', onExit);
+        worker.postMessage({ type: 'init', pipeline: o.pipeline, detectEvery: o.detectEvery ?? 2 } satisfies ToWorker);
       });
-      // (removeAllListeners would also drop the Worker's own bookkeeping listeners.)
-      for (const [event, fn] of listeners) worker.off(event, fn);
+      // Only these listeners (removeAllListeners would also drop the Worker's own bookkeeping).
+      worker.off('message', onMessage!);
+      worker.off('error', onError!);
+      worker.off('exit', onExit!);
       return new LiveRestorer(worker, ready, o);
     } catch (e) {
       await worker.terminate();
@@ -96,7 +107,22 @@ export class LiveRestorer {
     checkI420(frame.data, frame.width, frame.height);
     this.#size = { width: frame.width, height: frame.height };
     this.#window.in++;
-    this.#scheduler.push(frame);
+    if (this.restoring) {
+      this.#scheduler.push(frame);
+      return;
+    }
+    // Nothing to restore: the frame goes out now, unmarked; the worker looks for faces when it is free.
+    const c = this.#scheduler.counters;
+    c.framesIn++;
+    c.passedThrough++;
+    if (!this.#detecting && !this.#failed) {
+      this.#detecting = true;
+      const copy = new Uint8Array(frame.data);
+      this.#worker.postMessage({ type: 'frame', seq: this.#detectSeq++, width: frame.width, height: frame.height, data: copy } satisfies ToWorker, [copy.buffer]);
+    }
+    this.#window.out++;
+    this.#window.latency.push(0);
+    this.#o.onFrame(frame, false);
   }
 
   /** Sets a face's w (trackId) or the default (trackId null); w null removes a face's override. */
@@ -169,12 +195,17 @@ export class LiveRestorer {
       case 'done': {
         this.#faces = m.faces;
         this.#window.work.push(m.ms);
+        if (!this.restoring) {
+          this.#detecting = false;
+          return;
+        }
         // A frame without faces comes back unchanged: it still counts as restored (nothing to restore).
         this.#scheduler.complete(m.seq, { width: m.width, height: m.height, data: m.data });
         return;
       }
       case 'failed':
-        this.#scheduler.complete(m.seq, undefined);
+        if (!this.restoring) this.#detecting = false;
+        else this.#scheduler.complete(m.seq, undefined);
         return;
       case 'fatal':
         this.#fatal(new FaceRestoreError('E_INTERNAL', `restore worker: ${m.message}`));

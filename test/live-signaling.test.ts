@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MAX_MESSAGE_BYTES } from '../src/stream/live/protocol.ts';
+import type { LiveServer } from '../src/stream/live/server.ts';
+import { SignalingClient, type ServerEvent } from '../src/stream/live/signalingClient.ts';
+import { startLiveServer, waitFor } from './helpers/liveServer.ts';
+
+// Security of the signaling endpoint: token, Origin, size limit, schema, rate limit, isolation.
+describe('live signaling security', () => {
+  let server: LiveServer;
+  const clients: SignalingClient[] = [];
+  const connect = async (origin?: string) => {
+    const c = await SignalingClient.connect(server.wsUrl, { origin, requestTimeoutMs: 5000 });
+    clients.push(c);
+    return c;
+  };
+  const events = (c: SignalingClient) => {
+    const list: ServerEvent[] = [];
+    c.onEvent((e) => list.push(e));
+    return list;
+  };
+
+  beforeAll(async () => {
+    server = await startLiveServer({ token: 'room-secret', peerToken: 'peer-secret', restorePeers: 'external', rateLimit: { perSecond: 20, burst: 40 } });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server?.close();
+  });
+
+  it('serves the page and the bundled mediasoup-client with a strict CSP', async () => {
+    const page = await fetch(server.url + '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('/app.js');
+    const vendor = await fetch(server.url + '/vendor/mediasoup-client.js');
+    expect(vendor.status).toBe(200);
+    expect(await vendor.text()).toContain('mediasoup-client');
+    expect((await fetch(server.url + '/../package.json')).status).toBe(404);
+    expect((await fetch(server.url + '/', { method: 'POST' })).status).toBe(405);
+  });
+
+  it('joins with the right token and gets the router capabilities', async () => {
+    const c = await connect();
+    const joined = await c.request<{ peerId: string; routerRtpCapabilities: { codecs: unknown[] } }>({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
+    expect(joined.peerId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(joined.routerRtpCapabilities.codecs.length).toBeGreaterThan(0);
+    await expect(c.request({ type: 'ping', t: 1 })).resolves.toMatchObject({ t: 1 });
+  });
+
+  it('refuses a wrong token and closes that connection', async () => {
+    const c = await connect();
+    await expect(c.request({ type: 'join', room: 'sec', token: 'guess', role: 'publisher' })).rejects.toThrow(/E_AUTH/);
+    expect((await c.closed).code).toBe(1008);
+  });
+
+  it('refuses a join without a token (schema) and the room token for the restorer role', async () => {
+    const a = await connect();
+    a.sendRaw(JSON.stringify({ type: 'join', id: 1, room: 'sec', role: 'viewer' }));
+    expect((await a.closed).code).toBe(1008);
+    const b = await connect();
+    await expect(b.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'restorer' })).rejects.toThrow(/E_AUTH/);
+    expect((await b.closed).code).toBe(1008);
+  });
+
+  it('answers requests before join with E_STATE without closing', async () => {
+    const c = await connect();
+    await expect(c.request({ type: 'createTransport', direction: 'recv' })).rejects.toThrow(/E_STATE/);
+    await expect(c.request({ type: 'ping', t: 2 })).resolves.toMatchObject({ t: 2 });
+  });
+
+  it('does not let a viewer send media', async () => {
+    const c = await connect();
+    await c.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
+    await expect(c.request({ type: 'createTransport', direction: 'send' })).rejects.toThrow(/E_AUTH/);
+  });
+
+  it('closes only the connection that sends malformed, unknown, binary or oversized messages', async () => {
+    const bystander = await connect();
+    await bystander.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
+    const cases: Array<[string | Buffer, number]> = [
+      ['{not json', 1008],
+      [JSON.stringify({ type: 'teleport', id: 1 }), 1008],
+      [JSON.stringify({ type: 'ping', id: 1, t: 1, extra: 'x' }), 1008],
+      [JSON.stringify({ type: 'ping', id: -1, t: 1 }), 1008],
+      [JSON.stringify(['ping']), 1008],
+      [Buffer.from([1, 2, 3]), 1008],
+      ['x'.repeat(MAX_MESSAGE_BYTES + 1), 1009],
+    ];
+    for (const [payload, code] of cases) {
+      const c = await connect();
+      const got = events(c);
+      c.sendRaw(payload);
+      const closed = await c.closed;
+      expect(closed.code, `payload ${String(payload).slice(0, 40)}`).toBe(code);
+      if (code === 1008) expect(got.some((e) => e.type === 'error' && e.code === 'E_PROTOCOL')).toBe(true);
+    }
+    // The server and the other connection are unaffected.
+    await expect(bystander.request({ type: 'ping', t: 3 })).resolves.toMatchObject({ t: 3 });
+    const fresh = await connect();
+    await expect(fresh.request({ type: 'ping', t: 4 })).resolves.toMatchObject({ t: 4 });
+  });
+
+  it('rate-limits a flood from one socket and leaves the others alone', async () => {
+    const other = await connect();
+    const flooder = await connect();
+    const got = events(flooder);
+    for (let i = 0; i < 300; i++) flooder.sendRaw(JSON.stringify({ type: 'ping', id: i, t: i }));
+    const closed = await flooder.closed;
+    expect(closed.code).toBe(1008);
+    expect(got.some((e) => e.type === 'error' && e.code === 'E_RATE')).toBe(true);
+    await expect(other.request({ type: 'ping', t: 5 })).resolves.toMatchObject({ t: 5 });
+  });
+
+  it('checks the Origin of browser connections', async () => {
+    await expect(SignalingClient.connect(server.wsUrl, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    const same = await connect(server.url);
+    await expect(same.request({ type: 'ping', t: 6 })).resolves.toMatchObject({ t: 6 });
+  });
+
+  it('closes connections that do not join in time', async () => {
+    const quick = await startLiveServer({ token: 't', restorePeers: 'external', joinTimeoutSeconds: 0.3 });
+    try {
+      const ws = new WebSocket(quick.wsUrl);
+      const code = await new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
+      expect(code).toBe(1008);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('keeps no room, member or worker after everyone left and the server closed', async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await waitFor(() => server.stats().members === 0, 5000, 'members to leave');
+    expect(server.stats().rooms).toBe(0);
+  });
+});

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { FrameScheduler } from '../src/stream/live/frameScheduler.ts';
+import { drawPassthroughMarker, i420Size, i420ToRgb, rgbToI420Region } from '../src/stream/live/i420.ts';
+import { parseClientMessage } from '../src/stream/live/protocol.ts';
+import { TokenBucket } from '../src/stream/live/rateLimiter.ts';
+import { originAllowed, tokenMatches } from '../src/stream/live/auth.ts';
+
+/** A fake clock with timers, for the scheduler. */
+function fakeClock() {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let next = 1;
+  return {
+    now: () => now,
+    setTimer: (fn: () => void, ms: number) => {
+      const id = next++;
+      timers.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimer: (h: unknown) => void timers.delete(h as number),
+    advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+        if (!due) break;
+        now = due[1].at;
+        timers.delete(due[0]);
+        due[1].fn();
+      }
+      now = end;
+    },
+  };
+}
+
+function harness(budget: number) {
+  const clock = fakeClock();
+  const out: Array<{ seq: number; restored: boolean; at: number }> = [];
+  const dispatched: number[] = [];
+  const s = new FrameScheduler<number, string>(budget, {
+    dispatch: (item) => dispatched.push(item.seq),
+    emit: (item, r) => out.push({ seq: item.seq, restored: r !== undefined, at: clock.now() }),
+    now: clock.now,
+    setTimer: clock.setTimer,
+    clearTimer: clock.clearTimer,
+  });
+  return { clock, out, dispatched, s };
+}
+
+describe('FrameScheduler (live latency control)', () => {
+  it('restores every frame when restoring is faster than the frame interval', () => {
+    const { clock, out, s } = harness(100);
+    for (let i = 0; i < 10; i++) {
+      s.push(i);
+      clock.advance(20);
+      s.complete(i, 'r');
+      clock.advance(13);
+    }
+    expect(out.map((o) => o.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(out.every((o) => o.restored)).toBe(true);
+    expect(s.counters).toMatchObject({ framesIn: 10, restored: 10, passedThrough: 0, dropped: 0 });
+  });
+
+  it('never sends a frame later than the budget, keeps order, and marks pass-through', () => {
+    const { clock, out, s, dispatched } = harness(100);
+    const arrivals = new Map<number, number>();
+    // Restores take 150 ms (over budget): every frame must go out unrestored by its deadline.
+    for (let i = 0; i < 30; i++) {
+      arrivals.set(i, clock.now());
+      s.push(i);
+      clock.advance(33);
+      const seq = dispatched.at(-1)!;
+      if (clock.now() - 150 >= 0 && s.busy && (i % 5 === 4)) s.complete(seq, 'late');
+    }
+    clock.advance(500);
+    const seqs = out.map((o) => o.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    for (const o of out) expect(o.at - arrivals.get(o.seq)!).toBeLessThanOrEqual(100);
+    expect(out.some((o) => !o.restored)).toBe(true);
+  });
+
+  it('lets the newest waiting frame win and drops the superseded one', () => {
+    const { clock, out, s, dispatched } = harness(200);
+    s.push(0); // dispatched
+    clock.advance(10);
+    s.push(1); // waits
+    clock.advance(10);
+    s.push(2); // supersedes 1
+    clock.advance(10);
+    s.complete(0, 'r');
+    expect(dispatched).toEqual([0, 2]);
+    clock.advance(10);
+    s.complete(2, 'r');
+    expect(out.map((o) => [o.seq, o.restored])).toEqual([[0, true], [2, true]]);
+    expect(s.counters.dropped).toBe(1);
+  });
+
+  it('discards a restore that finishes after its frame was passed through', () => {
+    const { clock, out, s } = harness(50);
+    s.push(0);
+    clock.advance(60); // deadline: 0 goes out unrestored
+    expect(out).toEqual([{ seq: 0, restored: false, at: 50 }]);
+    s.complete(0, 'too late');
+    expect(out).toHaveLength(1);
+    expect(s.counters).toMatchObject({ restored: 0, passedThrough: 1 });
+  });
+});
+
+describe('I420 helpers', () => {
+  it('round-trips RGB through I420 within a few levels and touches only the given box', () => {
+    const w = 8, h = 6;
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < w * h; i++) rgb.set([(i * 37) % 200 + 30, (i * 11) % 180 + 40, 120], i * 3);
+    // Flat 2×2 blocks keep chroma exact.
+    for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) {
+      const src = (y * w + x) * 3;
+      for (const [dx, dy] of [[1, 0], [0, 1], [1, 1]]) rgb.copyWithin(((y + dy) * w + x + dx) * 3, src, src + 3);
+    }
+    const yuv = new Uint8Array(i420Size(w, h)).fill(77);
+    rgbToI420Region(rgb, w, h, yuv, { x: 0, y: 0, width: w, height: h });
+    const back = i420ToRgb(yuv, w, h);
+    for (let i = 0; i < rgb.length; i++) expect(Math.abs(back[i]! - rgb[i]!)).toBeLessThanOrEqual(3);
+    const before = yuv.slice();
+    rgbToI420Region(new Uint8Array(w * h * 3), w, h, yuv, { x: 2, y: 2, width: 2, height: 2 });
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const inside = x >= 2 && x < 4 && y >= 2 && y < 4;
+      expect(yuv[y * w + x] !== before[y * w + x]).toBe(inside && before[y * w + x] !== 16);
+    }
+  });
+
+  it('checks sizes and paints the marker in the top-right corner', () => {
+    expect(() => i420ToRgb(new Uint8Array(10), 8, 6)).toThrow(TypeError);
+    const w = 64, h = 48;
+    const yuv = new Uint8Array(i420Size(w, h)).fill(128);
+    drawPassthroughMarker(yuv, w, h);
+    expect(yuv[4 * w + w - 10]).toBe(81);
+    expect(yuv[4 * w + 4]).toBe(128);
+  });
+});
+
+describe('protocol, rate limit and auth', () => {
+  it('parses valid messages and names the first problem of invalid ones', () => {
+    expect(parseClientMessage(JSON.stringify({ type: 'ping', id: 1, t: 0 }))).toMatchObject({ ok: true });
+    expect(parseClientMessage('{')).toEqual({ ok: false, reason: 'message is not JSON' });
+    expect(parseClientMessage(JSON.stringify({ type: 'join', id: 1, room: '../x', token: 't', role: 'viewer' }))).toMatchObject({ ok: false, reason: expect.stringContaining('room') });
+    expect(parseClientMessage('x'.repeat(100), 50)).toMatchObject({ ok: false, reason: expect.stringContaining('larger') });
+    expect(parseClientMessage(JSON.stringify({ type: 'setFidelity', id: 1, producerId: 'p', trackId: 0, w: 1.5 }))).toMatchObject({ ok: false });
+  });
+
+  it('token bucket allows a burst then the sustained rate', () => {
+    let now = 0;
+    const b = new TokenBucket({ perSecond: 10, burst: 5 }, () => now);
+    expect(Array.from({ length: 6 }, () => b.take())).toEqual([true, true, true, true, true, false]);
+    now += 100;
+    expect(b.take()).toBe(true);
+    expect(b.take()).toBe(false);
+  });
+
+  it('compares tokens and origins', () => {
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abd', 'abc')).toBe(false);
+    expect(tokenMatches('', 'abc')).toBe(false);
+    expect(originAllowed(undefined, 'h:1', false, [])).toBe(true);
+    expect(originAllowed('http://h:1', 'h:1', false, [])).toBe(true);
+    expect(originAllowed('https://h:1', 'h:1', false, [])).toBe(false);
+    expect(originAllowed('https://evil', 'h:1', false, [])).toBe(false);
+    expect(originAllowed('https://ok', 'h:1', false, ['https://ok'])).toBe(true);
+  });
+});
