@@ -35,6 +35,8 @@ export interface SegmentStatus {
   state: string;
   frames: number;
   expected: number | null;
+  /** Its frames per second while it runs. */
+  fps: number | null;
   worker: string | null;
   attempts: number;
   /** Times a worker died (or stopped renewing its lock) while running it. */
@@ -55,7 +57,7 @@ export interface JobStatus {
   reason: string | null;
   segments: { total: number; done: number; running: number; failed: number };
   frames: { done: number; total: number | null; exact: boolean };
-  /** Frames per second over the job so far (all workers together). */
+  /** Frames per second: of the running segments together while it runs, else over the whole job so far. */
   fps: number | null;
   etaSeconds: number | null;
   createdAt: string;
@@ -170,13 +172,14 @@ export class JobQueue {
     const segmentList: SegmentStatus[] = spec.segments.map((plan, i) => {
       const c = children[i];
       const state = childStates[i]!;
-      const progress = (c?.progress ?? {}) as Partial<{ frames: number }>;
+      const progress = (c?.progress ?? {}) as Partial<{ frames: number; fps: number }>;
       const frames = state === 'completed' ? ((c?.returnvalue as SegmentRecord | null)?.frames ?? 0) : state === 'active' ? (progress.frames ?? 0) : 0;
       return {
         index: plan.index,
         state,
         frames,
         expected: plan.frameCount,
+        fps: state === 'active' && typeof progress.fps === 'number' ? progress.fps : null,
         worker: c?.processedBy ?? null,
         attempts: c?.attemptsMade ?? 0,
         stalls: c?.stalledCounter ?? 0,
@@ -206,7 +209,8 @@ export class JobQueue {
     const startedAt = starts.length ? Math.min(...starts) : (job.processedOn ?? null);
     const end = job.finishedOn ?? Date.now();
     const elapsed = startedAt ? Math.max(0, (end - startedAt) / 1000) : null;
-    const fps = elapsed && framesDone > 0 ? framesDone / elapsed : null;
+    const current = segmentList.reduce((n, s) => n + (s.fps ?? 0), 0);
+    const fps = current > 0 ? current : elapsed && framesDone > 0 ? framesDone / elapsed : null;
     const eta = state === 'completed' ? 0 : fps && total !== null ? Math.max(0, total - framesDone) / fps : null;
     return {
       id: job.id!,

@@ -10,7 +10,7 @@ const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'fl
  * stream's time base and the container's start time, as JSON. No decoding: fast even for hours of video.
  */
 export function buildPacketProbeArgs(input: string): string[] {
-  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base:format=start_time', '-of', 'json', input];
+  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', input];
 }
 
 /** One video packet: presentation timestamp in stream ticks and whether it starts a keyframe. */
@@ -29,11 +29,15 @@ export interface PacketProbe {
   packets: ProbedPacket[];
   /** True when some packet has no pts (the timeline cannot be known without decoding). */
   missingPts: boolean;
+  /** Packets read, discarded ones included. */
+  packetsRead: number;
+  /** Frame count the container declares (NaN when it declares none). */
+  declaredFrames: number;
 }
 
 /** Parses buildPacketProbeArgs's JSON. Throws E_PROBE when it is not what ffprobe writes. */
 export function parsePacketProbe(json: string, input: string): PacketProbe {
-  let data: { packets?: Array<{ pts?: number | string; flags?: string }>; streams?: Array<{ time_base?: string }>; format?: { start_time?: string } };
+  let data: { packets?: Array<{ pts?: number | string; flags?: string }>; streams?: Array<{ time_base?: string; nb_frames?: string }>; format?: { start_time?: string } };
   try {
     data = JSON.parse(json);
   } catch (e) {
@@ -54,7 +58,15 @@ export function parsePacketProbe(json: string, input: string): PacketProbe {
     }
     packets.push({ pts, key: flags.includes('K') });
   }
-  return { timeBase: [Number(tb[1]), Number(tb[2])], startTime: Number.isFinite(startTime) ? startTime : 0, packets, missingPts };
+  const declared = Number(data.streams?.[0]?.nb_frames);
+  return {
+    timeBase: [Number(tb[1]), Number(tb[2])],
+    startTime: Number.isFinite(startTime) ? startTime : 0,
+    packets,
+    missingPts,
+    packetsRead: data.packets?.length ?? 0,
+    declaredFrames: declared > 0 ? declared : NaN,
+  };
 }
 
 /** Quotes a path for an ffconcat `file` line (single quotes; a quote inside becomes '\''). */

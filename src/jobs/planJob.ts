@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isFaceRestoreError } from '../errors.ts';
+import { FaceRestoreError, isFaceRestoreError } from '../errors.ts';
 import { probeVideo } from '../ingest/probe.ts';
 import { runTool } from './exec.ts';
 import { buildPacketProbeArgs, parsePacketProbe } from './jobArgs.ts';
@@ -67,6 +67,10 @@ export async function planJob(input: string, o: PlanOptions): Promise<PlannedJob
     const ffprobe = o.ffprobePath ?? 'ffprobe';
     const info = await probeVideo(abs, ffprobe);
     const probe = parsePacketProbe(await runTool(ffprobe, buildPacketProbeArgs(abs), { code: 'E_PROBE', what: `listing the packets of ${abs}` }), abs);
+    if (probe.packetsRead < probe.declaredFrames) {
+      // A cut-off file: the index lists frames whose data is missing (a single-process run fails on it too).
+      throw new FaceRestoreError('E_DECODE', `input ${abs} is truncated or corrupt: its container lists ${probe.declaredFrames} video frames but only ${probe.packetsRead} can be read`);
+    }
     let segments: SegmentPlan[];
     let frames = info.frameCount;
     let framesExact = info.frameCountExact;

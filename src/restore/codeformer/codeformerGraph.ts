@@ -46,16 +46,33 @@ export interface GraphOptions {
   upsample?: 'subpixel' | 'resize';
   /** Compute the first convs of each fuse block's scale and shift branches as one Conv. Default true. */
   mergeFuseBranches?: boolean;
+  /**
+   * Skip the fuse blocks (an If node each) when every face in the batch has w = 0, as the official forward
+   * skips them for w = 0; the output is the same either way. Default true.
+   */
+  skipFuseWhenWZero?: boolean;
 }
 
 /** Builds the ONNX model bytes. */
 export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, options: GraphOptions = {}): Uint8Array {
-  const g = new GraphBuilder();
+  const root = new GraphBuilder();
+  /** The builder nodes go to: the main graph, or an If branch while one is being built. */
+  let g = root;
+  const inBranch = (b: GraphBuilder, body: () => Value): Value => {
+    const saved = g;
+    g = b;
+    try {
+      return body();
+    } finally {
+      g = saved;
+    }
+  };
   const fp16 = options.fp16 ?? false;
   const act = fp16 ? 'float16' : 'float32';
   const gnForm = options.groupNorm ?? 'instancenorm';
   const upsample = options.upsample ?? 'subpixel';
   const mergeFuse = options.mergeFuseBranches ?? true;
+  const skipFuse = options.skipFuseWhenWZero ?? true;
   const S = arch.imgSize;
 
   const W = (name: string): Float32Array => {
@@ -296,15 +313,10 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
 
   // Generator with fuse blocks.
   const w4 = g.op('Reshape', [fp16 ? cast(wIn, 'float16') : wIn, g.int64([-1, 1, 1, 1])]);
-  x = fp16 ? cast(adain, 'float16') : adain;
-  arch.generator.forEach((b, i) => {
-    x = block(x, b);
-    const fz = arch.fuse.find((z) => z.generatorIndex === i);
-    if (!fz) return;
-    const p = `fuse_convs_dict.${fz.size}`;
-    const c = fz.ch;
-    const enc = encFeat.get(fz.size)!;
-    const e = fuseResBlock(enc, x, `${p}.encode_enc`, c);
+  const anyW = skipFuse ? g.op('Greater', [g.op('ReduceMax', [wIn], { keepdims: 0 }), g.scalar(0)], {}, { type: 'bool', name: 'any_w' }) : null;
+  const fuseBlock = (dec: Value, size: number, c: number): Value => {
+    const p = `fuse_convs_dict.${size}`;
+    const e = fuseResBlock(encFeat.get(size)!, dec, `${p}.encode_enc`, c);
     let scale: Value;
     let shift: Value;
     const branch2 = (h: Value, name: string): Value => conv(h, `${p}.${name}.2`, c, c, 3);
@@ -319,8 +331,23 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
       scale = branch('scale');
       shift = branch('shift');
     }
-    const residual = g.op('Mul', [w4, g.op('Add', [g.op('Mul', [x, scale]), shift])]);
-    x = g.op('Add', [x, residual], {}, { name: p });
+    const residual = g.op('Mul', [w4, g.op('Add', [g.op('Mul', [dec, scale]), shift])]);
+    return g.op('Add', [dec, residual], {}, { name: p });
+  };
+  x = fp16 ? cast(adain, 'float16') : adain;
+  arch.generator.forEach((b, i) => {
+    x = block(x, b);
+    const fz = arch.fuse.find((z) => z.generatorIndex === i);
+    if (!fz) return;
+    if (!anyW) {
+      x = fuseBlock(x, fz.size, fz.ch);
+      return;
+    }
+    const dec = x;
+    const p = `fuse_convs_dict.${fz.size}`;
+    const thenBranch = root.subgraph(`${p}.fused`, (sub) => [inBranch(sub, () => fuseBlock(dec, fz.size, fz.ch))]);
+    const elseBranch = root.subgraph(`${p}.skipped`, () => [dec]);
+    x = g.op('If', [anyW], { then_branch: thenBranch, else_branch: elseBranch }, { type: dec.type, name: `${p}.if` });
   });
   const out = fp16 ? cast(x, 'float32') : x;
 

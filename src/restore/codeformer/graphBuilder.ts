@@ -9,6 +9,7 @@ import {
   DataType,
   encodeModel,
   type AttributeJson,
+  type GraphJson,
   type ModelJson,
   type NodeJson,
   type RawInitializer,
@@ -30,7 +31,11 @@ export interface FloatAttr {
 export interface FloatsAttr {
   readonly floats: readonly number[];
 }
-export type AttrValue = number | readonly number[] | string | FloatAttr | FloatsAttr;
+/** A subgraph attribute (If branches), made with {@link GraphBuilder.subgraph}. */
+export interface GraphAttr {
+  readonly graph: GraphJson;
+}
+export type AttrValue = number | readonly number[] | string | FloatAttr | FloatsAttr | GraphAttr;
 
 /** `f(0.2)`: a FLOAT attribute. */
 export function f(value: number): FloatAttr {
@@ -46,27 +51,54 @@ export interface Value {
 /** Shape of a graph input or output: numbers, or names for symbolic (dynamic) dimensions. */
 export type ShapeSpec = ReadonlyArray<number | string>;
 
+/** State shared by a graph and its subgraphs: names are unique model-wide; initializers live in the main graph. */
+interface Shared {
+  counter: number;
+  names: Set<string>;
+  constCache: Map<string, Value>;
+  domains: Map<string, number>;
+  initializers: RawInitializer[];
+}
+
 export class GraphBuilder {
   readonly nodes: NodeJson[] = [];
-  readonly initializers: RawInitializer[] = [];
+  /** The main graph's initializers (shared with subgraphs, which read them from the outer scope). */
+  readonly initializers: RawInitializer[];
   readonly inputs: ValueInfoJson[] = [];
   readonly outputs: ValueInfoJson[] = [];
-  #counter = 0;
-  #names = new Set<string>();
-  #constCache = new Map<string, Value>();
-  #domains = new Map<string, number>([['', 21]]);
+  readonly #shared: Shared;
+
+  constructor(parent?: GraphBuilder) {
+    this.#shared = parent ? parent.#shared : { counter: 0, names: new Set(), constCache: new Map(), domains: new Map([['', 21]]), initializers: [] };
+    this.initializers = this.#shared.initializers;
+  }
 
   /** A fresh value name with this stem. */
   fresh(stem: string): string {
+    const sh = this.#shared;
     let name = stem;
-    while (this.#names.has(name)) name = `${stem}_${++this.#counter}`;
-    this.#names.add(name);
+    while (sh.names.has(name)) name = `${stem}_${++sh.counter}`;
+    sh.names.add(name);
     return name;
+  }
+
+  /**
+   * A subgraph (e.g. an If branch) built by `body`, which returns its outputs. Its nodes may use any value
+   * of the enclosing graph; its weights and constants go to the main graph.
+   */
+  subgraph(name: string, body: (b: GraphBuilder) => Value[]): GraphAttr {
+    const b = new GraphBuilder(this);
+    const outs = body(b).map((v) => {
+      // A branch output must be produced inside the branch: pass outer values through an Identity.
+      if (b.nodes.some((n) => n.output.includes(v.name))) return v;
+      return b.op('Identity', [v]);
+    });
+    return { graph: { name, node: b.nodes, input: [], output: outs.map((v) => valueInfo(v.name, v.type)) } };
   }
 
   /** Declares a graph input. */
   input(name: string, type: ElemType, shape: ShapeSpec): Value {
-    this.#names.add(name);
+    this.#shared.names.add(name);
     this.inputs.push(valueInfo(name, type, shape));
     return { name, type };
   }
@@ -74,7 +106,7 @@ export class GraphBuilder {
   /** Declares a graph output; `value` is renamed through an Identity when its name differs. */
   output(name: string, value: Value, shape: ShapeSpec): void {
     if (value.name !== name) {
-      this.#names.add(name);
+      this.#shared.names.add(name);
       this.nodes.push({ name: `${name}_identity`, opType: 'Identity', input: [value.name], output: [name] });
     }
     this.outputs.push(valueInfo(name, value.type, shape));
@@ -82,7 +114,7 @@ export class GraphBuilder {
 
   /** Requires an opset version for a domain ('' is ai.onnx). */
   useDomain(domain: string, version: number): void {
-    this.#domains.set(domain, Math.max(version, this.#domains.get(domain) ?? 0));
+    this.#shared.domains.set(domain, Math.max(version, this.#shared.domains.get(domain) ?? 0));
   }
 
   /**
@@ -106,7 +138,7 @@ export class GraphBuilder {
     };
     if (options.domain) {
       node.domain = options.domain;
-      if (!this.#domains.has(options.domain)) this.#domains.set(options.domain, 1);
+      if (!this.#shared.domains.has(options.domain)) this.#shared.domains.set(options.domain, 1);
     }
     this.nodes.push(node);
     return outs;
@@ -125,24 +157,24 @@ export class GraphBuilder {
   /** An int64 constant initializer (shared between uses). */
   int64(values: readonly number[], dims: readonly number[] = [values.length]): Value {
     const key = `i64:${dims.join('x')}:${values.join(',')}`;
-    const cached = this.#constCache.get(key);
+    const cached = this.#shared.constCache.get(key);
     if (cached) return cached;
     const name = this.fresh('const_i64');
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
     this.initializers.push({ name, dims, dataType: DataType.INT64, bytes: new Uint8Array(data.buffer) });
     const v: Value = { name, type: 'int64' };
-    this.#constCache.set(key, v);
+    this.#shared.constCache.set(key, v);
     return v;
   }
 
   /** A float constant (scalar unless dims given), stored as `type`, shared between uses. */
   scalar(value: number, type: 'float32' | 'float16' = 'float32', dims: readonly number[] = []): Value {
     const key = `f:${type}:${dims.join('x')}:${value}`;
-    const cached = this.#constCache.get(key);
+    const cached = this.#shared.constCache.get(key);
     if (cached) return cached;
     const count = dims.reduce((a, b) => a * b, 1);
     const v = this.weight('const_f', new Float32Array(count).fill(value), dims, type);
-    this.#constCache.set(key, v);
+    this.#shared.constCache.set(key, v);
     return v;
   }
 
@@ -150,7 +182,7 @@ export class GraphBuilder {
   encode(meta: { graphName: string; docString?: string; metadata?: Record<string, string> }): Uint8Array {
     const model: ModelJson = {
       irVersion: 10,
-      opsetImport: [...this.#domains].map(([domain, version]) => ({ domain, version })),
+      opsetImport: [...this.#shared.domains].map(([domain, version]) => ({ domain, version })),
       producerName: 'facerestore',
       producerVersion: '0.1.0',
       docString: meta.docString ?? '',
@@ -161,22 +193,17 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, type: ElemType, shape: ShapeSpec): ValueInfoJson {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: ELEM_CODE[type],
-        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
+function valueInfo(name: string, type: ElemType, shape?: ShapeSpec): ValueInfoJson {
+  const tensorType: ValueInfoJson['type']['tensorType'] = { elemType: ELEM_CODE[type] };
+  if (shape) tensorType.shape = { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType } };
 }
 
 function attribute(name: string, v: AttrValue): AttributeJson {
   if (typeof v === 'number') return { name, type: AttributeType.INT, i: v };
   if (typeof v === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: AttributeType.INTS, ints: [...(v as number[])] };
+  if ('graph' in (v as GraphAttr)) return { name, type: AttributeType.GRAPH, g: (v as GraphAttr).graph };
   if ('floats' in (v as FloatsAttr)) return { name, type: AttributeType.FLOATS, floats: [...(v as FloatsAttr).floats] };
   return { name, type: AttributeType.FLOAT, f: (v as FloatAttr).float };
 }

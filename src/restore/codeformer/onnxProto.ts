@@ -11,7 +11,7 @@ export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL:
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 /** onnx.AttributeProto.AttributeType values used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -61,6 +61,7 @@ const root = protobuf.Root.fromJSON({
             i: { type: 'int64', id: 3 },
             s: { type: 'bytes', id: 4 },
             t: { type: 'TensorProto', id: 5 },
+            g: { type: 'GraphProto', id: 6 },
             floats: { rule: 'repeated', type: 'float', id: 7, options: { packed: false } },
             ints: { rule: 'repeated', type: 'int64', id: 8, options: { packed: false } },
             docString: { type: 'string', id: 13 },
@@ -120,6 +121,7 @@ export interface AttributeJson {
   floats?: number[];
   ints?: number[];
   t?: TensorJson;
+  g?: GraphJson;
 }
 export interface TensorJson {
   name?: string;
@@ -139,7 +141,16 @@ export interface NodeJson {
 }
 export interface ValueInfoJson {
   name: string;
-  type: { tensorType: { elemType: number; shape: { dim: Array<{ dimValue: number } | { dimParam: string }> } } };
+  type: { tensorType: { elemType: number; shape?: { dim: Array<{ dimValue: number } | { dimParam: string }> } } };
+}
+
+/** A graph without initializers (subgraphs of If nodes read the main graph's initializers from the outer scope). */
+export interface GraphJson {
+  name: string;
+  node: NodeJson[];
+  input: ValueInfoJson[];
+  output: ValueInfoJson[];
+  docString?: string;
 }
 
 /** An initializer whose bytes are spliced in by {@link encodeModel}. */
@@ -159,13 +170,7 @@ export interface ModelJson {
   producerVersion: string;
   docString?: string;
   metadataProps?: Array<{ key: string; value: string }>;
-  graph: {
-    name: string;
-    node: NodeJson[];
-    input: ValueInfoJson[];
-    output: ValueInfoJson[];
-    docString?: string;
-  };
+  graph: GraphJson;
 }
 
 function varint(n: number): Uint8Array {

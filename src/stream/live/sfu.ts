@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
@@ -39,7 +38,7 @@ export function resolveWorkerBin(explicit: string | undefined, cacheDir: string)
     if (existsSync(explicit)) return explicit;
     throw new FaceRestoreError('E_CONFIG', `mediasoup worker binary not found at ${explicit} (MEDIASOUP_WORKER_BIN); run bash scripts/setup.sh`);
   }
-  const version = (createRequire(import.meta.url)('mediasoup/package.json') as { version: string }).version;
+  const version = mediasoup.version;
   const cached = path.join(cacheDir, 'mediasoup-worker', version, 'mediasoup-worker');
   tried.push(cached);
   if (existsSync(cached)) return cached;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,9 @@ export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
  * without dev dependencies must bundle once where it is present (e.g. in set-up) or ship the file.
  */
 export async function ensureMediasoupClientBundle(cacheDir: string): Promise<string> {
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('mediasoup-client/package.json');
-  const version = (JSON.parse(await readFile(pkgPath, 'utf8')) as { version: string }).version;
+  const main = createRequire(import.meta.url).resolve('mediasoup-client');
+  const root = main.slice(0, main.lastIndexOf(`${path.sep}node_modules${path.sep}`));
+  const { version } = await import('mediasoup-client');
   const out = path.join(cacheDir, 'web', `mediasoup-client-${version}.js`);
   if (existsSync(out)) return out;
   let build: typeof import('rolldown').build;
@@ -31,7 +31,7 @@ export async function ensureMediasoupClientBundle(cacheDir: string): Promise<str
     input: entry,
     platform: 'browser',
     write: false,
-    cwd: path.dirname(path.dirname(path.dirname(pkgPath))),
+    cwd: root,
     logLevel: 'silent',
     output: { format: 'esm', minify: true },
   });
