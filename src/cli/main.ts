@@ -3,13 +3,15 @@ import { readEnvironment } from '../config/env.ts';
 import { FaceRestoreError } from '../errors.ts';
 import { registerBench } from './benchCommand.ts';
 import { registerJobs } from './jobsCommand.ts';
+import { registerModels } from './modelsCommand.ts';
+import { registerModels } from './modelsCommand.ts';
 import { registerRestore } from './restoreCommand.ts';
 import { registerServe } from './serveCommand.ts';
 import { registerTrack } from './trackCommand.ts';
 import type { CliContext } from './context.ts';
 
 /** Command modules add themselves here; each gets the program and the shared context. */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerBench, registerJobs, registerServe];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerModels, registerBench, registerJobs, registerServe];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {

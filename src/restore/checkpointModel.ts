@@ -1,16 +1,24 @@
-import { FaceRestoreError } from '../errors.ts';
+import path from 'node:path';
+import { loadOrBuildCached } from './codeformer/index.ts';
 
 /** Options for onnxForCheckpoint. */
 export interface CheckpointModelOptions {
+  /** Cache root; models go to `<cacheDir>/models`. Default `~/.cache/facerestore`. */
   cacheDir?: string;
+  /** Build the float16 graph (for CUDA). Default false. */
   fp16?: boolean;
   onInfo?: (message: string) => void;
 }
 
 /**
- * Path of an ONNX graph built from a CodeFormer `.pth` checkpoint (cached by the checkpoint's sha256).
- * Wired to the CodeFormer builder in src/restore/codeformer.
+ * Path of the ONNX graph built from a CodeFormer `.pth` checkpoint, building and caching it (keyed by the
+ * checkpoint's sha256) on first use. Errors: E_MODEL_MISSING, E_CHECKPOINT.
  */
-export async function onnxForCheckpoint(checkpoint: string, _options: CheckpointModelOptions): Promise<string> {
-  throw new FaceRestoreError('E_MODEL_INVALID', `cannot use ${checkpoint}: the CodeFormer checkpoint builder is not wired in yet`);
+export async function onnxForCheckpoint(checkpoint: string, options: CheckpointModelOptions): Promise<string> {
+  const root = options.cacheDir ?? path.join((await import('node:os')).homedir(), '.cache', 'facerestore');
+  return loadOrBuildCached(checkpoint, {
+    cacheDir: path.join(root, 'models'),
+    fp16: options.fp16,
+    onBuild: ({ target }) => options.onInfo?.(`building the ONNX graph of ${checkpoint} into ${target} (once per checkpoint)`),
+  });
 }
