@@ -4,7 +4,6 @@ import { FaceRestoreError } from '../errors.ts';
 import { registerBench } from './benchCommand.ts';
 import { registerJobs } from './jobsCommand.ts';
 import { registerModels } from './modelsCommand.ts';
-import { registerModels } from './modelsCommand.ts';
 import { registerRestore } from './restoreCommand.ts';
 import { registerServe } from './serveCommand.ts';
 import { registerTrack } from './trackCommand.ts';
