@@ -91,8 +91,17 @@ describe('parity with the official PyTorch forward (codeformer-small fixture)', 
     }
   });
 
-  it('the literal op forms (Resize + Conv, GroupNormalization-21, separate scale/shift convs) agree too', async () => {
-    const literal = await OrtModel.create(await buildCodeFormerOnnx(SMALL, { upsample: 'resize', groupNorm: 'groupnorm', mergeFuseBranches: false }), { intraOpThreads: 2 });
+  it('a batch where every w is 0 skips the fuse blocks and still matches out_w0.0.bin', async () => {
+    const r = await model.run(feeds(repeat(x, 2), [0, 0]));
+    const ref = f32('out_w0.0.bin');
+    for (let i = 0; i < 2; i++) expect(maxDiff(r.out!.data as Float32Array, ref, i * PLANE)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('the literal op forms (Resize + Conv, GroupNormalization-21, separate scale/shift convs, no If) agree too', async () => {
+    const literal = await OrtModel.create(
+      await buildCodeFormerOnnx(SMALL, { upsample: 'resize', groupNorm: 'groupnorm', mergeFuseBranches: false, skipFuseWhenWZero: false }),
+      { intraOpThreads: 2 },
+    );
     try {
       const r = await literal.run(feeds(x, [1]));
       expect(maxDiff(r.out!.data as Float32Array, f32('out_w1.0.bin'))).toBeLessThanOrEqual(1e-4);

@@ -5,7 +5,10 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { JobQueue, type JobStatus } from '../src/jobs/JobQueue.ts';
+import { planJob } from '../src/jobs/planJob.ts';
 import { isFinished } from '../src/jobs/statusView.ts';
 import { repo, shared } from './helpers/paths.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
@@ -231,5 +234,38 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     const work = path.join(out, '.facerestore-work', byName['late.mp4']!.id);
     expect((await readdir(work)).every((f) => /^seg-\d{5}\.mp4$/.test(f) || f.endsWith('.partial'))).toBe(true);
     await stopWorker(workers.get('b1')!);
+  });
+
+  it('a join whose segment files are gone (work folder deleted, Redis rolled back) restores them itself', { timeout: 240_000 }, async () => {
+    const clip = path.join(tmp, 'short.mp4');
+    await run('ffmpeg', ['-v', 'error', '-i', shared('footage/retalk_2.mp4'), '-t', '1.6', '-c', 'copy', clip]);
+    const out = path.join(tmp, 'regen-out');
+    const planned = await planJob(clip, { outDir: out, pipeline: { restorer: 'none', track: false }, encode: { codec: 'libx264', crf: 0, preset: 'ultrafast', deterministic: true }, segmentSeconds: 0.5, warmupSeconds: 0 });
+    const queue = await JobQueue.create({ redisUrl: redis.url, queueName: 'regen' });
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    try {
+      await queue.submit([planned]);
+      // Complete the segment jobs by hand without writing any file or record: the join finds nothing.
+      const fake = new Worker('regen', null, { connection: conn, prefix: 'bull', autorun: false });
+      for (let i = 0; i < planned.spec.segments.length; i++) {
+        const job = await fake.getNextJob('fake-token');
+        expect(job?.name).toBe('segment');
+        await job!.moveToCompleted({ fake: true }, 'fake-token', false);
+      }
+      await fake.close();
+      startWorker('r1', '--queue', 'regen');
+      const s = await waitFor('the join', 180_000, async () => {
+        const st = await queue.status(planned.id);
+        return st && isFinished(st) ? st : undefined;
+      });
+      expect(s.state, s.reason ?? '').toBe('completed');
+      expect((await md5s(path.join(out, 'short.mp4'), 'v')).length).toBe((await md5s(clip, 'v')).length);
+      expect(await readdir(out)).toEqual(['short.mp4']);
+      expect((await logOf('r1')).filter((l) => l.msg === 'segment file missing at join: restoring it again')).toHaveLength(planned.spec.segments.length);
+    } finally {
+      await stopWorker(workers.get('r1')!);
+      await queue.close();
+      conn.disconnect();
+    }
   });
 });

@@ -88,6 +88,9 @@ export class JobQueue {
     this.#redis = redis;
     this.#queue = new Queue(queueName, { connection: redis, prefix: QUEUE_PREFIX });
     this.#flow = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
+    // Connection trouble surfaces as failed or slow commands; the emitters must not throw on it.
+    this.#queue.on('error', () => undefined);
+    this.#flow.on('error', () => undefined);
   }
 
   /** Connects (E_JOB when Redis does not answer within `timeoutMs`). */
@@ -157,9 +160,9 @@ export class JobQueue {
     return this.#statusOf(job);
   }
 
-  /** Status of every job (newest first, at most `limit`). */
+  /** Status of the newest jobs (at most `limit`; segment jobs share the listing, so very old jobs may not show). */
   async list(limit = 200): Promise<JobStatus[]> {
-    const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'], 0, -1);
+    const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'], 0, 4999);
     const parents = jobs.filter((j): j is Job => !!j && j.name === 'join').sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
     return Promise.all(parents.map((j) => this.#statusOf(j)));
   }

@@ -19,7 +19,7 @@ import {
 import { silentJobLogger, type JobLogger } from './logger.ts';
 import { PipelinePool } from './PipelinePool.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
-import { createRedis } from './redis.ts';
+import { createRedis, redactRedisUrl } from './redis.ts';
 import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
 
 /** Options of JobWorker.create. */
@@ -46,6 +46,11 @@ export interface JobWorkerOptions {
 
 /** Errors whose retry cannot succeed: the job fails at once with the reason. */
 const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_PROBE', 'E_NO_VIDEO', 'E_MODEL_MISSING', 'E_MODEL_INVALID', 'E_MODEL_CONTRACT', 'E_CHECKPOINT', 'E_JOB']);
+
+/** Errors of a lost or refused Redis connection (retried by ioredis and BullMQ). */
+function isConnectionError(e: Error): boolean {
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|connect ETIMEDOUT/i.test(e.message);
+}
 
 /** The error a job fails with: the code in the message (it is what users see), permanent ones unrecoverable. */
 function queueError(e: unknown): Error {
@@ -79,6 +84,8 @@ export class JobWorker {
   readonly #pool: PipelinePool;
   #worker: Worker | undefined;
   #stopping = false;
+  #lastConnWarn = 0;
+  #connWarnsHidden = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(o: JobWorkerOptions) {
@@ -86,8 +93,9 @@ export class JobWorker {
     this.name = o.name ?? `${os.hostname()}:${process.pid}`;
     this.queueName = o.queueName ?? DEFAULT_QUEUE;
     this.#log = o.log ?? silentJobLogger;
-    this.#redis = createRedis(o.redisUrl, `facerestore-worker ${this.name}`, (e) => this.#log.warn({ err: e.message }, 'redis connection problem (reconnecting)'));
+    this.#redis = createRedis(o.redisUrl, `facerestore-worker ${this.name}`, (e) => this.#connectionProblem(e));
     this.#queue = new Queue(this.queueName, { connection: this.#redis, prefix: QUEUE_PREFIX });
+    this.#queue.on('error', (e: Error) => this.#connectionProblem(e));
     this.#store = new JobStore(this.#redis, `${QUEUE_PREFIX}:${this.queueName}`);
     this.#pool = new PipelinePool(o.concurrency ?? 1, {
       onWarning: (m) => this.#log.warn({}, m),
@@ -115,15 +123,27 @@ export class JobWorker {
         if (job) log.warn({ job: job.id, kind: job.name, attempt: job.attemptsMade, of: job.opts.attempts ?? 1, reason: err.message }, `${job.name} failed`);
       });
       w.#worker.on('stalled', (jobId) => log.warn({ job: jobId }, 'took back a job whose worker stopped renewing its lock'));
-      w.#worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+      w.#worker.on('error', (err) => (isConnectionError(err) ? w.#connectionProblem(err) : log.error({ err: err.message }, 'worker error')));
       void w.#worker.run().catch((e: Error) => log.error({ err: e.message }, 'worker loop ended'));
       await w.#worker.waitUntilReady();
-      log.info({ worker: w.name, queue: w.queueName, concurrency: o.concurrency ?? 1 }, 'worker ready');
+      log.info({ queue: w.queueName, concurrency: o.concurrency ?? 1, redis: redactRedisUrl(o.redisUrl) }, 'worker ready');
       return w;
     } catch (e) {
       await w.close();
       throw e;
     }
+  }
+
+  /** Logs Redis connection trouble at most every 10 s (ioredis and BullMQ retry on their own meanwhile). */
+  #connectionProblem(e: Error): void {
+    const now = Date.now();
+    if (now - this.#lastConnWarn < 10_000) {
+      this.#connWarnsHidden++;
+      return;
+    }
+    this.#log.warn({ err: e.message, repeats: this.#connWarnsHidden }, 'redis connection problem (reconnecting; running jobs wait for it)');
+    this.#lastConnWarn = now;
+    this.#connWarnsHidden = 0;
   }
 
   /**

@@ -156,6 +156,13 @@ on('faces', (m) => {
   if (m.producerId !== watched) return;
   live.faces = m.faces;
   live.restoreStats = m.stats;
+  // Show the server's default w once (faces without an override follow it).
+  const follower = m.faces.find((f) => !f.overridden);
+  if (follower && !defaultWShown && document.activeElement !== defaultW) {
+    defaultWShown = true;
+    defaultW.value = String(follower.w);
+    defaultWValue.textContent = follower.w.toFixed(2);
+  }
   drawFaces();
 });
 
@@ -166,6 +173,7 @@ const faceLabel = $('face-label');
 const faceReset = $('face-reset');
 const defaultW = $('default-w');
 const defaultWValue = $('default-w-value');
+let defaultWShown = false;
 
 /** The rectangle the video's picture occupies inside the element (object-fit: contain). */
 function pictureRect() {

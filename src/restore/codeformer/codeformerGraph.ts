@@ -19,7 +19,9 @@
  * - fuse (Fuse_sft_block): `dec + w·(dec·scale + shift)` with w reshaped to [N,1,1,1]. Its ResBlock over
  *   cat([enc, dec]) never materialises the concatenation: GroupNorm(32) over 2c channels is GroupNorm(16)
  *   over each half, and a conv over the concatenation is the sum of convs over the halves. The scale and
- *   shift branches' first convs read the same tensor and share one Conv (weights stacked).
+ *   shift branches' first convs read the same tensor and share one Conv (weights stacked). Each fuse block
+ *   sits in an If node that skips it when every face of the batch has w = 0, as the official `if w > 0` does
+ *   (computing it with w = 0 would give the same output, more slowly).
  *
  * Every rearrangement above is exact in real arithmetic; in float32 only the rounding order changes.
  *

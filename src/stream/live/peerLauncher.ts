@@ -46,10 +46,19 @@ export class PeerLauncher {
     const child = spawn(process.execPath, [PEER_MAIN], { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
     child.stdin!.on('error', () => undefined);
     child.stdin!.write(JSON.stringify({ ...config, name: id }) + '\n');
+    // The child logs JSON lines on stderr; they are re-logged here with the peer's id.
     let tail = '';
+    let partial = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
       tail = (tail + s).slice(-4000);
+      partial += s;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this.#relay(id, partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+      if (partial.length > 16_000) partial = '';
     });
     const exited = new Promise<void>((resolve) => {
       child.once('close', (code, signal) => {
@@ -64,6 +73,17 @@ export class PeerLauncher {
     this.#children.set(id, { child, peer });
     this.#log.info({ peer: id, pid: child.pid, room: config.room }, 'restore peer started');
     return peer;
+  }
+
+  #relay(id: string, line: string): void {
+    if (!line.trim()) return;
+    try {
+      const { level, msg, time: _t, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      const fn = level === 'error' ? this.#log.error : level === 'warn' ? this.#log.warn : level === 'info' ? this.#log.info : this.#log.debug;
+      fn.call(this.#log, { peer: id, ...rest }, String(msg));
+    } catch {
+      this.#log.warn({ peer: id, line: line.slice(0, 500) }, 'restore peer output');
+    }
   }
 
   /** Stops one peer: closes its stdin (it exits), SIGKILL after `graceMs`. */

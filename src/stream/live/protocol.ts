@@ -130,8 +130,10 @@ export type SignalingErrorCode = z.infer<typeof errorCodeSchema>;
 
 /** Every message the server sends. */
 export const serverMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('response'), id: idSchema, ok: z.literal(true), data: z.unknown() }),
-  z.strictObject({ type: z.literal('response'), id: idSchema, ok: z.literal(false), error: z.strictObject({ code: errorCodeSchema, message: z.string() }) }),
+  z.discriminatedUnion('ok', [
+    z.strictObject({ type: z.literal('response'), id: idSchema, ok: z.literal(true), data: z.unknown() }),
+    z.strictObject({ type: z.literal('response'), id: idSchema, ok: z.literal(false), error: z.strictObject({ code: errorCodeSchema, message: z.string() }) }),
+  ]),
   /** Sent before the server closes a connection for cause. */
   z.strictObject({ type: z.literal('error'), code: errorCodeSchema, message: z.string() }),
   z.strictObject({ type: z.literal('newProducer'), producer: producerInfoSchema }),

@@ -72,10 +72,14 @@ export class RestorePeer {
     let client: SignalingClient | undefined;
     try {
       client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls });
+      // Events (an `assign` right after joining) are held until the peer exists.
+      const early: ServerEvent[] = [];
+      client.onEvent((e) => early.push(e));
       const joined = await client.request<JoinedData>({ type: 'join', room: config.room, token: config.peerToken, role: 'restorer', name: config.name });
       const device = createWrtcDevice();
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as msc.RtpCapabilities });
       peer = new RestorePeer(config, client, device, restorer, log);
+      for (const e of early) peer.#onEvent(e);
       log.info({ room: config.room, restorer: restorer.restorerName, detector: restorer.detectorName }, 'restore peer ready');
       return peer;
     } catch (e) {

@@ -222,6 +222,10 @@ export class LiveServer {
         return;
       }
       const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+      if (pathname === '/favicon.ico') {
+        res.writeHead(204, headers).end();
+        return;
+      }
       if (pathname === '/healthz') {
         res.writeHead(200, { ...headers, 'Content-Type': 'text/plain' }).end('ok\n');
         return;

@@ -89,7 +89,10 @@ export class Sfu {
           rtcMaxPort: o.rtcMaxPort,
         });
         worker.on('died', (e) => {
-          this.#log.error({ err: e.message }, 'mediasoup worker died');
+          const hint = /SIGSEGV/.test(e.message)
+            ? ' (a worker built against a system OpenSSL with kernel TLS, e.g. Debian 12, crashes on its first DTLS handshake unless built with the BIO-callback fix: see docs/live.md)'
+            : '';
+          this.#log.error({ err: e.message }, `mediasoup worker died${hint}`);
           this.#routers.clear();
           this.#worker = undefined;
           this.onDied?.(e);
