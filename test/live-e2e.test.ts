@@ -61,7 +61,7 @@ describe('live e2e: Chromium → SFU → restore peer → Chromium', () => {
     await pub.goto(server.pageUrl('e2e', 'publisher') + '&width=640&height=480');
     await waitFor(async () => {
       const s = await state(pub);
-      if (s.error) throw new Error(`page: ${s.error}`);
+      if (s.error) throw new Error(`page: ${s.error} (status: ${s.status})`);
       return (s.restoreStats?.restored ?? 0) >= 8 && s.faces.length > 0 && (await restoredSize(pub)).w > 0;
     }, 60_000, 'restored frames at the publisher');
 

@@ -1,15 +1,7 @@
-import type { Box, FaceDetection, FivePoints, Point } from '../types.ts';
+import type { FaceDetection, FivePoints, Point } from '../types.ts';
+import { iou } from './geometry.ts';
 
-/** Intersection over union of two boxes (0 when they do not overlap). */
-export function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
-}
+export { iou };
 
 /**
  * Weighted non-maximum suppression (MediaPipe's variant): detections overlapping the best remaining one

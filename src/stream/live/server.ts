@@ -123,7 +123,7 @@ export class LiveServer {
     this.#sfu.onDied = () => {
       for (const r of this.#rooms.values()) r.close();
       this.#rooms.clear();
-      for (const s of this.#sessions) s.fail('E_INTERNAL', 'media server restarted; rejoin');
+      for (const s of this.#sessions) s.fail('E_INTERNAL', 'the media server (mediasoup worker) crashed; see the server log');
     };
     this.#launcher = new PeerLauncher(this.#log);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.#serveHttp(req, res);
