@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveServer } from '../src/stream/live/server.ts';
 import { compareVideosInPage, launchChromium, makeY4m } from './helpers/liveBrowser.ts';
 import { alive, startLiveServer, waitFor } from './helpers/liveServer.ts';
-import { shared } from './helpers/paths.ts';
+import { repo, shared } from './helpers/paths.ts';
 
 /** This process's children whose command line matches (mediasoup worker, restore peers). */
 function children(pattern: RegExp): string[] {
@@ -137,5 +137,29 @@ describe('live e2e: Chromium → SFU → restore peer → Chromium', () => {
     await server.close();
     expect(alive(workerPid)).toBe(false);
     expect(children(/mediasoup-worker|restorePeerMain/)).toEqual([]);
+  });
+  it('scales out: a restore peer started with `facerestore serve --connect` serves a server with external peers', async () => {
+    const ext = await startLiveServer({ restorePeers: 'external', peerToken: 'peer-secret-for-test' });
+    const peer = spawn(process.execPath, [repo('bin/facerestore.mjs'), 'serve', '--connect', ext.wsUrl, '--room', 'ext', '--peer-token', 'peer-secret-for-test', '--restorer', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    peer.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<number | null>((resolve) => peer.once('exit', (code) => resolve(code)));
+    const context = await browser.newContext();
+    try {
+      await waitFor(() => ext.stats().members === 1, 30_000, `the external restore peer to join (${stderr})`);
+      const page = await context.newPage();
+      await page.goto(ext.pageUrl('ext', 'publisher') + '&width=640&height=480');
+      await waitFor(async () => (await restoredSize(page)).w === 640, 30_000, 'the restored track from the external peer');
+      expect(ext.stats().restorePeerPids).toEqual([]); // the server started none itself
+      await context.close();
+      // The external peer stays for the next stream.
+      await waitFor(() => ext.stats().producers === 0, 10_000, 'the producers to close');
+      expect(ext.stats().members).toBe(1);
+      peer.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (peer.exitCode === null) peer.kill('SIGKILL');
+      await ext.close();
+    }
   });
 });

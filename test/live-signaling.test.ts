@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES } from '../src/stream/live/protocol.ts';
@@ -126,6 +131,27 @@ describe('live signaling security', () => {
       expect(code).toBe(1008);
     } finally {
       await quick.close();
+    }
+  });
+
+  it('serves HTTPS and WSS with a given certificate', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'live-tls-'));
+    try {
+      const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+      const tls = await startLiveServer({ token: 't', restorePeers: 'external', tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+      try {
+        expect(tls.url).toMatch(/^https:/);
+        const status = await new Promise<number>((resolve, reject) => https.get(tls.url + '/', { rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', reject));
+        expect(status).toBe(200);
+        const c = await SignalingClient.connect(tls.wsUrl, { insecureTls: true, origin: tls.url });
+        await expect(c.request({ type: 'join', room: 'tls', token: 't', role: 'viewer' })).resolves.toMatchObject({ role: 'viewer' });
+        await c.close();
+      } finally {
+        await tls.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

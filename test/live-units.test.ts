@@ -32,17 +32,21 @@ function fakeClock() {
   };
 }
 
-function harness(budget: number) {
+/** A scheduler on a fake clock; with `workMs`, a simulated worker completes each restore after that long. */
+function harness(budget: number, onMiss: 'passthrough' | 'drop' = 'passthrough', workMs?: number) {
   const clock = fakeClock();
   const out: Array<{ seq: number; restored: boolean; at: number }> = [];
   const dispatched: number[] = [];
-  const s = new FrameScheduler<number, string>(budget, {
-    dispatch: (item) => dispatched.push(item.seq),
+  const s: FrameScheduler<number, string> = new FrameScheduler<number, string>(budget, {
+    dispatch: (item) => {
+      dispatched.push(item.seq);
+      if (workMs !== undefined) clock.setTimer(() => s.complete(item.seq, 'r'), workMs);
+    },
     emit: (item, r) => out.push({ seq: item.seq, restored: r !== undefined, at: clock.now() }),
     now: clock.now,
     setTimer: clock.setTimer,
     clearTimer: clock.clearTimer,
-  });
+  }, onMiss);
   return { clock, out, dispatched, s };
 }
 
@@ -93,6 +97,47 @@ describe('FrameScheduler (live latency control)', () => {
     s.complete(2, 'r');
     expect(out.map((o) => [o.seq, o.restored])).toEqual([[0, true], [2, true]]);
     expect(s.counters.dropped).toBe(1);
+  });
+
+  it('with onMiss=drop sends fewer, restored frames and passes one through only when the picture would stall', () => {
+    const { clock, out, s } = harness(100, 'drop', 60);
+    // Restores take 60 ms, frames come every 33 ms: about every second frame can be restored in time.
+    for (let i = 0; i < 30; i++) {
+      s.push(i);
+      clock.advance(33);
+    }
+    clock.advance(300);
+    expect(out.length).toBeGreaterThan(10);
+    expect(out.length).toBeLessThan(25);
+    expect(out.every((o) => o.restored)).toBe(true);
+    expect(s.counters.dropped + s.counters.restored).toBe(30);
+    // A restorer that never answers: frames still go out (unrestored), at least one per budget.
+    const stuck = harness(100, 'drop');
+    for (let i = 0; i < 30; i++) {
+      stuck.s.push(i);
+      stuck.clock.advance(33);
+    }
+    expect(stuck.out.length).toBeGreaterThan(5);
+    expect(stuck.out.every((o) => !o.restored)).toBe(true);
+    for (let k = 1; k < stuck.out.length; k++) expect(stuck.out[k]!.at - stuck.out[k - 1]!.at).toBeLessThanOrEqual(140);
+  });
+
+  it('passes every frame through at once while restores take longer than the budget, and probes', () => {
+    const { clock, out, s, dispatched } = harness(100, 'drop', 250);
+    const arrivals: number[] = [];
+    for (let i = 0; i < 90; i++) {
+      arrivals.push(clock.now());
+      s.push(i);
+      clock.advance(33);
+    }
+    // After the first slow restore is measured, frames leave as they arrive.
+    const late = out.filter((o) => o.seq > 15);
+    expect(late.length).toBeGreaterThan(60);
+    for (const o of late) expect(o.at - arrivals[o.seq]!).toBe(0);
+    expect(out.every((o) => !o.restored)).toBe(true);
+    // About one probe a second (3 s of frames).
+    expect(dispatched.length).toBeGreaterThanOrEqual(3);
+    expect(dispatched.length).toBeLessThanOrEqual(6);
   });
 
   it('discards a restore that finishes after its frame was passed through', () => {

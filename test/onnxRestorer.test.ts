@@ -106,3 +106,20 @@ describe('OnnxRestorer on generated models', () => {
     }
   });
 });
+
+describe('OnnxRestorer under concurrent calls', () => {
+  it('overlapping restore() calls each get their own results (shared output buffers are not overwritten)', async () => {
+    const r = await OnnxRestorer.create(tinyRestorerModel(), { batch: 2 });
+    try {
+      const crops = [randomCrop(11), randomCrop(12), randomCrop(13), randomCrop(14)];
+      const ws = [[0, 1], [1, 0], [0.5, 0.25], [0.75, 0]];
+      const results = await Promise.all(ws.map((w, i) => r.restore([crops[i]!, crops[(i + 1) % 4]!], w)));
+      results.forEach((res, i) => {
+        expect(maxDiff(res[0]!, tinyRestorerExpected(crops[i]!, ws[i]![0]!))).toBeLessThanOrEqual(1);
+        expect(maxDiff(res[1]!, tinyRestorerExpected(crops[(i + 1) % 4]!, ws[i]![1]!))).toBeLessThanOrEqual(1);
+      });
+    } finally {
+      await r.close();
+    }
+  });
+});

@@ -29,6 +29,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media', numberIn(1024, 65535, true))
     .option('--rtc-max-port <n>', 'highest UDP/TCP port for media', numberIn(1024, 65535, true))
     .option('--latency-budget <ms>', 'a frame older than this is sent unrestored (marked), never later', numberIn(10, 10_000), DEFAULT_LATENCY_BUDGET_MS)
+    .option('--on-miss <policy>', 'a frame that cannot be restored within the budget: drop (unless the picture would stall) | passthrough (sent unrestored, marked)', oneOf('drop', 'passthrough'), 'drop')
     .option('--no-passthrough-marker', 'do not mark frames sent unrestored')
     .option('--restore-peers <mode>', 'spawn (a process per stream) | inline (in this process) | external (started with --connect)', oneOf('spawn', 'inline', 'external'), 'spawn')
     .option('--max-restore-peers <n>', 'most restore peers this server runs at once', numberIn(1, 64, true), 2)
@@ -37,12 +38,14 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--insecure-tls', 'with --connect: accept a self-signed server certificate');
   addPipelineFlags(cmd).action(async (flags: Record<string, unknown>) => {
     const log = makeLogger(ctx);
-    const pipeline = pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env) as unknown as Record<string, unknown>;
+    // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
+    const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
+    const pipeline = { ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), detectEvery } as Record<string, unknown>;
     // The restore worker only needs the model-related options.
     for (const k of ['ffmpegPath', 'ffprobePath']) delete pipeline[k];
     for (const [k, v] of Object.entries(pipeline)) if (v === undefined) delete pipeline[k];
     if (flags.connect) {
-      await runExternalPeer(flags, pipeline, log, ctx);
+      await runExternalPeer(flags, pipeline, detectEvery, log, ctx);
       return;
     }
     if ((flags.cert === undefined) !== (flags.key === undefined)) throw new FaceRestoreError('E_USAGE', '--cert and --key go together');
@@ -73,6 +76,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
       pipeline,
       latencyBudgetMs: flags.latencyBudget as number,
       passthroughMarker: flags.passthroughMarker !== false,
+      detectEvery,
+      onMiss: flags.onMiss as 'drop' | 'passthrough',
       restorePeers: flags.restorePeers as RestorePeerMode,
       maxRestorePeers: flags.maxRestorePeers as number,
       workerBin: resolveWorkerBin(ctx.env.mediasoupWorkerBin, ctx.env.cacheDir),
@@ -89,10 +94,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
     await waitForSignal();
     ctx.stderr('facerestore: closing\n');
     await server.close();
+    // Inline restore peers loaded @roamhq/wrtc here: see runExternalPeer about leaving explicitly.
+    if (flags.restorePeers === 'inline') process.exit(0);
   });
 }
 
-async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<string, unknown>, log: LiveLogger, ctx: CliContext): Promise<void> {
+async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<string, unknown>, detectEvery: number, log: LiveLogger, ctx: CliContext): Promise<void> {
   if (!flags.peerToken) throw new FaceRestoreError('E_USAGE', '--connect needs --peer-token (printed by the server started with --restore-peers external)');
   const { RestorePeer } = await import('../stream/live/restorePeer.ts');
   const peer = await RestorePeer.start(
@@ -104,6 +111,8 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<
       pipeline,
       latencyBudgetMs: flags.latencyBudget as number,
       passthroughMarker: flags.passthroughMarker !== false,
+      detectEvery,
+      onMiss: flags.onMiss as 'drop' | 'passthrough',
       exitWhenIdle: false,
     },
     log,
@@ -113,6 +122,9 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<
   ctx.stderr(`facerestore: restore peer joined room ${flags.room as string} at ${flags.connect as string}\n`);
   await Promise.race([peer.done, waitForSignal()]);
   await peer.close();
+  // @roamhq/wrtc's native teardown can crash (SIGSEGV) when Node exits by draining its event loop after
+  // peer connections were used; leaving explicitly, after everything is closed, avoids it.
+  process.exit(0);
 }
 
 function makeLogger(ctx: CliContext): LiveLogger {

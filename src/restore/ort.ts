@@ -21,6 +21,12 @@ export interface TensorData {
   data: Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 }
 
+/** Options of OrtModel.run. */
+export interface RunOutputs {
+  /** Output buffers to fill, by output name (shapes must be the ones the run produces). */
+  into?: Readonly<Record<string, TensorData>>;
+}
+
 /** Declared input or output of a model: a dimension is a number, or a name when it is symbolic (dynamic). */
 export interface TensorSpec {
   name: string;
@@ -115,15 +121,25 @@ export class OrtModel {
    * Runs the model. Every declared input must be fed, with its dtype and every fixed dimension matching;
    * extra feeds are refused. Runs are serialised per model (ORT sessions are not re-entrant in Node).
    */
-  async run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>> {
+  async run(feeds: Readonly<Record<string, TensorData>>, options: RunOutputs = {}): Promise<Record<string, TensorData>> {
     const session = this.#session;
     if (!session) throw new FaceRestoreError('E_CLOSED', `model ${this.name} is closed`);
     this.checkFeeds(feeds);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(v.type, v.data as never, v.dims);
+    let fetches: Record<string, ort.Tensor | null> | undefined;
+    if (options.into) {
+      // Preallocated outputs: ORT writes into the caller's buffers (no per-run allocation; with CUDA the
+      // device-to-host copy lands there directly). Outputs not named are allocated as usual.
+      fetches = {};
+      for (const o of this.outputs) {
+        const t = options.into[o.name];
+        fetches[o.name] = t ? new ort.Tensor(t.type, t.data as never, t.dims) : null;
+      }
+    }
     const job = this.#running.then(async () => {
       try {
-        return await session.run(ortFeeds);
+        return await (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds));
       } catch (e) {
         throw new FaceRestoreError(
           'E_MODEL_RUN',
@@ -136,7 +152,7 @@ export class OrtModel {
     const out = await job;
     const result: Record<string, TensorData> = {};
     for (const [k, t] of Object.entries(out)) {
-      result[k] = { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
+      result[k] = options.into?.[k] ?? { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
     }
     return result;
   }

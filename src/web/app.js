@@ -281,6 +281,7 @@ setInterval(async () => {
   lastTime = now;
   const s = live.restoreStats;
   const d = await receiverDelayMs().catch(() => undefined);
+  live.receiverDelay = d;
   const est = s && d ? s.peerLatencyMs + (d.rtt ?? 0) * 2 + (d.jitter ?? 0) * 2 : undefined;
   const lines = [
     `restored ${restored.videoWidth}×${restored.videoHeight}, shown ${fpsShown.toFixed(1)} fps`,

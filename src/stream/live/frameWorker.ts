@@ -5,15 +5,13 @@
  * main thread free for WebRTC frame delivery.
  */
 import { parentPort } from 'node:worker_threads';
-import { alignmentFor, invertAffine } from '../../compose/align.ts';
-import { warpToCrop } from '../../compose/warp.ts';
-import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../pipeline/faceProcessor.ts';
+import { emptyStageTimes, FaceProcessor } from '../../pipeline/faceProcessor.ts';
 import { Pipeline } from '../../pipeline/pipeline.ts';
 import { TrackFidelity } from '../../track/fidelity.ts';
 import { MultiFaceTracker } from '../../track/multiTracker.ts';
 import type { FaceTracker } from '../../track/tracker.ts';
-import { CROP_SIZE, type Affine, type Box, type VideoFrame } from '../../types.ts';
-import { i420ToRgb, i420ToRgbRegion, rgbToI420Region } from './i420.ts';
+import type { VideoFrame } from '../../types.ts';
+import { i420ToRgb, rgbToI420Region } from './i420.ts';
 import type { FaceInfo } from './protocol.ts';
 
 /** Messages to the worker. */
@@ -48,55 +46,24 @@ port.on('message', (m: ToWorker) => {
   work = work.then(() => handle(m)).catch((e: Error) => post({ type: 'fatal', message: e.message }));
 });
 
-/**
- * FaceProcessor.prepare for live frames: the detector runs only when the tracker asks (every
- * `detectEvery` frames, or while a new face is unconfirmed), and on the other frames only the pixels the
- * crops sample are converted from I420.
- */
-async function prepare(frame: VideoFrame, i420: Uint8Array): Promise<PreparedFrame> {
-  const { width, height } = frame;
-  const detect = tracker!.needsDetection(frame.index);
-  let detections;
-  if (detect) {
-    i420ToRgb(i420, width, height, frame.data);
-    detections = await pipeline!.detector.detect(frame);
-  }
-  const faces = tracker!.update(frame, detections);
-  // Without a restorer (pass-through) only the faces are wanted (for the page's overlay).
-  if (!processor!.restorer) return { frame, faces, aligned: [] };
-  const aligned = faces.map((face) => {
-    const toCrop = alignmentFor(face.points);
-    if (!detect) i420ToRgbRegion(i420, width, height, frame.data, cropSource(toCrop));
-    return { face, toCrop, crop: warpToCrop(frame, toCrop) };
-  });
-  return { frame, faces, aligned };
-}
-
-/** The frame rectangle a crop samples (and paste-back writes), with a 2 px margin for bilinear taps. */
-function cropSource(toCrop: Affine): Box {
-  const inv = invertAffine(toCrop);
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (const [u, v] of [[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]] as const) {
-    xs.push(inv[0] * u + inv[1] * v + inv[2]);
-    ys.push(inv[3] * u + inv[4] * v + inv[5]);
-  }
-  const x = Math.floor(Math.min(...xs)) - 2;
-  const y = Math.floor(Math.min(...ys)) - 2;
-  return { x, y, width: Math.ceil(Math.max(...xs)) + 2 - x, height: Math.ceil(Math.max(...ys)) + 2 - y };
-}
-
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
-      const w = typeof m.pipeline.fidelity === 'number' ? m.pipeline.fidelity : 0.5;
-      policy = new TrackFidelity({ w });
-      // Live tracking: stable ids for the per-face slider; the tracker's smoothing keeps pastes steady.
-      // Webcams have no shot cuts; detection runs every `detectEvery` frames, the tracker predicts between.
-      const factory = (p: typeof policy) => new MultiFaceTracker({ fidelity: p, detectEvery: m.detectEvery, shotCut: false });
-      pipeline = await Pipeline.create(m.pipeline, { fidelityPolicy: policy, trackerFactory: factory as (p: unknown) => FaceTracker });
+      // Live mode always tracks (stable ids for the per-face slider) and has no shot cuts; the policy the
+      // pipeline builds from the options (default w, mode, overrides) is kept to change w while running.
+      const options = { ...m.pipeline, track: true, detectEvery: m.detectEvery };
+      let created: TrackFidelity | undefined;
+      pipeline = await Pipeline.create(options, {
+        trackerFactory: (p) => {
+          if (p instanceof TrackFidelity) created = p;
+          // Without a restorer, frames come here only now and then (for the overlay): detect on each.
+          return new MultiFaceTracker({ fidelity: p, detectEvery: pipeline?.restorer ? m.detectEvery : 1, shotCut: false });
+        },
+      });
       tracker = pipeline.newTracker() as MultiFaceTracker;
-      processor = new FaceProcessor(pipeline.detector, tracker, pipeline.restorer, emptyStageTimes());
+      policy = created ?? new TrackFidelity({ w: pipeline.options.fidelity });
+      // Between full detections the tracker predicts (no region re-detection: it costs a detector run).
+      processor = new FaceProcessor(pipeline.detector, tracker, pipeline.restorer, emptyStageTimes(), false);
       post({ type: 'ready', restorer: pipeline.restorerName, detector: pipeline.detector.name, restoring: pipeline.restorer !== undefined });
       return;
     }
@@ -107,8 +74,12 @@ async function handle(m: ToWorker): Promise<void> {
         const { width, height, data } = m;
         const size = width * height * 3;
         if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
+        i420ToRgb(data, width, height, rgb);
         const frame: VideoFrame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
-        const prepared = await prepare(frame, data);
+        // Pass-through: only the faces (for the overlay), no crops.
+        const prepared = processor.restorer
+          ? await processor.prepare(frame)
+          : { frame, faces: tracker!.update(frame, await pipeline!.detector.detect(frame)), aligned: [] };
         let restored = false;
         if (processor.restorer && prepared.aligned.length > 0) {
           const [composed] = await processor.compose([prepared]);

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FaceRestoreError } from '../../errors.ts';
 import type { FromWorker, ToWorker } from './frameWorker.ts';
-import { FrameScheduler, type ScheduledFrame } from './frameScheduler.ts';
+import { FrameScheduler, type MissPolicy, type ScheduledFrame } from './frameScheduler.ts';
 import { checkI420, drawPassthroughMarker } from './i420.ts';
 import type { FaceInfo, RestoreStats } from './protocol.ts';
 
@@ -20,6 +20,13 @@ export interface LiveRestorerOptions {
   budgetMs: number;
   /** Run the face detector every this many frames (the tracker predicts in between). Default 2. */
   detectEvery?: number;
+  /**
+   * Without a restorer (pass-through), how often faces are looked for (for the page's overlay), ms;
+   * 0 never. Default 200: face finding competes with the codecs for the CPU, and the overlay needs no more.
+   */
+  passthroughFacesEveryMs?: number;
+  /** A frame that cannot be restored in time: `drop` (default) or `passthrough` (see MissPolicy). */
+  onMiss?: MissPolicy;
   /** Paint a marker on frames that go out unrestored. Default true. */
   passthroughMarker?: boolean;
   /** Receives every outgoing frame, in order. */
@@ -47,6 +54,7 @@ export class LiveRestorer {
   /** Pass-through mode: a copy of a frame is with the worker for face finding. */
   #detecting = false;
   #detectSeq = 0;
+  #lastDetect = -Infinity;
   #failed = false;
   #closed = false;
   #size = { width: 0, height: 0 };
@@ -66,7 +74,7 @@ export class LiveRestorer {
       now: () => performance.now(),
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-    });
+    }, o.onMiss ?? 'drop');
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
     worker.on('error', (e) => this.#fatal(e));
   }
@@ -115,8 +123,11 @@ export class LiveRestorer {
     const c = this.#scheduler.counters;
     c.framesIn++;
     c.passedThrough++;
-    if (!this.#detecting && !this.#failed) {
+    const every = this.#o.passthroughFacesEveryMs ?? 200;
+    const now = performance.now();
+    if (every > 0 && !this.#detecting && !this.#failed && now - this.#lastDetect >= every) {
       this.#detecting = true;
+      this.#lastDetect = now;
       const copy = new Uint8Array(frame.data);
       this.#worker.postMessage({ type: 'frame', seq: this.#detectSeq++, width: frame.width, height: frame.height, data: copy } satisfies ToWorker, [copy.buffer]);
     }

@@ -20,6 +20,10 @@ export const restorePeerConfigSchema = z.strictObject({
   /** Pipeline options for the restore worker (restorer, model, detector, fidelity …). */
   pipeline: z.record(z.string(), z.unknown()).default({}),
   latencyBudgetMs: z.number().min(10).max(10_000).default(DEFAULT_LATENCY_BUDGET_MS),
+  /** Run the face detector every this many frames; the tracker predicts the faces in between. */
+  detectEvery: z.number().int().min(1).max(30).default(2),
+  /** A frame that cannot be restored within the budget: dropped (unless the picture would stall) or sent unrestored. */
+  onMiss: z.enum(['drop', 'passthrough']).default('drop'),
   /** Draw a marker on frames passed through unrestored (over budget). */
   passthroughMarker: z.boolean().default(true),
   /** Exit after the first job ends (spawned peers are one job each). */

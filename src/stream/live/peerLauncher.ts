@@ -43,7 +43,7 @@ export class PeerLauncher {
     if (this.#closed) throw new Error('launcher is closed');
     const id = `peer-${process.pid}-${++this.#next}`;
     // process.execArgv would carry a test runner's loaders; the peer needs plain Node (type stripping).
-    const child = spawn(process.execPath, [PEER_MAIN], { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
+    const child = spawn(process.execPath, [PEER_MAIN], { stdio: ['pipe', 'ignore', 'pipe'] });
     child.stdin!.on('error', () => undefined);
     child.stdin!.write(JSON.stringify({ ...config, name: id }) + '\n');
     // The child logs JSON lines on stderr; they are re-logged here with the peer's id.

@@ -63,6 +63,8 @@ export class RestorePeer {
     const restorer = await LiveRestorer.create({
       pipeline: config.pipeline,
       budgetMs: config.latencyBudgetMs,
+      detectEvery: config.detectEvery,
+      onMiss: config.onMiss,
       passthroughMarker: config.passthroughMarker,
       onFrame: (frame) => {
         if (peer) peer.#output(frame);

@@ -35,8 +35,6 @@ interface MemberState {
 export interface RoomHooks {
   /** A camera producer appeared and no idle restorer took it. */
   needRestorer?: (room: Room, producerId: string) => void;
-  /** A restoring job ended (the camera producer closed or its restorer left). */
-  restorerReleased?: (room: Room, restorer: RoomMember, producerId: string) => void;
 }
 
 /**
@@ -90,7 +88,8 @@ export class Room {
   addMember(member: RoomMember): { routerRtpCapabilities: ms.RtpCapabilities; producers: ProducerInfo[] } {
     if (this.#closed) throw new RequestError('E_STATE', 'room is closed');
     this.#members.set(member.peerId, { member, transports: new Map(), producers: new Map(), consumers: new Map() });
-    if (member.role === 'restorer') queueMicrotask(() => this.#assignWaiting());
+    // After the join response has gone out.
+    if (member.role === 'restorer') setImmediate(() => this.#assignWaiting());
     return { routerRtpCapabilities: this.router.rtpCapabilities, producers: this.producerInfos() };
   }
 
@@ -286,8 +285,7 @@ export class Room {
           }
         }
         rs.member.send({ type: 'unassign', producerId: p.id });
-        this.#hooks.restorerReleased?.(this, rs.member, p.id);
-        queueMicrotask(() => this.#assignWaiting());
+        setImmediate(() => this.#assignWaiting());
       }
     }
   }

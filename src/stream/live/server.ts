@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FaceRestoreError } from '../../errors.ts';
+import { parsePipelineOptions } from '../../pipeline/options.ts';
 import { generateToken, originAllowed, tokenMatches } from './auth.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS, type RestorePeerConfigInput } from './peerConfig.ts';
@@ -50,6 +51,10 @@ export interface LiveServerOptions {
   /** Pipeline options for restore peers this server starts. */
   pipeline?: Record<string, unknown>;
   latencyBudgetMs?: number;
+  /** A frame that cannot be restored in time: `drop` (default) or `passthrough`. */
+  onMiss?: 'drop' | 'passthrough';
+  /** Restore peers run the face detector every this many frames (default 2). */
+  detectEvery?: number;
   passthroughMarker?: boolean;
   restorePeers?: RestorePeerMode;
   /** Most restore peers this server runs at once (each is CPU-bound). Default 2. */
@@ -146,6 +151,8 @@ export class LiveServer {
 
   /** Starts listening (and bundles the page's mediasoup-client once). */
   static async create(options: LiveServerOptions): Promise<LiveServer> {
+    // Bad restore options fail here (E_CONFIG), not later in every restore peer.
+    parsePipelineOptions(options.pipeline ?? {});
     const server = new LiveServer(options);
     server.#vendorPath = await ensureMediasoupClientBundle(options.cacheDir);
     await new Promise<void>((resolve, reject) => {
@@ -292,7 +299,9 @@ export class LiveServer {
       if (this.#rooms.size >= 32) throw new RequestError('E_STATE', 'too many rooms');
       creating = (async () => {
         const router = await this.#sfu.router(name);
-        const room = new Room(name, router, this.#sfu, { needRestorer: (r, id) => this.#needRestorer(r, id), restorerReleased: (r, m) => this.#restorerReleased(r, m) }, this.#log);
+        // A spawned restore peer exits by itself when its job ends (exitWhenIdle); a waiting stream then
+        // gets a new one through needRestorer.
+        const room = new Room(name, router, this.#sfu, { needRestorer: (r, id) => this.#needRestorer(r, id) }, this.#log);
         this.#rooms.set(name, room);
         return room;
       })().finally(() => this.#roomCreating.delete(name));
@@ -323,6 +332,8 @@ export class LiveServer {
       pipeline: this.#o.pipeline ?? {},
       latencyBudgetMs: this.#o.latencyBudgetMs ?? DEFAULT_LATENCY_BUDGET_MS,
       passthroughMarker: this.#o.passthroughMarker ?? true,
+      detectEvery: this.#o.detectEvery ?? 2,
+      onMiss: this.#o.onMiss ?? 'drop',
       exitWhenIdle: true,
     };
     if (mode === 'spawn') {
@@ -336,11 +347,6 @@ export class LiveServer {
       await peer.done;
       this.#inlinePeers.delete(peer);
     })().catch((e: Error) => this.#log.error({ err: e.message }, 'inline restore peer failed'));
-  }
-
-  #restorerReleased(room: Room, _member: RoomMember): void {
-    // Spawned peers exit on their own after `unassign` (exitWhenIdle); a waiting stream may now get one.
-    void room;
   }
 
   /** Called by sessions to route a request. */
