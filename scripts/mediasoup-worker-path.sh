@@ -11,6 +11,10 @@
 # (or the repository root), which lets set-up export MEDIASOUP_WORKER_BIN first.
 set -euo pipefail
 
+# Revision of our patches to the worker sources (scripts/mediasoup-worker/); part of the cache path so a
+# changed patch never reuses an old binary. Keep WORKER_PATCH_REVISION in src/stream/live/sfu.ts equal.
+PATCH_REVISION=2
+
 want_version=0
 if [ "${1:-}" = "--version" ]; then want_version=1; shift; fi
 pkg_dir="${1:-node_modules/mediasoup}"
@@ -42,5 +46,5 @@ fi
 if [ "$want_version" = 1 ]; then
   printf '%s\n' "$version"
 else
-  printf '%s\n' "${FACERESTORE_CACHE_DIR:-$HOME/.cache/facerestore}/mediasoup-worker/$version/mediasoup-worker"
+  printf '%s\n' "${FACERESTORE_CACHE_DIR:-$HOME/.cache/facerestore}/mediasoup-worker/$version-fr$PATCH_REVISION/mediasoup-worker"
 fi

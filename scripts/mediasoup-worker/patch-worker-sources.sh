@@ -51,6 +51,13 @@ awk -v snippet="$here/system-deps.meson" '
 ' "$root" > "$root.new" || die "could not find the end of project(...) in $root"
 mv "$root.new" "$root"
 
+# DTLS crash fix (revision 2). mediasoup's BIO write callback answers 1 to every BIO_CB_CTRL|BIO_CB_RETURN
+# control, so with Debian's OpenSSL (built with kernel TLS) BIO_get_ktls_send() reads as true and OpenSSL
+# never allocates its write buffer: SIGSEGV on the first handshake. Only the BIO_CB_RETURN bit matters.
+dtls="$dir/src/RTC/DtlsTransport.cpp"
+sed -i 's/(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1/(operationType \& BIO_CB_RETURN) ? static_cast<long>(ret) : 1/' "$dtls"
+grep -q '(operationType & BIO_CB_RETURN) ? static_cast<long>(ret) : 1' "$dtls" || die "DtlsTransport.cpp: the BIO callback fix did not apply (upstream changed?)"
+
 rm -rf "$dir/facerestore-compat"
 cp -R "$here/compat" "$dir/facerestore-compat"
 rm -rf "$dir/subprojects"

@@ -27,9 +27,12 @@ export interface SfuOptions {
   logger?: LiveLogger;
 }
 
+/** Revision of our worker source patches; equal to PATCH_REVISION in scripts/mediasoup-worker-path.sh. */
+export const WORKER_PATCH_REVISION = 2;
+
 /**
  * Finds the mediasoup worker binary: the explicit path, else the one set-up builds into the cache
- * (`<cacheDir>/mediasoup-worker/<version>/mediasoup-worker`), else mediasoup's default (its prebuilt
+ * (`<cacheDir>/mediasoup-worker/<version>-fr<revision>/mediasoup-worker`), else mediasoup's default (its prebuilt
  * or locally built worker). Throws E_CONFIG naming what was tried when none exists.
  */
 export function resolveWorkerBin(explicit: string | undefined, cacheDir: string): string {
@@ -38,8 +41,7 @@ export function resolveWorkerBin(explicit: string | undefined, cacheDir: string)
     if (existsSync(explicit)) return explicit;
     throw new FaceRestoreError('E_CONFIG', `mediasoup worker binary not found at ${explicit} (MEDIASOUP_WORKER_BIN); run bash scripts/setup.sh`);
   }
-  const version = mediasoup.version;
-  const cached = path.join(cacheDir, 'mediasoup-worker', version, 'mediasoup-worker');
+  const cached = path.join(cacheDir, 'mediasoup-worker', `${mediasoup.version}-fr${WORKER_PATCH_REVISION}`, 'mediasoup-worker');
   tried.push(cached);
   if (existsSync(cached)) return cached;
   const bundled = mediasoup.workerBin;
