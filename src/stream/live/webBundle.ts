@@ -11,8 +11,8 @@ export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 /**
  * Bundles mediasoup-client for the browser (one ES module exporting `Device`) into
  * `<cacheDir>/web/mediasoup-client-<version>.js` and returns that path; a cached bundle is reused.
- * The bundler is rolldown, which the dev tool chain (vite/vitest) installs: a production install
- * without dev dependencies must bundle once where it is present (e.g. in set-up) or ship the file.
+ * The bundler is rolldown, a runtime dependency (pinned to the version vite uses), so production installs
+ * without dev dependencies bundle too.
  */
 export async function ensureMediasoupClientBundle(cacheDir: string): Promise<string> {
   const main = createRequire(import.meta.url).resolve('mediasoup-client');
@@ -24,7 +24,7 @@ export async function ensureMediasoupClientBundle(cacheDir: string): Promise<str
   try {
     ({ build } = await import('rolldown'));
   } catch (e) {
-    throw new FaceRestoreError('E_CONFIG', `cannot bundle mediasoup-client for the page: rolldown is not installed (it comes with the dev dependencies); bundle once with them present, into ${out}`, { cause: e });
+    throw new FaceRestoreError('E_CONFIG', `cannot bundle mediasoup-client for the page: rolldown is not installed (npm ci installs it); expected the bundle at ${out}`, { cause: e });
   }
   const entry = path.join(WEB_DIR, 'vendor-entry.js');
   const result = await build({
