@@ -1,15 +1,3 @@
-/** The logging surface of the job system; a pino logger satisfies it. */
-export interface JobLogger {
-  debug(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-  error(obj: Record<string, unknown>, msg: string): void;
-}
-
-/** A logger that drops everything (library default, tests). */
-export const silentJobLogger: JobLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};
+/** The job system logs through the shared Logger surface (src/util/logger.ts). */
+export type { Logger as JobLogger } from '../util/logger.ts';
+export { silentLogger as silentJobLogger } from '../util/logger.ts';
