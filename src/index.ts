@@ -18,6 +18,7 @@ export type { FaceTracker, FidelityPolicy } from './track/tracker.ts';
 export { ConstantFidelity, PerFrameTracker } from './track/tracker.ts';
 export { ClassicRestorer } from './restore/classicRestorer.ts';
 export { OnnxRestorer } from './restore/onnxRestorer.ts';
+export { BatchingRestorer } from './restore/batchingRestorer.ts';
 export type { Restorer } from './restore/restorer.ts';
 export { FileSink } from './stream/fileSink.ts';
 export type { FrameSink } from './stream/sink.ts';
