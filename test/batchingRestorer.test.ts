@@ -52,3 +52,11 @@ describe('BatchingRestorer (live micro-batching)', () => {
     expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected']);
   });
 });
+
+describe('BatchingRestorer argument checks', () => {
+  it('rejects misuse as a TypeError (a rejected promise, not a synchronous throw)', async () => {
+    const b = new BatchingRestorer(new Echo());
+    const p = b.restore([crop(1)], []);
+    await expect(p).rejects.toThrow(TypeError);
+  });
+});

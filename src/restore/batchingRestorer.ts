@@ -40,7 +40,11 @@ export class BatchingRestorer implements Restorer {
   }
 
   restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
-    checkRestoreArgs(crops, weights);
+    try {
+      checkRestoreArgs(crops, weights);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (crops.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.#queue.push({ crops, weights, resolve, reject });

@@ -99,7 +99,11 @@ export class OnnxRestorer implements Restorer {
 
   /** Restores a batch. Concurrent calls run one after another (they share the output buffers). */
   restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
-    checkRestoreArgs(crops, weights);
+    try {
+      checkRestoreArgs(crops, weights);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const job = this.#serial.then(() => this.#restore(crops, weights));
     this.#serial = job.catch(() => undefined);
     return job;
