@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-APT_PKGS=(ffmpeg redis-server chromium fonts-dejavu-core
+APT_PKGS=(ffmpeg redis-server chromium fonts-dejavu-core fonts-liberation libgl1-mesa-dri
   meson ninja-build pkg-config g++ make python3 libssl-dev libuv1-dev libflatbuffers-dev
   flatbuffers-compiler libabsl-dev libsrtp2-dev)
 missing=()
