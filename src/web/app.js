@@ -128,6 +128,8 @@ async function consume(info) {
   consumers.set(info.producerId, null);
   const data = await request('consume', { transportId: recvTransport.id, producerId: info.producerId, rtpCapabilities: device.recvRtpCapabilities });
   const consumer = await recvTransport.consume(data);
+  // Live view: ask the jitter buffer for no extra delay (Chromium's jitterBufferTarget, in ms).
+  if ('jitterBufferTarget' in consumer.rtpReceiver) consumer.rtpReceiver.jitterBufferTarget = 0;
   consumers.set(info.producerId, consumer);
   restored.srcObject = new MediaStream([consumer.track]);
   live.restoredProducerId = info.producerId;
