@@ -154,3 +154,43 @@ describe('bad input: a clear error, a distinct exit code, no partial output', ()
     expect(r.stderr).toMatch(/warning: CUDA execution provider is not available.*Falling back to the CPU provider/);
   });
 });
+
+describe('interrupted runs', () => {
+  it('SIGKILL mid-run leaves only a hidden partial file, which the next run removes; the output appears only when complete', async () => {
+    const dir = path.join(tmp, 'killed');
+    await mkdir(dir);
+    const out = path.join(dir, 'out.mp4');
+    const child = execFile(process.execPath, [repo('bin/facerestore.mjs'), 'restore', shared('footage/retalk_1.mp4'), '-o', out, '--no-progress']);
+    // Wait until the encoder has written something, then kill the whole run hard.
+    for (let i = 0; i < 600; i++) {
+      const names = await readdir(dir);
+      if (names.some((n) => n.endsWith('.partial'))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // ffmpeg children of the killed CLI see their stdin close and exit; give them a moment.
+    await new Promise((r) => setTimeout(r, 500));
+    const left = await readdir(dir);
+    expect(left.filter((n) => n === 'out.mp4')).toEqual([]);
+    expect(left.filter((n) => n.endsWith('.partial')).length).toBe(1);
+    const r = await cli('restore', shared('footage/retalk_1.mp4'), '-o', out, '--no-progress', '--duration', '0.5');
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readdir(dir)).toEqual(['out.mp4']);
+  });
+
+  it('SIGINT stops the run cleanly: exit code for an interruption, no output, no partial file', async () => {
+    const dir = path.join(tmp, 'interrupted');
+    await mkdir(dir);
+    const child = execFile(process.execPath, [repo('bin/facerestore.mjs'), 'restore', shared('footage/retalk_1.mp4'), '-o', path.join(dir, 'out.mp4'), '--no-progress']);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    for (let i = 0; i < 600 && !(await readdir(dir)).some((n) => n.endsWith('.partial')); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code, stderr).toBe(10);
+    expect(stderr).toMatch(/E_CLOSED.*interrupted/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});

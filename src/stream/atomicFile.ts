@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * A temporary path beside `target` (same directory, so the final rename is atomic on one file system).
- * The name starts with a dot and carries `.partial` so people and cleanup scripts can tell it apart.
+ * A temporary path beside `target` (same directory, so the final rename is atomic on one file system):
+ * `.<name>.<pid>.<random>.partial`. The pid lets a later run tell a dead writer's leftovers from a live one's.
  */
 export function partialPathFor(target: string): string {
   const dir = path.dirname(target);
@@ -19,4 +19,30 @@ export async function commitPartial(partial: string, target: string): Promise<vo
 /** Removes a temporary file; a missing one is fine. */
 export async function discardPartial(partial: string): Promise<void> {
   await rm(partial, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writers of `target` left when they were killed (SIGKILL, power loss)
+ * before they could clean up: those whose pid no longer runs. Returns the removed paths.
+ */
+export async function removeStalePartials(target: string): Promise<string[]> {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((n) => {
+    if (!n.startsWith(prefix) || !n.endsWith('.partial')) return false;
+    const m = /^(\d+)\.[0-9a-f]+\.partial$/.exec(n.slice(prefix.length));
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  });
+  await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
+  return stale.map((n) => path.join(dir, n));
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
 import type { AnalyzedFrame, VideoInfo } from '../types.ts';
 import { ChildRunner } from '../util/process.ts';
-import { commitPartial, discardPartial, partialPathFor } from './atomicFile.ts';
+import { commitPartial, discardPartial, partialPathFor, removeStalePartials } from './atomicFile.ts';
 import { buildEncodeArgs, type VideoCodecOptions } from './encodeArgs.ts';
 import type { FrameSink } from './sink.ts';
 
@@ -42,6 +42,8 @@ export class FileSink implements FrameSink {
       throw new FaceRestoreError('E_OUTPUT', `cannot create the output folder for ${out}: ${e.message}`, { cause: e });
     });
     if (await stat(out).then((s) => s.isDirectory(), () => false)) throw new FaceRestoreError('E_OUTPUT', `output ${out} is a directory`);
+    // A run killed before it could clean up left its temporary file; a re-run is the resume.
+    await removeStalePartials(out);
     this.#partial = partialPathFor(out);
     const format = this.options.format ?? FORMAT_BY_EXT[path.extname(out).toLowerCase()] ?? 'mp4';
     const args = buildEncodeArgs({
