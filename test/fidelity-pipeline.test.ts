@@ -76,3 +76,27 @@ describe('per-face fidelity reaches the restorer', () => {
     }
   });
 });
+
+describe('facerestore track', () => {
+  it('writes a tracks document that validates, with shots split at the clip cuts and one frame record per frame', async () => {
+    const out = path.join(tmp, 'hamilton-tracks.json');
+    await promisify(execFile)(process.execPath, [repo('bin/facerestore.mjs'), 'track', shared('footage/short_hamilton_clip.mp4'), '--json', out, '--no-progress']);
+    const doc = parseTracksDocument(JSON.parse(await readFile(out, 'utf8')));
+    expect(doc.frames).toHaveLength(275);
+    expect(doc.frames.map((f) => f.index)).toEqual(Array.from({ length: 275 }, (_, i) => i));
+    expect(doc.shots.map((s) => s.firstFrame)).toEqual([0, 20, 82, 211]);
+    // No track id appears in two shots.
+    for (const t of doc.tracks) {
+      const shot = doc.shots.find((s) => t.firstFrame >= s.firstFrame && t.firstFrame <= s.lastFrame)!;
+      expect(t.lastFrame).toBeLessThanOrEqual(shot.lastFrame);
+    }
+  });
+
+  it('bad input fails with its code and leaves no tracks file', async () => {
+    const out = path.join(tmp, 'none.json');
+    const err = await promisify(execFile)(process.execPath, [repo('bin/facerestore.mjs'), 'track', '/nonexistent.mp4', '--json', out]).catch((e) => e);
+    expect(err.code).toBe(3);
+    expect(err.stderr).toMatch(/E_INPUT_MISSING/);
+    await expect(readFile(out)).rejects.toThrow();
+  });
+});

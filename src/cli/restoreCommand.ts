@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FaceRestoreError } from '../errors.ts';
-import { probeVideo } from '../ingest/probe.ts';
 import { createPipeline } from '../pipeline/pipeline.ts';
 import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
@@ -39,13 +38,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       const onSignal = () => controller.abort(new FaceRestoreError('E_CLOSED', 'interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const tracks = flags.tracksJson ? new TracksFile(flags.tracksJson as string, await probeVideo(input, ctx.env.ffprobePath)) : undefined;
+      const tracks = flags.tracksJson ? new TracksFile(flags.tracksJson as string) : undefined;
       try {
         const summary = await pipeline.restoreFile(
           input,
           output,
           { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: !!flags.deterministic },
-          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined, onTracked: tracks?.onTracked },
+          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined, onStart: tracks?.onStart, onTracked: tracks?.onTracked },
         ).catch(async (e) => {
           await tracks?.discard();
           throw e;

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { probeVideo } from '../ingest/probe.ts';
 import { createPipeline } from '../pipeline/pipeline.ts';
 import { NullSink } from '../stream/nullSink.ts';
 import type { CliContext } from './context.ts';
@@ -19,14 +18,13 @@ export function registerTrack(program: Command, ctx: CliContext): void {
     .option('--duration <seconds>', 'length to process', numberIn(0.001, 1e7))
     .option('--no-progress', 'no progress bar');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
-    const info = await probeVideo(input, ctx.env.ffprobePath);
     const pipeline = await createPipeline({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), restorer: 'none' }, {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
     });
-    const tracks = new TracksFile(flags.json as string, info);
+    const tracks = new TracksFile(flags.json as string);
     const bar = progressBar(flags.progress !== false);
     try {
-      const summary = await pipeline.run(input, new NullSink(), { onTracked: tracks.onTracked, onProgress: bar.update, start: flags.start as number | undefined, duration: flags.duration as number | undefined });
+      const summary = await pipeline.run(input, new NullSink(), { onStart: tracks.onStart, onTracked: tracks.onTracked, onProgress: bar.update, start: flags.start as number | undefined, duration: flags.duration as number | undefined });
       await tracks.commit();
       bar.stop();
       ctx.stderr(`facerestore: wrote ${flags.json}: ${summary.frames} frames, ${summary.faces} faces (detector ${summary.detector})\n`);

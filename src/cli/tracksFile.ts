@@ -11,25 +11,30 @@ import type { VideoInfo } from '../types.ts';
 export class TracksFile {
   readonly target: string;
   readonly #partial: string;
-  readonly #exporter: TrackExporter;
+  #exporter: TrackExporter | undefined;
 
-  constructor(target: string, video: Pick<VideoInfo, 'width' | 'height' | 'fps' | 'path'>) {
+  constructor(target: string) {
     this.target = target;
     this.#partial = partialPathFor(target);
-    this.#exporter = TrackExporter.toFile(this.#partial, { width: video.width, height: video.height, fps: video.fps, source: path.basename(video.path) });
   }
 
+  /** The pipeline hook that opens the export once the input is known. */
+  readonly onStart: NonNullable<RunOptions['onStart']> = (video: VideoInfo) => {
+    this.#exporter = TrackExporter.toFile(this.#partial, { width: video.width, height: video.height, fps: video.fps, source: path.basename(video.path) });
+  };
+
   /** The pipeline hook that records each frame. */
-  readonly onTracked: NonNullable<RunOptions['onTracked']> = (frame, faces, info) => this.#exporter.add(frame, faces, info);
+  readonly onTracked: NonNullable<RunOptions['onTracked']> = (frame, faces, info) => this.#exporter?.add(frame, faces, info);
 
   async commit(): Promise<void> {
+    if (!this.#exporter) throw new Error('TracksFile.commit before the run started');
     this.#exporter.finish();
     await commitPartial(this.#partial, this.target);
   }
 
   async discard(): Promise<void> {
     try {
-      this.#exporter.finish();
+      this.#exporter?.finish();
     } catch {
       // The exporter may already be finished or broken; the file is removed either way.
     }

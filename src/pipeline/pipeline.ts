@@ -57,6 +57,8 @@ export interface RunOptions {
   duration?: number;
   /** A tracker for this run (default: the pipeline's tracker factory). */
   tracker?: FaceTracker;
+  /** Called once with the probed input before the first frame. */
+  onStart?: (info: VideoInfo) => void;
   /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
   onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
 }
@@ -141,6 +143,7 @@ export class Pipeline {
     const times = emptyStageTimes();
     const o = this.options;
     const info: VideoInfo = await probeVideo(input, o.ffprobePath);
+    run.onStart?.(info);
     const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
     const processor = new FaceProcessor(this.detector, run.tracker ?? this.newTracker(), this.restorer, times);
     const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
