@@ -1,28 +1,17 @@
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FaceRestoreError } from '../errors.ts';
 import { onnxForCheckpoint } from '../restore/checkpointModel.ts';
 import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, verifyCheckpoint } from '../restore/codeformer/index.ts';
-import { commitPartial, discardPartial, partialPathFor } from '../stream/atomicFile.ts';
+import { writeFileAtomic } from '../stream/atomicFile.ts';
 import type { CliContext } from './context.ts';
 import { numberIn } from './parse.ts';
 
-/** Writes bytes to `target` atomically (temporary file beside it, fsync, rename). */
-async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
-  const partial = partialPathFor(target);
+/** Writes a built model atomically; failures become E_OUTPUT. */
+async function writeModel(target: string, bytes: Uint8Array): Promise<void> {
   try {
-    const fh = await open(partial, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await commitPartial(partial, target);
+    await writeFileAtomic(target, bytes);
   } catch (e) {
-    await discardPartial(partial);
-    if (e instanceof FaceRestoreError) throw e;
     throw new FaceRestoreError('E_OUTPUT', `cannot write ${target}: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -41,7 +30,7 @@ export function registerModels(program: Command, ctx: CliContext): void {
       const started = performance.now();
       let target: string;
       if (flags.output) {
-        await writeAtomic(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16 }));
+        await writeModel(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16 }));
         target = flags.output;
       } else {
         target = await onnxForCheckpoint(checkpoint, { cacheDir: ctx.env.cacheDir, fp16: !!flags.fp16, onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`) });
@@ -71,7 +60,7 @@ export function registerModels(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'random seed', numberIn(0, 2 ** 31, true), 0)
     .option('--fp16', 'float16 weights and activations (for CUDA)')
     .action(async (flags: { output: string; seed: number; fp16?: boolean }) => {
-      await writeAtomic(flags.output, buildRandomCodeFormer({ officialShape: true, seed: flags.seed, fp16: !!flags.fp16 }));
+      await writeModel(flags.output, buildRandomCodeFormer({ officialShape: true, seed: flags.seed, fp16: !!flags.fp16 }));
       ctx.stdout(`${flags.output}\n`);
     });
 }

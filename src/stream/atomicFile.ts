@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -45,4 +45,27 @@ export async function removeStalePartials(target: string): Promise<string[]> {
   });
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
   return stale.map((n) => path.join(dir, n));
+}
+
+/**
+ * Writes `data` to `target` atomically: into a temporary file beside it, flushed to disk, then renamed.
+ * Readers see the old file or the whole new one, never a part; on failure the temporary file is removed.
+ * Creates the folder when missing.
+ */
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(path.dirname(target), { recursive: true });
+  const partial = partialPathFor(target);
+  try {
+    const fh = await open(partial, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(partial, target);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
 }

@@ -3,9 +3,10 @@
  * format, through a safe pickle subset), infer the architecture from its tensors, and write an ONNX graph
  * with inputs `x` float32 [N,3,512,512] in [-1,1] and `w` float32 [N] and output `out` float32 [N,3,512,512].
  */
-import { mkdir, open as openFile, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
+import { writeFileAtomic } from '../../stream/atomicFile.ts';
 import { inferArch, type CodeFormerArch } from './arch.ts';
 import { openCheckpoint, sha256File, type Checkpoint } from './checkpoint.ts';
 import { buildCodeFormerGraph, type GraphOptions, type WeightMap } from './codeformerGraph.ts';
@@ -115,19 +116,9 @@ export async function loadOrBuildCached(checkpointPath: string, options: CacheOp
   }
   options.onBuild?.({ checkpoint: checkpointPath, target });
   const bytes = await buildCodeFormerOnnx(checkpointPath, { fp16: options.fp16, nHead: options.nHead });
-  await mkdir(options.cacheDir, { recursive: true });
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
   try {
-    const fh = await openFile(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
+    await writeFileAtomic(target, bytes);
   } catch (e) {
-    await rm(tmp, { force: true });
     throw new FaceRestoreError('E_OUTPUT', `cannot write the built model to ${target}: ${(e as Error).message}`, { cause: e });
   }
   return target;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomicFile.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +37,6 @@ export async function ensureMediasoupClientBundle(cacheDir: string): Promise<str
   });
   const chunk = result.output.find((o) => o.type === 'chunk');
   if (!chunk || chunk.type !== 'chunk') throw new FaceRestoreError('E_INTERNAL', 'bundling mediasoup-client produced no output');
-  await mkdir(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  await writeFile(tmp, `/* mediasoup-client ${version}, bundled for the browser by facerestore */\n${chunk.code}`);
-  await rename(tmp, out);
+  await writeFileAtomic(out, `/* mediasoup-client ${version}, bundled for the browser by facerestore */\n${chunk.code}`);
   return out;
 }
