@@ -194,3 +194,17 @@ describe('interrupted runs', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 });
+
+describe('missing ffmpeg', () => {
+  for (const [variable, tool] of [['FACERESTORE_FFPROBE', 'ffprobe'], ['FACERESTORE_FFMPEG', 'ffmpeg']] as const) {
+    it(`a missing ${tool} is a clear error with its own exit code`, async () => {
+      const r = await new Promise<CliResult>((resolve) => {
+        execFile(process.execPath, [repo('bin/facerestore.mjs'), 'restore', shared('footage/retalk_2.mp4'), '-o', path.join(tmp, `no-${tool}.mp4`), '--no-progress'], { env: { ...process.env, [variable]: `/nonexistent/${tool}` } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      expect(r.code).toBe(7);
+      expect(r.stderr).toMatch(new RegExp(`E_FFMPEG_MISSING.*/nonexistent/${tool} not found.*apt-get install ffmpeg`));
+    });
+  }
+});
