@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { loadOrBuildCached } from './codeformer/index.ts';
 
@@ -15,7 +16,7 @@ export interface CheckpointModelOptions {
  * checkpoint's sha256) on first use. Errors: E_MODEL_MISSING, E_CHECKPOINT.
  */
 export async function onnxForCheckpoint(checkpoint: string, options: CheckpointModelOptions): Promise<string> {
-  const root = options.cacheDir ?? path.join((await import('node:os')).homedir(), '.cache', 'facerestore');
+  const root = options.cacheDir ?? path.join(os.homedir(), '.cache', 'facerestore');
   return loadOrBuildCached(checkpoint, {
     cacheDir: path.join(root, 'models'),
     fp16: options.fp16,

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { FaceRestoreError } from '../errors.ts';
 import { OrtModel } from '../restore/ort.ts';
 import type { Device, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
@@ -86,7 +87,7 @@ export class BlazeFaceDetector implements FaceDetector {
     const shape = model.inputs[0]?.shape;
     if (!shape || shape.length !== 4 || shape[3] !== 3 || typeof shape[1] !== 'number' || shape[1] !== shape[2] || model.outputs.length !== 4) {
       await model.close();
-      throw new (await import('../errors.ts')).FaceRestoreError(
+      throw new FaceRestoreError(
         'E_MODEL_CONTRACT',
         `model ${model.name} is not a BlazeFace detector: expected one NHWC input [1,S,S,3] and four outputs, got inputs ${JSON.stringify(model.inputs)}`,
       );
