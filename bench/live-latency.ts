@@ -1,7 +1,8 @@
 /**
  * Round-trip latency of live restoration, measured end to end in headless Chromium.
  *
- *   node bench/live-latency.ts [--seconds 8] [--warmup 3] [--sizes 640x480,1280x720] [--modes bare,passthrough,classic]
+ *   node bench/live-latency.ts [--seconds 8] [--warmup 3] [--repeats 3] [--sizes 640x480,1280x720]
+ *                              [--modes bare,passthrough,classic] [--budget 120] [--vsync]
  *
  * The fake webcam is a clip of ../shared/footage/retalk_1.mp4 with a 12-bit frame counter burned into its
  * bottom-left corner. The page reads the counter from every frame the original <video> (local camera) and
@@ -11,6 +12,15 @@
  *                (no SFU, no restore peer): the floor the live path is compared with;
  *   passthrough  the full live path (mediasoup SFU, restore peer process) with restorer `none`;
  *   classic      the full live path with the classic restorer (detection every 2nd frame, latency budget).
+ *
+ * Each run starts a fresh browser; runs are interleaved (every mode once, then again) so a drift of the
+ * machine's load hits all modes alike, and percentiles are over the pooled samples of all runs of a mode.
+ * Chromium composites without waiting for vsync (unless --vsync): at 60 Hz the presentation times of both
+ * videos snap to 16.7 ms steps, and the camera's phase against vsync, fixed for a run, moved a run's p50 by
+ * up to 30 ms between otherwise identical runs. Each run also reports where the time goes, from WebRTC
+ * stats (means over the measured window): the publisher's encoder and pacer, the middle hop (the restore
+ * peer, or the bare loop's wrtc peer: receive jitter buffer, decode, encode, pacer, uplink estimate) and the
+ * returned track's jitter buffer, assembly and decode in the page.
  * Prints one JSON document on stdout (progress on stderr).
  */
 import { createServer } from 'node:http';
@@ -20,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { readEnvironment } from '../src/config/env.ts';
+import { RtcDelayMeter, type RtcDelays, type StatsReport } from '../src/stream/live/rtcStats.ts';
 import { LiveServer } from '../src/stream/live/server.ts';
 import { resolveWorkerBin } from '../src/stream/live/sfu.ts';
 import { loadWrtc } from '../src/stream/live/wrtcDevice.ts';
@@ -29,6 +40,8 @@ import { shared } from '../test/helpers/paths.ts';
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '8' },
+    repeats: { type: 'string', default: '3' },
+    vsync: { type: 'boolean', default: false },
     warmup: { type: 'string', default: '3' },
     sizes: { type: 'string', default: '640x480,1280x720' },
     modes: { type: 'string', default: 'bare,passthrough,classic' },
@@ -94,7 +107,7 @@ function percentile(values: number[], p: number): number {
 }
 
 /** Bare loop: the page offers a sendrecv video transceiver; Node answers and echoes decoded frames. */
-async function startBare(page: Page, width: number, height: number): Promise<() => void> {
+async function startBare(page: Page, width: number, height: number): Promise<{ stop(): void; stats(): Promise<StatsReport> }> {
   const wrtc = loadWrtc();
   const pc = new wrtc.RTCPeerConnection();
   const source = new wrtc.nonstandard.RTCVideoSource();
@@ -132,10 +145,13 @@ async function startBare(page: Page, width: number, height: number): Promise<() 
   await page.evaluate(async (sdp) => {
     await (window as unknown as { __pc: RTCPeerConnection }).__pc.setRemoteDescription({ type: 'answer', sdp });
   }, answer);
-  return () => {
-    sink?.stop();
-    track.stop();
-    pc.close();
+  return {
+    stop: () => {
+      sink?.stop();
+      track.stop();
+      pc.close();
+    },
+    stats: () => pc.getStats() as Promise<StatsReport>,
   };
 }
 
@@ -152,18 +168,55 @@ function withStartBitrate(sdp: string): string {
   return out;
 }
 
+/** Installed before the page's scripts: keeps every RTCPeerConnection it makes, for getStats. */
+function keepPeerConnections(): void {
+  const Native = window.RTCPeerConnection;
+  const all: RTCPeerConnection[] = [];
+  (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = all;
+  const Kept = function (this: unknown, ...a: ConstructorParameters<typeof RTCPeerConnection>) {
+    const pc = new Native(...a);
+    all.push(pc);
+    return pc;
+  } as unknown as typeof RTCPeerConnection;
+  Kept.prototype = Native.prototype;
+  Object.assign(Kept, Native);
+  window.RTCPeerConnection = Kept;
+}
+
+/** The page's WebRTC stats (all its peer connections) as plain objects. */
+async function pageStats(page: Page): Promise<StatsReport> {
+  const list = await page.evaluate(async () => {
+    const out: unknown[] = [];
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      if (pc.connectionState !== 'closed') for (const s of (await pc.getStats()).values()) out.push({ ...s });
+    }
+    return out;
+  });
+  return { values: () => list };
+}
+
+interface Breakdown {
+  /** The publishing page: encode and pacer. */
+  publisher: Pick<RtcDelays, 'encodeMs' | 'pacerMs'>;
+  /** The middle hop: the restore peer, or the bare loop's wrtc peer. */
+  middle: RtcDelays;
+  /** The returned track in the page: jitter buffer (with assembly) and decode. */
+  returned: Pick<RtcDelays, 'jitterBufferMs' | 'assemblyMs' | 'decodeMs'>;
+}
+
 async function measure(mode: Mode, width: number, height: number, y4m: string, env: ReturnType<typeof readEnvironment>) {
-  const browser = await launchChromium(y4m);
+  const browser = await launchChromium(y4m, args.vsync ? [] : ['--disable-gpu-vsync', '--disable-frame-rate-limit']);
   let server: LiveServer | undefined;
   let http: ReturnType<typeof createServer> | undefined;
-  let stopBare: (() => void) | undefined;
+  let bare: Awaited<ReturnType<typeof startBare>> | undefined;
   try {
     const page = await browser.newPage();
+    await page.addInitScript(keepPeerConnections);
     if (mode === 'bare') {
       http = createServer((_q, r) => r.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><video id="original" autoplay muted playsinline></video><video id="restored" autoplay muted playsinline></video>'));
       await new Promise<void>((r) => http!.listen(0, '127.0.0.1', r));
       await page.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`);
-      stopBare = await startBare(page, width, height);
+      bare = await startBare(page, width, height);
     } else {
       server = await LiveServer.create({
         workerBin: resolveWorkerBin(env.mediasoupWorkerBin, env.cacheDir),
@@ -176,6 +229,10 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
     await page.waitForFunction(() => (document.getElementById('restored') as HTMLVideoElement | null)?.videoWidth, undefined, { timeout: 60_000 });
     await page.evaluate(installMeter, { block: counterBlock(height), bits: COUNTER_BITS });
     await new Promise((r) => setTimeout(r, Number(args.warmup) * 1000));
+    const pageMeter = new RtcDelayMeter();
+    const bareMeter = new RtcDelayMeter();
+    pageMeter.update(await pageStats(page));
+    if (bare) bareMeter.update(await bare.stats());
     await page.evaluate(() => (window as unknown as { __meter: { reset(): void } }).__meter.reset());
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, Number(args.seconds) * 1000));
@@ -184,33 +241,27 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
       const x = (window as unknown as { __meter: { samples: number[]; shown: number; unreadable: number; width: number; height: number } }).__meter;
       return { samples: [...x.samples], shown: x.shown, unreadable: x.unreadable, width: x.width, height: x.height };
     });
+    const inPage = pageMeter.update(await pageStats(page));
     const peer = mode === 'bare' ? undefined : await page.evaluate(() => (window as unknown as { __live: { restoreStats?: Record<string, unknown> } }).__live.restoreStats);
-    // The returned stream's receive side: ICE round trip and mean jitter-buffer delay (WebRTC stats).
-    const receiver = await page.evaluate(async (bare) => {
-      const w = window as unknown as { __pc?: RTCPeerConnection; __live?: { receiverDelay?: { rtt?: number; jitter?: number } } };
-      if (!bare) return w.__live?.receiverDelay;
-      let rtt: number | undefined;
-      let jitter: number | undefined;
-      for (const s of (await w.__pc!.getStats()).values()) {
-        if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime * 1000;
-        if (s.type === 'inbound-rtp' && s.jitterBufferEmittedCount) jitter = (s.jitterBufferDelay / s.jitterBufferEmittedCount) * 1000;
-      }
-      return { rtt, jitter };
-    }, mode === 'bare');
+    const middle = bare ? bareMeter.update(await bare.stats()) : ((peer?.rtc as RtcDelays | undefined) ?? {});
+    const breakdown: Breakdown = {
+      publisher: { encodeMs: inPage.encodeMs, pacerMs: inPage.pacerMs },
+      middle,
+      returned: { jitterBufferMs: inPage.jitterBufferMs, assemblyMs: inPage.assemblyMs, decodeMs: inPage.decodeMs },
+    };
     return {
       mode,
       size: `${width}x${height}`,
       receivedSize: `${m.width}x${m.height}`,
+      samples: m.samples,
       p50Ms: round(percentile(m.samples, 50)),
-      p90Ms: round(percentile(m.samples, 90)),
-      samples: m.samples.length,
       fpsReturned: round(m.shown / secs),
       unreadableFrames: m.unreadable,
-      receiverJitterBufferMs: receiver?.jitter === undefined ? null : round(receiver.jitter),
+      breakdown,
       ...(peer ? { peer: { restored: peer.restored, passedThrough: peer.passedThrough, dropped: peer.dropped, workMs: round(peer.workMs as number), peerLatencyMs: round(peer.peerLatencyMs as number) } } : {}),
     };
   } finally {
-    stopBare?.();
+    bare?.stop();
     await browser.close();
     await server?.close();
     http?.close();
@@ -222,18 +273,60 @@ const round = (v: number) => Math.round(v * 10) / 10;
 const env = readEnvironment();
 const sizes = args.sizes!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const modes = args.modes!.split(',') as Mode[];
-const results: Array<Awaited<ReturnType<typeof measure>>> = [];
+const repeats = Math.max(1, Number(args.repeats));
+type Run = Awaited<ReturnType<typeof measure>>;
+const runs: Run[] = [];
 const dir = os.tmpdir();
 const loadBefore = os.loadavg();
 for (const [w, h] of sizes) {
   const y4m = await makeY4m(shared('footage/retalk_1.mp4'), path.join(dir, `facerestore-live-bench-${w}x${h}.y4m`), { width: w, height: h, seconds: 4, counter: true });
-  for (const mode of modes) {
-    log(`${mode} ${w}x${h}…`);
-    const r = await measure(mode, w, h, y4m, env);
-    log(JSON.stringify(r));
-    results.push(r);
+  for (let k = 0; k < repeats; k++) {
+    for (const mode of modes) {
+      log(`${mode} ${w}x${h} run ${k + 1}/${repeats}…`);
+      const r = await measure(mode, w, h, y4m, env);
+      const { samples, ...shown } = r;
+      log(JSON.stringify({ ...shown, p90Ms: round(percentile(samples, 90)), samples: samples.length }));
+      runs.push(r);
+    }
   }
 }
+
+/** Means of each numeric field over the runs that have it. */
+function meanFields<T extends object>(items: T[]): T {
+  const sums = new Map<string, { sum: number; n: number }>();
+  for (const it of items) {
+    for (const [key, v] of Object.entries(it)) {
+      if (typeof v !== 'number') continue;
+      const e = sums.get(key) ?? { sum: 0, n: 0 };
+      sums.set(key, { sum: e.sum + v, n: e.n + 1 });
+    }
+  }
+  return Object.fromEntries([...sums].map(([key, e]) => [key, round(e.sum / e.n)])) as T;
+}
+
+const results = sizes.flatMap(([w, h]) =>
+  modes.map((mode) => {
+    const mine = runs.filter((r) => r.mode === mode && r.size === `${w}x${h}`);
+    const pooled = mine.flatMap((r) => r.samples);
+    return {
+      mode,
+      size: `${w}x${h}`,
+      receivedSize: [...new Set(mine.map((r) => r.receivedSize))].join(','),
+      p50Ms: round(percentile(pooled, 50)),
+      p90Ms: round(percentile(pooled, 90)),
+      runP50Ms: mine.map((r) => r.p50Ms),
+      samples: pooled.length,
+      fpsReturned: meanFields(mine.map((r) => ({ v: r.fpsReturned }))).v,
+      unreadableFrames: mine.reduce((a, r) => a + r.unreadableFrames, 0),
+      breakdownMs: {
+        publisher: meanFields(mine.map((r) => r.breakdown.publisher)),
+        middle: meanFields(mine.map((r) => r.breakdown.middle)),
+        returned: meanFields(mine.map((r) => r.breakdown.returned)),
+      },
+      ...(mine[0]?.peer ? { peer: mine.map((r) => r.peer) } : {}),
+    };
+  }),
+);
 const added = results
   .filter((r) => r.mode !== 'bare')
   .map((r) => {
@@ -241,7 +334,19 @@ const added = results
     return { mode: r.mode, size: r.size, addedP50Ms: bare ? round(r.p50Ms - bare.p50Ms) : null, addedP90Ms: bare ? round(r.p90Ms - bare.p90Ms) : null };
   });
 process.stdout.write(
-  JSON.stringify({ machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map(round), loadavgAfter: os.loadavg().map(round) }, budgetMs: Number(args.budget), results, addedOverBare: added }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map(round), loadavgAfter: os.loadavg().map(round) },
+      budgetMs: Number(args.budget),
+      repeats,
+      secondsPerRun: Number(args.seconds),
+      vsync: args.vsync,
+      results,
+      addedOverBare: added,
+    },
+    null,
+    2,
+  ) + '\n',
 );
 // @roamhq/wrtc (bare mode) can crash in its native teardown when Node exits by draining the event loop.
 process.exit(0);

@@ -26,7 +26,7 @@ type LiveState = {
   cameraProducerId?: string;
   restoredProducerId?: string;
   faces: Array<{ trackId: number; box: { x: number; y: number; width: number; height: number }; w: number; overridden: boolean }>;
-  restoreStats?: { restored: number; passedThrough: number; width: number; height: number };
+  restoreStats?: { restored: number; passedThrough: number; width: number; height: number; rtc?: Record<string, number> };
 };
 const state = (page: Page) => page.evaluate(() => (window as unknown as { __live: LiveState }).__live);
 const restoredSize = (page: Page) =>
@@ -70,6 +70,12 @@ describe('live e2e: Chromium → SFU → restore peer → Chromium', () => {
     expect([size.w, size.h]).toEqual([640, 480]);
     const s = await state(pub);
     expect(s.restoreStats).toMatchObject({ width: 640, height: 480 });
+    // The peer reports its own WebRTC delays (read from wrtc's stats once a second).
+    await waitFor(async () => (await state(pub)).restoreStats?.rtc?.encodeMs !== undefined, 10_000, 'the restore peer’s WebRTC delays');
+    const rtc = (await state(pub)).restoreStats!.rtc!;
+    expect(rtc.jitterBufferMs).toBeGreaterThan(0);
+    expect(rtc.encodeMs).toBeGreaterThan(0);
+    expect(rtc.estimateKbps).toBeGreaterThan(300);
 
     // Inside the face the restored picture differs from the camera's; the background matches (codec noise only).
     const box = s.faces[0]!.box;

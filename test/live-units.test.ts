@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameScheduler } from '../src/stream/live/frameScheduler.ts';
 import { drawPassthroughMarker, i420Size, i420ToRgb, rgbToI420Region } from '../src/stream/live/i420.ts';
 import { parseClientMessage } from '../src/stream/live/protocol.ts';
+import { RtcDelayMeter } from '../src/stream/live/rtcStats.ts';
 import { TokenBucket } from '../src/stream/live/rateLimiter.ts';
 import { originAllowed, tokenMatches } from '../src/stream/live/auth.ts';
 
@@ -210,5 +211,38 @@ describe('protocol, rate limit and auth', () => {
     expect(originAllowed('https://h:1', 'h:1', false, [])).toBe(false);
     expect(originAllowed('https://evil', 'h:1', false, [])).toBe(false);
     expect(originAllowed('https://ok', 'h:1', false, ['https://ok'])).toBe(true);
+  });
+});
+
+describe('RtcDelayMeter (where live latency goes, from WebRTC stats)', () => {
+  const report = (...stats: object[]) => ({ values: () => stats });
+  const inbound = (frames: number, jb: number, asm: number, dec: number) => ({ type: 'inbound-rtp', kind: 'video', jitterBufferEmittedCount: frames, jitterBufferDelay: jb, framesAssembledFromMultiplePackets: frames, totalAssemblyTime: asm, framesDecoded: frames, totalDecodeTime: dec });
+  const outbound = (frames: number, enc: number, packets: number, sendDelay: number) => ({ type: 'outbound-rtp', kind: 'video', framesEncoded: frames, totalEncodeTime: enc, packetsSent: packets, totalPacketSendDelay: sendDelay });
+
+  it('gives means over the window between two updates, across a recv and a send report', () => {
+    const m = new RtcDelayMeter();
+    // A slow start (1 s of jitter buffer per frame) must not leak into the next window.
+    m.update(report(inbound(10, 10, 1, 0.1)), report(outbound(10, 0.05, 50, 1)));
+    const pair = { type: 'candidate-pair', nominated: true, availableOutgoingBitrate: 8_000_000 };
+    const audio = { type: 'inbound-rtp', kind: 'audio', jitterBufferEmittedCount: 1000, jitterBufferDelay: 1000 };
+    const d = m.update(report(inbound(40, 10.6, 1.15, 0.13), audio), report(outbound(40, 0.17, 250, 3), pair));
+    expect(d).toEqual({ jitterBufferMs: 20, assemblyMs: 5, decodeMs: 1, encodeMs: 4, pacerMs: 10, estimateKbps: 8000 });
+  });
+
+  it('reports nothing for a window without frames or after counters restart', () => {
+    const m = new RtcDelayMeter();
+    m.update(report(inbound(100, 3, 0.5, 0.1)));
+    expect(m.update(report(inbound(100, 3, 0.5, 0.1)))).toEqual({});
+    // A replaced stream starts its counters again: lower than before is not a negative delay.
+    expect(m.update(report(inbound(5, 0.1, 0.01, 0.005)))).toEqual({});
+    expect(m.update(report(inbound(15, 0.4, 0.06, 0.015)))).toEqual({ jitterBufferMs: 30, assemblyMs: 5, decodeMs: 1 });
+  });
+
+  it('rides along in restoreStats, validated like the rest', () => {
+    const stats = { fpsIn: 30, fpsOut: 30, framesIn: 9, restored: 0, passedThrough: 9, dropped: 0, peerLatencyMs: 0, workMs: 0, width: 640, height: 480, restorer: 'none', budgetMs: 120 };
+    const msg = (rtc: unknown) => JSON.stringify({ type: 'restoreStats', id: 1, producerId: 'p1', stats: { ...stats, rtc }, faces: [] });
+    expect(parseClientMessage(msg({ jitterBufferMs: 20, pacerMs: 10, estimateKbps: 8000 }))).toMatchObject({ ok: true });
+    expect(parseClientMessage(msg({ jitterBufferMs: -1 }))).toMatchObject({ ok: false, reason: expect.stringContaining('jitterBufferMs') });
+    expect(parseClientMessage(msg({ extra: 1 }))).toMatchObject({ ok: false });
   });
 });

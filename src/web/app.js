@@ -284,10 +284,17 @@ setInterval(async () => {
   const s = live.restoreStats;
   const d = await receiverDelayMs().catch(() => undefined);
   live.receiverDelay = d;
-  const est = s && d ? s.peerLatencyMs + (d.rtt ?? 0) * 2 + (d.jitter ?? 0) * 2 : undefined;
+  // The restore peer reports its own receive jitter buffer, encoder and pacer; without them, count this
+  // page's jitter buffer twice as a stand-in for the peer's.
+  const r = s?.rtc;
+  const peerRtc = r && r.jitterBufferMs !== undefined ? r.jitterBufferMs + (r.decodeMs ?? 0) + (r.encodeMs ?? 0) + (r.pacerMs ?? 0) : d?.jitter;
+  const est = s && d ? s.peerLatencyMs + (d.rtt ?? 0) * 2 + (d.jitter ?? 0) + (peerRtc ?? 0) : undefined;
   const lines = [
     `restored ${restored.videoWidth}×${restored.videoHeight}, shown ${fpsShown.toFixed(1)} fps`,
     s ? `restore peer: in ${s.fpsIn.toFixed(1)} fps, out ${s.fpsOut.toFixed(1)} fps, ${s.peerLatencyMs.toFixed(0)} ms (budget ${s.budgetMs})` : 'restore peer: —',
+    r && r.jitterBufferMs !== undefined
+      ? `restore peer WebRTC: jitter buffer ${r.jitterBufferMs.toFixed(0)} ms, encode ${(r.encodeMs ?? 0).toFixed(0)} ms, pacer ${(r.pacerMs ?? 0).toFixed(0)} ms${r.estimateKbps ? `, uplink ≈ ${(r.estimateKbps / 1000).toFixed(1)} Mbit/s` : ''}`
+      : '',
     s ? `frames: ${s.restored} restored, ${s.passedThrough} passed through, ${s.dropped} dropped` : '',
     `faces: ${live.faces.length}${s ? ` · ${s.restorer}` : ''}`,
     est !== undefined ? `round trip ≈ ${est.toFixed(0)} ms (estimate)` : '',

@@ -55,7 +55,7 @@ export async function makeY4m(input: string, output: string, o: Y4mOptions): Pro
 }
 
 /** Launches headless Chromium whose webcam plays `y4m` (flags from the infra notes). */
-export function launchChromium(y4m: string): Promise<Browser> {
+export function launchChromium(y4m: string, extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -73,6 +73,7 @@ export function launchChromium(y4m: string): Promise<Browser> {
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
 }

@@ -60,6 +60,8 @@ export const faceInfoSchema = z.strictObject({
 });
 export type FaceInfo = z.infer<typeof faceInfoSchema>;
 
+const delayMs = z.number().min(0).max(600_000);
+
 /** Counters a restore peer reports about one camera stream. */
 export const restoreStatsSchema = z.strictObject({
   /** Frames per second received from the camera producer (last second). */
@@ -80,6 +82,17 @@ export const restoreStatsSchema = z.strictObject({
   restorer: z.string().max(200),
   /** Latency budget, ms. */
   budgetMs: z.number().min(0),
+  /** The restore peer's own WebRTC delays (RtcDelays, last second): its receive jitter buffer, encoder, pacer. */
+  rtc: z
+    .strictObject({
+      jitterBufferMs: delayMs.optional(),
+      assemblyMs: delayMs.optional(),
+      decodeMs: delayMs.optional(),
+      encodeMs: delayMs.optional(),
+      pacerMs: delayMs.optional(),
+      estimateKbps: z.number().min(0).max(10_000_000).optional(),
+    })
+    .optional(),
 });
 export type RestoreStats = z.infer<typeof restoreStatsSchema>;
 

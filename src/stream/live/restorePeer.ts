@@ -3,13 +3,25 @@ import { LiveRestorer, type I420Frame } from './liveRestorer.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { restorePeerConfigSchema, type RestorePeerConfig, type RestorePeerConfigInput } from './peerConfig.ts';
 import type { ConsumeData, JoinedData, TransportData } from './protocol.ts';
+import { RtcDelayMeter, type RtcDelays } from './rtcStats.ts';
 import { SignalingClient, type ServerEvent } from './signalingClient.ts';
 import { createWrtcDevice, loadWrtc } from './wrtcDevice.ts';
 
 /** How often a restore peer reports faces and counters to the room, ms. */
 const STATS_INTERVAL_MS = 250;
+/** Its WebRTC delays are read every this many reports. */
+const RTC_STATS_EVERY = 4;
 /** Bitrate ceiling of the restored track (720p VP8 looks clean at ~2.5 Mbit/s). */
 const MAX_BITRATE = 4_000_000;
+/**
+ * Where the send-side bandwidth estimate of the restored track starts, kbit/s. The restore peer sends over
+ * the server's own network (loopback or a LAN), so it can start high. It must: mediasoup answers with
+ * transport-cc feedback only once the producer exists, so libwebrtc's initial probes go unanswered and the
+ * estimate would creep up from its start at ~8 %/s. Measured at 640×480 with a 1.5 Mbit/s start: the
+ * estimate sat near 2 Mbit/s, wrtc's pacer held each packet 20 ms and Chromium's jitter buffer 44 ms; with
+ * this start (libwebrtc clamps it to 8 Mbit/s), 10 ms and 20 ms. GoogCC still backs off on a slower link.
+ */
+const START_BITRATE_KBPS = 8000;
 
 /** One restore job: a camera producer in, its restored track out. */
 interface Job {
@@ -155,7 +167,7 @@ export class RestorePeer {
     job.producer = await send.produce({
       track: job.track,
       encodings: [{ maxBitrate: MAX_BITRATE }],
-      codecOptions: { videoGoogleStartBitrate: 1500 },
+      codecOptions: { videoGoogleStartBitrate: START_BITRATE_KBPS },
       appData: { source: 'restored' },
     });
     // Keep the published resolution: prefer lower frame rate over downscaling under load.
@@ -171,9 +183,17 @@ export class RestorePeer {
     };
     await c.request({ type: 'resumeConsumer', consumerId: data.id });
     if (job.closed) return;
+    const meter = new RtcDelayMeter();
+    let rtc: RtcDelays | undefined;
+    let ticks = 0;
     job.statsTimer = setInterval(() => {
       if (job.closed) return;
-      c.request({ type: 'restoreStats', producerId, stats: this.#restorer.stats(), faces: this.#restorer.faces }).catch(() => undefined);
+      // WebRTC's own delays change slowly and getStats is not free: once a second.
+      if (ticks++ % RTC_STATS_EVERY === 0) {
+        Promise.all([recv.getStats(), send.getStats()]).then((reports) => (rtc = meter.update(...reports)), () => undefined);
+      }
+      const stats = { ...this.#restorer.stats(), ...(rtc ? { rtc } : {}) };
+      c.request({ type: 'restoreStats', producerId, stats, faces: this.#restorer.faces }).catch(() => undefined);
     }, STATS_INTERVAL_MS);
     this.#log.info({ producerId }, 'restoring');
   }
