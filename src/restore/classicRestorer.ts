@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { CROP_SIZE } from '../types.ts';
+import { median3x3 } from './median3.ts';
 import { checkRestoreArgs, type Restorer } from './restorer.ts';
 
 /** Tuning of the classic restorer; sizes are in pixels of the 512 crop. */
@@ -23,7 +24,8 @@ export interface ClassicRestorerOptions {
  * (difference to a heavily low-passed copy) on the aligned crop, mixed with the input by the fidelity
  * weight: out = in + s·(enhanced − in), s = 1 − (1 − minStrength)·w. It is the default when no model is
  * given, so the pipeline shows a visible, honest result without learned weights; it adds no detail that
- * is not in the input. About 25 ms per crop on one core (libvips through sharp for the filters).
+ * is not in the input. About 37 ms per crop on one core of the 2-core dev machine (the median in JS,
+ * the other filters in libvips through sharp).
  */
 export class ClassicRestorer implements Restorer {
   readonly name = 'classic (median denoise + unsharp mask + local contrast; not a learned model)';
@@ -42,7 +44,8 @@ export class ClassicRestorer implements Restorer {
   async #one(crop: Uint8Array, w: number): Promise<Uint8Array> {
     const o = this.#o;
     const raw = { raw: { width: CROP_SIZE, height: CROP_SIZE, channels: 3 as const } };
-    const denoised = await sharp(crop, raw).median(o.denoise).raw().toBuffer();
+    // The common 3×3 case in JS: identical output, 2.4× faster than libvips' rank filter (median3.ts).
+    const denoised = o.denoise === 3 ? median3x3(crop, CROP_SIZE, CROP_SIZE, 3) : await sharp(crop, raw).median(o.denoise).raw().toBuffer();
     const [soft, low] = await Promise.all([
       sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
       sharp(denoised, raw)
