@@ -71,6 +71,21 @@ describe('detectors agree', () => {
     }
   });
 
+  it('finds the same faces with ORT thread spinning off (live mode) as with the default', async () => {
+    const spinning = await BlazeFaceDetector.create();
+    const quiet = await BlazeFaceDetector.create({ threadSpinning: false });
+    try {
+      const frame = await still('two_people.jpg');
+      const a = await spinning.detect(frame);
+      const b = await quiet.detect(frame);
+      expect(b).toHaveLength(2);
+      expect(b.map((d) => d.box)).toEqual(a.map((d) => d.box));
+    } finally {
+      await spinning.close();
+      await quiet.close();
+    }
+  });
+
   it('refuses a model that is not the detector it is loaded as', async () => {
     const err = await YuNetDetector.create({ modelPath: (await import('../src/track/blazeface.ts')).defaultBlazeFaceModel() }).catch((e) => e);
     expect(err.code).toBe('E_MODEL_CONTRACT');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameScheduler } from '../src/stream/live/frameScheduler.ts';
-import { drawPassthroughMarker, i420Size, i420ToRgb, rgbToI420Region } from '../src/stream/live/i420.ts';
+import { drawPassthroughMarker, i420Size, i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../src/stream/live/i420.ts';
 import { parseClientMessage } from '../src/stream/live/protocol.ts';
 import { RtcDelayMeter } from '../src/stream/live/rtcStats.ts';
 import { TokenBucket } from '../src/stream/live/rateLimiter.ts';
@@ -172,6 +172,23 @@ describe('I420 helpers', () => {
       const inside = x >= 2 && x < 4 && y >= 2 && y < 4;
       expect(yuv[y * w + x] !== before[y * w + x]).toBe(inside && before[y * w + x] !== 16);
     }
+  });
+
+  it('subsamples exactly the pixels a full conversion gives at every step-th row and column', () => {
+    const w = 9;
+    const h = 7;
+    const src = Uint8Array.from({ length: i420Size(w, h) }, (_, i) => (i * 37 + 11) % 256);
+    const full = i420ToRgb(src, w, h);
+    const small = i420ToRgbSubsampled(src, w, h, 2);
+    expect([small.width, small.height]).toEqual([4, 3]);
+    for (let j = 0; j < 3; j++) {
+      for (let i = 0; i < 4; i++) {
+        const at = ((j * 2) * w + i * 2) * 3;
+        expect([...small.data.subarray((j * 4 + i) * 3, (j * 4 + i) * 3 + 3)]).toEqual([...full.subarray(at, at + 3)]);
+      }
+    }
+    expect(i420ToRgbSubsampled(src, w, h, 1).data).toEqual(full);
+    expect(() => i420ToRgbSubsampled(src, w, h, 0)).toThrow(/step/);
   });
 
   it('checks sizes and paints the marker in the top-right corner', () => {

@@ -22,6 +22,8 @@ export const pipelineOptionsSchema = z
     batch: z.number().int().min(1).max(256).default(4),
     /** ONNX Runtime intra-op threads; default all cores. */
     threads: z.number().int().min(1).max(256).optional(),
+    /** ONNX Runtime's idle threads busy-wait for the next run (faster back to back, costs CPU). Default true; live mode sets false. */
+    threadSpinning: z.boolean().default(true),
     /** Frames buffered between stages (memory bound). Default 4. */
     queueDepth: z.number().int().min(1).max(64).default(4),
     /** Track faces across frames with landmark smoothing and shot-cut detection. Default true. */

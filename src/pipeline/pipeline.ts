@@ -96,7 +96,7 @@ export class Pipeline {
   static async create(input: PipelineOptionsInput = {}, hooks: PipelineHooks = {}): Promise<Pipeline> {
     const o = parsePipelineOptions(input);
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
-    const common = { device: o.device, intraOpThreads: o.threads, onWarning: hooks.onWarning };
+    const common = { device: o.device, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning };
     const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common });
     try {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, onInfo: hooks.onInfo, ...common });

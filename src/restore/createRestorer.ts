@@ -11,6 +11,8 @@ export interface RestorerChoice {
   device?: Device;
   batch?: number;
   intraOpThreads?: number;
+  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
+  threadSpinning?: boolean;
   cacheDir?: string;
   onWarning?: (message: string) => void;
   onInfo?: (message: string) => void;
@@ -26,5 +28,5 @@ export async function createRestorer(c: RestorerChoice): Promise<Restorer | unde
     const { onnxForCheckpoint } = await import('./checkpointModel.ts');
     model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16: c.device === 'cuda', onInfo: c.onInfo });
   }
-  return OnnxRestorer.create(model, { device: c.device, batch: c.batch, intraOpThreads: c.intraOpThreads, onWarning: c.onWarning });
+  return OnnxRestorer.create(model, { device: c.device, batch: c.batch, intraOpThreads: c.intraOpThreads, threadSpinning: c.threadSpinning, onWarning: c.onWarning });
 }

@@ -10,6 +10,8 @@ export interface OnnxRestorerOptions {
   /** Faces per inference when the model's batch is dynamic. Default 4. */
   batch?: number;
   intraOpThreads?: number;
+  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
+  threadSpinning?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -80,7 +82,7 @@ export class OnnxRestorer implements Restorer {
 
   /** Loads `modelPath`. Errors: E_MODEL_MISSING, E_MODEL_INVALID, E_MODEL_CONTRACT, E_DEVICE. */
   static async create(modelPath: string | Uint8Array, options: OnnxRestorerOptions = {}): Promise<OnnxRestorer> {
-    const model = await OrtModel.create(modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, onWarning: options.onWarning });
+    const model = await OrtModel.create(modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, threadSpinning: options.threadSpinning, onWarning: options.onWarning });
     try {
       const binding = bindRestorerModel(model);
       const batch = options.batch ?? 4;

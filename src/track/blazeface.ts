@@ -17,6 +17,8 @@ export interface BlazeFaceOptions {
   iouThreshold?: number;
   device?: Device;
   intraOpThreads?: number;
+  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
+  threadSpinning?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -82,6 +84,7 @@ export class BlazeFaceDetector implements FaceDetector {
     const model = await OrtModel.create(options.modelPath ?? defaultBlazeFaceModel(), {
       device: options.device,
       intraOpThreads: options.intraOpThreads,
+      threadSpinning: options.threadSpinning,
       onWarning: options.onWarning,
     });
     const shape = model.inputs[0]?.shape;

@@ -10,12 +10,14 @@ export interface DetectorChoice {
   scoreThreshold?: number;
   device?: Device;
   intraOpThreads?: number;
+  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
+  threadSpinning?: boolean;
   onWarning?: (message: string) => void;
 }
 
 /** Loads the chosen detector. */
 export async function createDetector(c: DetectorChoice): Promise<FaceDetector> {
-  const common = { scoreThreshold: c.scoreThreshold, device: c.device, intraOpThreads: c.intraOpThreads, onWarning: c.onWarning };
+  const common = { scoreThreshold: c.scoreThreshold, device: c.device, intraOpThreads: c.intraOpThreads, threadSpinning: c.threadSpinning, onWarning: c.onWarning };
   if (c.kind === 'yunet') return YuNetDetector.create({ modelPath: c.modelPath!, ...common });
   return BlazeFaceDetector.create({ modelPath: c.modelPath, ...common });
 }

@@ -17,6 +17,8 @@ export interface YuNetOptions {
   iouThreshold?: number;
   device?: Device;
   intraOpThreads?: number;
+  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
+  threadSpinning?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -42,7 +44,7 @@ export class YuNetDetector implements FaceDetector {
   }
 
   static async create(options: YuNetOptions): Promise<YuNetDetector> {
-    const model = await OrtModel.create(options.modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, onWarning: options.onWarning });
+    const model = await OrtModel.create(options.modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, threadSpinning: options.threadSpinning, onWarning: options.onWarning });
     const names = new Set(model.outputs.map((o) => o.name));
     const need = STRIDES.flatMap((s) => [`cls_${s}`, `obj_${s}`, `bbox_${s}`, `kps_${s}`]);
     const input = model.inputs[0];

@@ -11,7 +11,7 @@ import { TrackFidelity } from '../../track/fidelity.ts';
 import { MultiFaceTracker } from '../../track/multiTracker.ts';
 import type { FaceTracker } from '../../track/tracker.ts';
 import type { VideoFrame } from '../../types.ts';
-import { i420ToRgb, rgbToI420Region } from './i420.ts';
+import { i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from './i420.ts';
 import type { FaceInfo } from './protocol.ts';
 
 /** Messages to the worker. */
@@ -39,6 +39,9 @@ let policy: TrackFidelity | undefined;
 let rgb: Uint8Array | undefined;
 let work: Promise<void> = Promise.resolve();
 
+/** Pass-through mode looks for faces in frames subsampled to about this width, px. */
+const OVERLAY_WIDTH = 640;
+
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 port.on('message', (m: ToWorker) => {
@@ -51,7 +54,8 @@ async function handle(m: ToWorker): Promise<void> {
     case 'init': {
       // Live mode always tracks (stable ids for the per-face slider) and has no shot cuts; the policy the
       // pipeline builds from the options (default w, mode, overrides) is kept to change w while running.
-      const options = { ...m.pipeline, track: true, detectEvery: m.detectEvery };
+      // ORT threads must not spin between runs here: the cores are shared with the video codecs.
+      const options = { ...m.pipeline, track: true, detectEvery: m.detectEvery, threadSpinning: false };
       let created: TrackFidelity | undefined;
       pipeline = await Pipeline.create(options, {
         trackerFactory: (p) => {
@@ -72,11 +76,19 @@ async function handle(m: ToWorker): Promise<void> {
       const t = performance.now();
       try {
         const { width, height, data } = m;
-        const size = width * height * 3;
-        if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
-        i420ToRgb(data, width, height, rgb);
-        const frame: VideoFrame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
-        // Pass-through: only the faces (for the overlay), no crops.
+        let frame: VideoFrame;
+        if (processor.restorer) {
+          const size = width * height * 3;
+          if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
+          i420ToRgb(data, width, height, rgb);
+          frame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
+        } else {
+          // Pass-through: the faces are for the overlay only (boxes relative to the frame), so a frame of at
+          // most ~640 px across is enough, and converting a fraction of the pixels leaves the cores to the codecs.
+          const small = i420ToRgbSubsampled(data, width, height, Math.max(1, Math.round(width / OVERLAY_WIDTH)), rgb);
+          rgb = small.data;
+          frame = { index: m.seq, pts: m.seq / 30, ...small };
+        }
         const prepared = processor.restorer
           ? await processor.prepare(frame)
           : { frame, faces: tracker!.update(frame, await pipeline!.detector.detect(frame)), aligned: [] };
@@ -86,9 +98,11 @@ async function handle(m: ToWorker): Promise<void> {
           for (const box of composed!.changed) rgbToI420Region(rgb, width, height, data, box);
           restored = composed!.changed.length > 0;
         }
+        const fw = frame.width;
+        const fh = frame.height;
         const faces: FaceInfo[] = prepared.faces.map((f) => ({
           trackId: f.trackId,
-          box: { x: f.box.x / width, y: f.box.y / height, width: f.box.width / width, height: f.box.height / height },
+          box: { x: f.box.x / fw, y: f.box.y / fh, width: f.box.width / fw, height: f.box.height / fh },
           w: Math.min(1, Math.max(0, f.fidelity)),
           overridden: policy!.override(f.trackId) !== undefined,
         }));

@@ -29,6 +29,37 @@ export function i420ToRgb(src: Uint8Array, width: number, height: number, out?: 
   return rgb;
 }
 
+/**
+ * Converts every `step`-th pixel of every `step`-th row of an I420 frame to RGB24: a ⌊width/step⌋ ×
+ * ⌊height/step⌋ picture, for looking at a frame (finding faces) without paying for all its pixels.
+ */
+export function i420ToRgbSubsampled(src: Uint8Array, width: number, height: number, step: number, out?: Uint8Array): { width: number; height: number; data: Uint8Array } {
+  checkI420(src, width, height);
+  if (!(Number.isInteger(step) && step >= 1)) throw new TypeError(`Expected a positive integer step but received ${step}`);
+  const w = Math.max(1, Math.floor(width / step));
+  const h = Math.max(1, Math.floor(height / step));
+  const rgb = out && out.length === w * h * 3 ? out : new Uint8Array(w * h * 3);
+  const cw = (width + 1) >> 1;
+  const uOff = width * height;
+  const vOff = uOff + cw * ((height + 1) >> 1);
+  let o = 0;
+  for (let j = 0; j < h; j++) {
+    const y = j * step;
+    const yRow = y * width;
+    const cRow = (y >> 1) * cw;
+    for (let i = 0; i < w; i++) {
+      const x = i * step;
+      const c = 76309 * (src[yRow + x]! - 16);
+      const u = src[uOff + cRow + (x >> 1)]! - 128;
+      const v = src[vOff + cRow + (x >> 1)]! - 128;
+      rgb[o++] = clamp((c + 104597 * v + 32768) >> 16);
+      rgb[o++] = clamp((c - 25675 * u - 53279 * v + 32768) >> 16);
+      rgb[o++] = clamp((c + 132201 * u + 32768) >> 16);
+    }
+  }
+  return { width: w, height: h, data: rgb };
+}
+
 /** Converts the pixels of `box` (clipped to the frame) from I420 into the full-frame RGB24 buffer `rgb`. */
 export function i420ToRgbRegion(src: Uint8Array, width: number, height: number, rgb: Uint8Array, box: Box): void {
   checkI420(src, width, height);
