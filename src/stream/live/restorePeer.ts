@@ -12,7 +12,7 @@ const STATS_INTERVAL_MS = 250;
 /** Its WebRTC delays are read every this many reports. */
 const RTC_STATS_EVERY = 4;
 /** Bitrate ceiling of the restored track (720p VP8 looks clean at ~2.5 Mbit/s). */
-const MAX_BITRATE = 4_000_000;
+export const MAX_BITRATE = 4_000_000;
 /**
  * Where the send-side bandwidth estimate of the restored track starts, kbit/s. The restore peer sends over
  * the server's own network (loopback or a LAN), so it can start high. It must: mediasoup answers with
@@ -21,7 +21,7 @@ const MAX_BITRATE = 4_000_000;
  * estimate sat near 2 Mbit/s, wrtc's pacer held each packet 20 ms and Chromium's jitter buffer 44 ms; with
  * this start (libwebrtc clamps it to 8 Mbit/s), 10 ms and 20 ms. GoogCC still backs off on a slower link.
  */
-const START_BITRATE_KBPS = 8000;
+export const START_BITRATE_KBPS = 8000;
 
 /** One restore job: a camera producer in, its restored track out. */
 interface Job {
