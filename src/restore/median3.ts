@@ -4,8 +4,8 @@
  * Each pixel's window is three sorted columns: the median of the nine values is the median of (the largest
  * of the column minimums, the median of the column medians, the smallest of the column maximums). Columns
  * are sorted once per row and shared by the three windows that contain them, so a value costs about a
- * dozen comparisons. Measured on a 512×512 RGB crop: 10 ms, against 24 ms for libvips' rank filter
- * (sharp's `median(3)`), which dominated the classic restorer's time.
+ * dozen branch-free min/max steps. Measured on a 512×512 RGB face crop: 11–14 ms, against 40 ms for
+ * libvips' rank filter (sharp's `median(3)`), which had dominated the classic restorer's time.
  *
  * @param src packed pixels, `width × height × channels` bytes
  * @param out destination (may not be `src`); allocated when omitted
@@ -26,24 +26,35 @@ export function median3x3(src: Uint8Array, width: number, height: number, channe
       const a = src[above + i]!;
       const b = src[row + i]!;
       const c = src[below + i]!;
-      const min = a < b ? a : b;
-      const max = a < b ? b : a;
-      lo[i] = min < c ? min : c;
-      hi[i] = max > c ? max : c;
-      mid[i] = a + b + c - lo[i]! - hi[i]!;
+      const l = min(min(a, b), c);
+      const h = max(max(a, b), c);
+      lo[i] = l;
+      hi[i] = h;
+      mid[i] = a + b + c - l - h;
     }
     for (let i = 0; i < stride; i++) {
       const l = i >= channels ? i - channels : i;
       const r = i + channels < stride ? i + channels : i;
-      const maxLo = Math.max(lo[l]!, lo[i]!, lo[r]!);
-      const minHi = Math.min(hi[l]!, hi[i]!, hi[r]!);
-      const medMid = med3(mid[l]!, mid[i]!, mid[r]!);
-      dst[row + i] = med3(maxLo, medMid, minHi);
+      const maxLo = max(max(lo[l]!, lo[i]!), lo[r]!);
+      const minHi = min(min(hi[l]!, hi[i]!), hi[r]!);
+      dst[row + i] = med3(maxLo, med3(mid[l]!, mid[i]!, mid[r]!), minHi);
     }
   }
   return dst;
 }
 
+// Branch-free on bytes: pixel data is too irregular for the branch predictor (a branchy version took
+// 21 ms on a real face crop and 9 ms on a regular test pattern).
+function min(a: number, b: number): number {
+  const d = a - b;
+  return b + (d & (d >> 31));
+}
+
+function max(a: number, b: number): number {
+  const d = a - b;
+  return a - (d & (d >> 31));
+}
+
 function med3(a: number, b: number, c: number): number {
-  return a > b ? (b > c ? b : a > c ? c : a) : a > c ? a : b > c ? c : b;
+  return max(min(a, b), min(max(a, b), c));
 }
