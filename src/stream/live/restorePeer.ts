@@ -11,8 +11,12 @@ import { createWrtcDevice, loadWrtc } from './wrtcDevice.ts';
 const STATS_INTERVAL_MS = 250;
 /** Its WebRTC delays are read every this many reports. */
 const RTC_STATS_EVERY = 4;
-/** Bitrate ceiling of the restored track (720p VP8 looks clean at ~2.5 Mbit/s). */
-export const MAX_BITRATE = 4_000_000;
+/**
+ * Bitrate ceiling of the restored track, bit/s: libwebrtc's own default for 720p VP8, which looks clean. A
+ * higher cap costs latency, since bigger frames spend longer in the pacer and in assembly: at 4 Mbit/s the
+ * 720p round trip was ~25 ms longer (bench/live-latency.ts, both the live path and the bare loop).
+ */
+export const MAX_BITRATE = 2_500_000;
 /**
  * Where the send-side bandwidth estimate of the restored track starts, kbit/s. The restore peer sends over
  * the server's own network (loopback or a LAN), so it can start high. It must: mediasoup answers with
