@@ -22,6 +22,16 @@ export function checkI420(data: Uint8Array, width: number, height: number): void
 
 const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 
+/** Writes the RGB of one BT.601 limited-range Y, U, V sample (bytes) at rgb[o], rgb[o + 1], rgb[o + 2]. */
+function putRgb(rgb: Uint8Array, o: number, y: number, u: number, v: number): void {
+  const c = 76309 * (y - 16);
+  const cu = u - 128;
+  const cv = v - 128;
+  rgb[o] = clamp((c + 104597 * cv + 32768) >> 16);
+  rgb[o + 1] = clamp((c - 25675 * cu - 53279 * cv + 32768) >> 16);
+  rgb[o + 2] = clamp((c + 132201 * cu + 32768) >> 16);
+}
+
 /** Converts a whole I420 frame to RGB24 (into `out` when given). */
 export function i420ToRgb(src: Uint8Array, width: number, height: number, out?: Uint8Array): Uint8Array {
   const rgb = out ?? new Uint8Array(width * height * 3);
@@ -47,14 +57,9 @@ export function i420ToRgbSubsampled(src: Uint8Array, width: number, height: numb
     const y = j * step;
     const yRow = y * width;
     const cRow = (y >> 1) * cw;
-    for (let i = 0; i < w; i++) {
+    for (let i = 0; i < w; i++, o += 3) {
       const x = i * step;
-      const c = 76309 * (src[yRow + x]! - 16);
-      const u = src[uOff + cRow + (x >> 1)]! - 128;
-      const v = src[vOff + cRow + (x >> 1)]! - 128;
-      rgb[o++] = clamp((c + 104597 * v + 32768) >> 16);
-      rgb[o++] = clamp((c - 25675 * u - 53279 * v + 32768) >> 16);
-      rgb[o++] = clamp((c + 132201 * u + 32768) >> 16);
+      putRgb(rgb, o, src[yRow + x]!, src[uOff + cRow + (x >> 1)]!, src[vOff + cRow + (x >> 1)]!);
     }
   }
   return { width: w, height: h, data: rgb };
@@ -75,13 +80,8 @@ export function i420ToRgbRegion(src: Uint8Array, width: number, height: number, 
     const yRow = y * width;
     const cRow = (y >> 1) * cw;
     let o = (yRow + x0) * 3;
-    for (let x = x0; x < x1; x++) {
-      const c = 76309 * (src[yRow + x]! - 16);
-      const u = src[uOff + cRow + (x >> 1)]! - 128;
-      const v = src[vOff + cRow + (x >> 1)]! - 128;
-      rgb[o++] = clamp((c + 104597 * v + 32768) >> 16);
-      rgb[o++] = clamp((c - 25675 * u - 53279 * v + 32768) >> 16);
-      rgb[o++] = clamp((c + 132201 * u + 32768) >> 16);
+    for (let x = x0; x < x1; x++, o += 3) {
+      putRgb(rgb, o, src[yRow + x]!, src[uOff + cRow + (x >> 1)]!, src[vOff + cRow + (x >> 1)]!);
     }
   }
 }
