@@ -133,7 +133,11 @@ async function startBare(page: Page, width: number, height: number): Promise<{ s
     const p = tr.sender.getParameters();
     p.degradationPreference = 'maintain-resolution';
     await tr.sender.setParameters(p).catch(() => undefined);
-    pc.ontrack = (e) => ((document.getElementById('restored') as HTMLVideoElement).srcObject = new MediaStream([e.track]));
+    pc.ontrack = (e) => {
+      // As the live page does for its restored track (src/web/app.js).
+      if ('jitterBufferTarget' in e.receiver) (e.receiver as RTCRtpReceiver & { jitterBufferTarget: number }).jitterBufferTarget = 0;
+      (document.getElementById('restored') as HTMLVideoElement).srcObject = new MediaStream([e.track]);
+    };
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise<void>((r) => (pc.iceGatheringState === 'complete' ? r() : pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r())));
     return pc.localDescription!.sdp;
