@@ -21,6 +21,24 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
     let sx = a * 0.5 + b * cy + c - 0.5;
     let sy = d * 0.5 + e * cy + f - 0.5;
     let o = v * size * 3;
+    // Rows whose every tap lies inside the frame (the usual case: a face away from the edges) skip the
+    // bounds checks; sampling positions are linear in u, so the row's two ends decide.
+    const ex = sx + a * (size - 1);
+    const ey = sy + d * (size - 1);
+    if (Math.min(sx, ex) >= 0 && Math.max(sx, ex) < W - 1 && Math.min(sy, ey) >= 0 && Math.max(sy, ey) < H - 1) {
+      for (let u = 0; u < size; u++, sx += a, sy += d, o += 3) {
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const i00 = (y0 * W + x0) * 3;
+        const i01 = i00 + W * 3;
+        out[o] = lerp2(data[i00]!, data[i00 + 3]!, data[i01]!, data[i01 + 3]!, fx, fy);
+        out[o + 1] = lerp2(data[i00 + 1]!, data[i00 + 4]!, data[i01 + 1]!, data[i01 + 4]!, fx, fy);
+        out[o + 2] = lerp2(data[i00 + 2]!, data[i00 + 5]!, data[i01 + 2]!, data[i01 + 5]!, fx, fy);
+      }
+      continue;
+    }
     for (let u = 0; u < size; u++, sx += a, sy += d, o += 3) {
       const x0 = Math.floor(sx);
       const y0 = Math.floor(sy);
@@ -48,4 +66,11 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
     }
   }
   return out;
+}
+
+/** Bilinear blend of four taps (top-left, top-right, bottom-left, bottom-right), rounded. */
+function lerp2(p00: number, p10: number, p01: number, p11: number, fx: number, fy: number): number {
+  const top = p00 + (p10 - p00) * fx;
+  const bottom = p01 + (p11 - p01) * fx;
+  return Math.round(top + (bottom - top) * fy);
 }
