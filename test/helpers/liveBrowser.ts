@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 
@@ -48,9 +49,17 @@ export function y4mArgs(input: string, output: string, o: Y4mOptions): string[] 
   return ['-v', 'error', '-y', ...seek, '-i', input, '-frames:v', String(frames), '-vf', filters.join(','), '-pix_fmt', 'yuv420p', '-an', '-f', 'yuv4mpegpipe', output];
 }
 
-/** Makes the clip (skipped when it exists). */
+/** Makes the clip (skipped when it exists). Written under a temporary name and renamed, so a run killed
+ * half way never leaves a truncated clip that later runs would take as made. */
 export async function makeY4m(input: string, output: string, o: Y4mOptions): Promise<string> {
-  if (!existsSync(output)) await run('ffmpeg', y4mArgs(input, output, o));
+  if (existsSync(output)) return output;
+  const partial = `${output}.${process.pid}.partial.y4m`;
+  try {
+    await run('ffmpeg', y4mArgs(input, partial, o));
+    await rename(partial, output);
+  } finally {
+    await rm(partial, { force: true });
+  }
   return output;
 }
 
