@@ -155,7 +155,10 @@ describe('live e2e: Chromium → SFU → restore peer → Chromium', () => {
       await waitFor(() => ext.stats().members === 1, 30_000, `the external restore peer to join (${stderr})`);
       const page = await context.newPage();
       await page.goto(ext.pageUrl('ext', 'publisher') + '&width=640&height=480');
-      await waitFor(async () => (await restoredSize(page)).w === 640, 30_000, 'the restored track from the external peer');
+      await waitFor(async () => (await restoredSize(page)).w === 640, 30_000, 'the restored track from the external peer').catch(async (e: Error) => {
+        const st = await state(page).catch(() => undefined);
+        throw new Error(`${e.message}; page: ${JSON.stringify({ status: st?.status, error: st?.error, camera: st?.cameraProducerId, restored: st?.restoredProducerId, stats: st?.restoreStats })}; server: ${JSON.stringify(ext.stats())}; peer stderr: ${stderr.slice(-1500)}`);
+      });
       expect(ext.stats().restorePeerPids).toEqual([]); // the server started none itself
       await context.close();
       // The external peer stays for the next stream.

@@ -82,6 +82,8 @@ ws.addEventListener('close', (e) => {
 let device;
 let recvTransport;
 const consumers = new Map(); // producerId -> consumer
+/** Restored streams announced before this publisher knew its camera's id (kept, not dropped). */
+const early = [];
 
 function makeTransport(data, direction) {
   const t = direction === 'send' ? device.createSendTransport(data) : device.createRecvTransport(data);
@@ -102,8 +104,14 @@ async function publish() {
   // Keep the resolution: Chromium otherwise scales 720p down under its early bandwidth estimate.
   if ('contentHint' in track) track.contentHint = 'detail';
   const send = makeTransport(await request('createTransport', { direction: 'send' }), 'send');
+  // The camera's id is known from the server's answer: an idle restore peer can announce the restored
+  // stream before send.produce() below has finished (it still sets sender parameters), and the restored
+  // stream is matched to the camera by this id.
   send.on('produce', ({ kind, rtpParameters }, ok, fail) =>
-    request('produce', { transportId: send.id, kind, rtpParameters, source: 'camera' }).then(ok, fail),
+    request('produce', { transportId: send.id, kind, rtpParameters, source: 'camera' }).then((r) => {
+      live.cameraProducerId = r.id;
+      ok(r);
+    }, fail),
   );
   const producer = await send.produce({
     track,
@@ -117,12 +125,17 @@ async function publish() {
     await sender.setParameters(p).catch(() => undefined);
   }
   live.cameraProducerId = producer.id;
+  for (const info of early.splice(0)) await consume(info);
 }
 
 async function consume(info) {
   if (consumers.has(info.producerId)) return;
   // A publisher watches the restoration of its own camera; a viewer the first restored stream.
   if (info.source !== 'restored') return;
+  if (role === 'publisher' && live.cameraProducerId === undefined) {
+    early.push(info);
+    return;
+  }
   if (role === 'publisher' && info.sourceProducerId !== live.cameraProducerId) return;
   if (role === 'viewer' && live.restoredProducerId) return;
   consumers.set(info.producerId, null);
