@@ -1,20 +1,15 @@
 import { FaceRestoreError } from '../errors.ts';
-import type { Device } from '../types.ts';
 import { ClassicRestorer } from './classicRestorer.ts';
 import { OnnxRestorer } from './onnxRestorer.ts';
+import { sessionChoice, type OrtSessionChoice } from './ort.ts';
 import type { Restorer } from './restorer.ts';
 
 /** Options for createRestorer. */
-export interface RestorerChoice {
+export interface RestorerChoice extends OrtSessionChoice {
   kind: 'classic' | 'onnx' | 'none';
   model?: string;
-  device?: Device;
   batch?: number;
-  intraOpThreads?: number;
-  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
-  threadSpinning?: boolean;
   cacheDir?: string;
-  onWarning?: (message: string) => void;
   onInfo?: (message: string) => void;
 }
 
@@ -28,5 +23,5 @@ export async function createRestorer(c: RestorerChoice): Promise<Restorer | unde
     const { onnxForCheckpoint } = await import('./checkpointModel.ts');
     model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16: c.device === 'cuda', onInfo: c.onInfo });
   }
-  return OnnxRestorer.create(model, { device: c.device, batch: c.batch, intraOpThreads: c.intraOpThreads, threadSpinning: c.threadSpinning, onWarning: c.onWarning });
+  return OnnxRestorer.create(model, { ...sessionChoice(c), batch: c.batch });
 }

@@ -1,18 +1,12 @@
 import { FaceRestoreError } from '../errors.ts';
-import type { Device } from '../types.ts';
 import { CROP_SIZE } from '../types.ts';
-import { OrtModel, type TensorData, type TensorSpec } from './ort.ts';
+import { OrtModel, sessionChoice, type OrtSessionChoice, type TensorData, type TensorSpec } from './ort.ts';
 import { checkRestoreArgs, cropsToNchw, nchwToCrop, type Restorer } from './restorer.ts';
 
 /** Options for OnnxRestorer.create. */
-export interface OnnxRestorerOptions {
-  device?: Device;
+export interface OnnxRestorerOptions extends OrtSessionChoice {
   /** Faces per inference when the model's batch is dynamic. Default 4. */
   batch?: number;
-  intraOpThreads?: number;
-  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
-  threadSpinning?: boolean;
-  onWarning?: (message: string) => void;
 }
 
 /** How a model's inputs map onto the restore contract, read from its metadata. */
@@ -82,7 +76,7 @@ export class OnnxRestorer implements Restorer {
 
   /** Loads `modelPath`. Errors: E_MODEL_MISSING, E_MODEL_INVALID, E_MODEL_CONTRACT, E_DEVICE. */
   static async create(modelPath: string | Uint8Array, options: OnnxRestorerOptions = {}): Promise<OnnxRestorer> {
-    const model = await OrtModel.create(modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, threadSpinning: options.threadSpinning, onWarning: options.onWarning });
+    const model = await OrtModel.create(modelPath, sessionChoice(options));
     try {
       const binding = bindRestorerModel(model);
       const batch = options.batch ?? 4;

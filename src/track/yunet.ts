@@ -1,12 +1,12 @@
 import { FaceRestoreError } from '../errors.ts';
-import { OrtModel } from '../restore/ort.ts';
-import type { Device, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
+import { OrtModel, sessionChoice, type OrtSessionChoice } from '../restore/ort.ts';
+import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
 import { letterboxRgb } from './letterbox.ts';
 import { weightedNms } from './nms.ts';
 
 /** Options for YuNetDetector.create. */
-export interface YuNetOptions {
+export interface YuNetOptions extends OrtSessionChoice {
   /** Path to a YuNet ONNX file (OpenCV Zoo), required: it is not shipped with the product. */
   modelPath: string;
   /** Longest side of the detector input in pixels (rounded up to a multiple of 32). Default 640. */
@@ -15,11 +15,6 @@ export interface YuNetOptions {
   scoreThreshold?: number;
   /** IoU above which detections merge. Default 0.3. */
   iouThreshold?: number;
-  device?: Device;
-  intraOpThreads?: number;
-  /** ORT idle threads busy-wait (OrtModelOptions.threadSpinning). Default true. */
-  threadSpinning?: boolean;
-  onWarning?: (message: string) => void;
 }
 
 const STRIDES = [8, 16, 32] as const;
@@ -44,7 +39,7 @@ export class YuNetDetector implements FaceDetector {
   }
 
   static async create(options: YuNetOptions): Promise<YuNetDetector> {
-    const model = await OrtModel.create(options.modelPath, { device: options.device, intraOpThreads: options.intraOpThreads, threadSpinning: options.threadSpinning, onWarning: options.onWarning });
+    const model = await OrtModel.create(options.modelPath, sessionChoice(options));
     const names = new Set(model.outputs.map((o) => o.name));
     const need = STRIDES.flatMap((s) => [`cls_${s}`, `obj_${s}`, `bbox_${s}`, `kps_${s}`]);
     const input = model.inputs[0];
