@@ -11,9 +11,9 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { inferArch, type Block, type CodeFormerArch } from '../src/restore/codeformer/arch.ts';
-import { buildRandomCodeFormer, officialShapes } from '../src/restore/codeformer/random.ts';
-import { OrtModel } from '../src/restore/ort.ts';
+import { inferArch, type Block, type CodeFormerArch } from '../src/models/codeformer/arch.ts';
+import { buildRandomCodeFormer, officialShapes } from '../src/models/codeformer/random.ts';
+import { OrtModel } from '../src/runtime/ort.ts';
 
 const { values } = parseArgs({
   options: {

@@ -32,11 +32,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { readEnvironment } from '../src/config/env.ts';
-import { RtcDelayMeter, type RtcDelays, type StatsReport } from '../src/stream/live/rtcStats.ts';
-import { MAX_BITRATE, START_BITRATE_KBPS } from '../src/stream/live/restorePeer.ts';
-import { LiveServer } from '../src/stream/live/server.ts';
-import { resolveWorkerBin } from '../src/stream/live/sfu.ts';
-import { loadWrtc } from '../src/stream/live/wrtcDevice.ts';
+import { RtcDelayMeter, type RtcDelays, type StatsReport } from '../src/apps/live/rtcStats.ts';
+import { MAX_BITRATE, START_BITRATE_KBPS } from '../src/apps/live/restorePeer.ts';
+import { LiveServer } from '../src/apps/live/server.ts';
+import { resolveWorkerBin } from '../src/apps/live/sfu.ts';
+import { loadWrtc } from '../src/apps/live/wrtcDevice.ts';
 import { COUNTER_BITS, counterBlock, launchChromium, makeY4m } from '../test/helpers/liveBrowser.ts';
 import { shared } from '../test/helpers/paths.ts';
 
@@ -134,7 +134,7 @@ async function startBare(page: Page, width: number, height: number): Promise<{ s
     p.degradationPreference = 'maintain-resolution';
     await tr.sender.setParameters(p).catch(() => undefined);
     pc.ontrack = (e) => {
-      // As the live page does for its restored track (src/web/app.js).
+      // As the live page does for its restored track (src/apps/live/web/app.js).
       if ('jitterBufferTarget' in e.receiver) (e.receiver as RTCRtpReceiver & { jitterBufferTarget: number }).jitterBufferTarget = 0;
       (document.getElementById('restored') as HTMLVideoElement).srcObject = new MediaStream([e.track]);
     };
@@ -169,7 +169,7 @@ async function startBare(page: Page, width: number, height: number): Promise<{ s
   };
 }
 
-/** The page's camera starts its estimate here (src/web/app.js), kbit/s. */
+/** The page's camera starts its estimate here (src/apps/live/web/app.js), kbit/s. */
 const CAMERA_START_BITRATE_KBPS = 1500;
 
 /** Adds x-google-start-bitrate to every VP8 payload type (what mediasoup-client's codecOptions do). */

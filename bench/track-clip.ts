@@ -11,12 +11,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FivePoints, VideoFrame } from '../src/types.ts';
-import type { FaceDetector } from '../src/track/detector.ts';
-import { faceScale, iou } from '../src/track/geometry.ts';
+import type { FaceDetector } from '../src/detect/detector.ts';
+import { faceScale, iou } from '../src/geometry.ts';
 import { MultiFaceTracker, type MultiFaceTrackerOptions } from '../src/track/multiTracker.ts';
-import { detectInRegions } from '../src/track/regionDetect.ts';
+import { detectInRegions } from '../src/engine/regionDetect.ts';
 import { TrackExporter, type TracksDocument } from '../src/track/trackExport.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const HAMILTON = path.resolve(here, '../../shared/footage/short_hamilton_clip.mp4');

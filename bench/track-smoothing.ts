@@ -21,10 +21,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.ts';
-import type { FaceDetector } from '../src/track/detector.ts';
+import type { FaceDetector } from '../src/detect/detector.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_STILL = path.resolve(here, '../../shared/stills/obama.jpg');

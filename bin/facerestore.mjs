@@ -19,5 +19,5 @@ if (!ok) {
   const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
-const { main } = await import(path.join(root, 'src', 'cli', 'main.ts'));
+const { main } = await import(path.join(root, 'src', 'apps', 'cli', 'main.ts'));
 process.exitCode = await main(process.argv.slice(2));

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 # Revision of our patches to the worker sources (scripts/mediasoup-worker/); part of the cache path so a
-# changed patch never reuses an old binary. Keep WORKER_PATCH_REVISION in src/stream/live/sfu.ts equal.
+# changed patch never reuses an old binary. Keep WORKER_PATCH_REVISION in src/apps/live/sfu.ts equal.
 PATCH_REVISION=2
 
 want_version=0

@@ -45,3 +45,43 @@ export class FaceRestoreError extends Error {
 export function isFaceRestoreError(e: unknown, code?: ErrorCode): e is FaceRestoreError {
   return e instanceof FaceRestoreError && (code === undefined || e.code === code);
 }
+
+/** An error as it crosses a process or machine boundary (worker message, job record, child's stdout). */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** True when `code` is one of the product's error codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_EXIT_CODES, code);
+}
+
+/**
+ * Plain, JSON-safe form of any thrown value: a FaceRestoreError keeps its code and details; anything
+ * else becomes E_INTERNAL with its message. Details that do not survive JSON are dropped.
+ */
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof FaceRestoreError) {
+    let details: Record<string, unknown> | undefined;
+    if (e.details) {
+      try {
+        details = JSON.parse(JSON.stringify(e.details)) as Record<string, unknown>;
+      } catch {
+        details = undefined;
+      }
+    }
+    return details ? { code: e.code, message: e.message, details } : { code: e.code, message: e.message };
+  }
+  return { code: 'E_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The typed error back from its serialized form; an unknown or missing code revives as E_INTERNAL. */
+export function reviveError(s: unknown): FaceRestoreError {
+  const o = (typeof s === 'object' && s !== null ? s : {}) as Partial<Record<keyof SerializedError, unknown>>;
+  const code = isErrorCode(o.code) ? o.code : 'E_INTERNAL';
+  const message = typeof o.message === 'string' ? o.message : 'unknown error';
+  const details = typeof o.details === 'object' && o.details !== null && !Array.isArray(o.details) ? (o.details as Record<string, unknown>) : undefined;
+  return new FaceRestoreError(code, message, details ? { details } : undefined);
+}

@@ -2,18 +2,18 @@
  * facerestore's library API. Start with `createPipeline(options)`; `pipeline.restoreFile(in, out)` runs
  * the offline job, `pipeline.run(in, sink)` streams composed frames into any FrameSink.
  */
-export { createPipeline, Pipeline } from './pipeline/pipeline.ts';
-export type { Progress, RunOptions, RunSummary, PipelineHooks } from './pipeline/pipeline.ts';
-export { parsePipelineOptions, pipelineOptionsSchema } from './pipeline/options.ts';
-export type { PipelineOptions, PipelineOptionsInput } from './pipeline/options.ts';
-export { FaceProcessor } from './pipeline/faceProcessor.ts';
+export { createPipeline, Pipeline } from './apps/file/pipeline.ts';
+export type { Progress, RunOptions, RunSummary, PipelineHooks } from './apps/file/pipeline.ts';
+export { parsePipelineOptions, pipelineOptionsSchema } from './engine/options.ts';
+export type { PipelineOptions, PipelineOptionsInput } from './engine/options.ts';
+export { FaceProcessor } from './engine/faceProcessor.ts';
 export { FaceRestoreError, isFaceRestoreError, ERROR_EXIT_CODES } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export { probeVideo } from './ingest/probe.ts';
 export { VideoDecoder } from './ingest/decoder.ts';
-export { BlazeFaceDetector } from './track/blazeface.ts';
-export { YuNetDetector } from './track/yunet.ts';
-export type { FaceDetector } from './track/detector.ts';
+export { BlazeFaceDetector } from './detect/blazeface.ts';
+export { YuNetDetector } from './detect/yunet.ts';
+export type { FaceDetector } from './detect/detector.ts';
 export type { FaceTracker, FidelityPolicy } from './track/tracker.ts';
 export { ConstantFidelity, PerFrameTracker } from './track/tracker.ts';
 export { ClassicRestorer } from './restore/classicRestorer.ts';

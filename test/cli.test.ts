@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
-import { BlazeFaceDetector } from '../src/track/blazeface.ts';
+import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { decodeFrames, ffmpeg, ffprobeJson } from './helpers/media.ts';
 import { repo, shared } from './helpers/paths.ts';
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
-import { inferArch, outChannels, type CodeFormerArch } from '../src/restore/codeformer/arch.ts';
-import { OFFICIAL_CONFIG, codeformerShapes, officialShapes } from '../src/restore/codeformer/random.ts';
+import { inferArch, outChannels, type CodeFormerArch } from '../src/models/codeformer/arch.ts';
+import { OFFICIAL_CONFIG, codeformerShapes, officialShapes } from '../src/models/codeformer/random.ts';
 
 /** `name<TAB>[a, b, …]<TAB>dtype?` lines → ordered name → shape map. */
 function readKeys(file: string): Map<string, number[]> {

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
-import { floatToHalf, halfToFloat, openCheckpoint } from '../src/restore/codeformer/checkpoint.ts';
-import { buildCodeFormerOnnx, loadCodeFormerCheckpoint } from '../src/restore/codeformer/index.ts';
-import { ALLOWED_GLOBALS, unpickle } from '../src/restore/codeformer/pickle.ts';
+import { floatToHalf, halfToFloat, openCheckpoint } from '../src/models/checkpoint.ts';
+import { buildCodeFormerOnnx, loadCodeFormerCheckpoint } from '../src/models/codeformer/index.ts';
+import { ALLOWED_GLOBALS, unpickle } from '../src/models/pickle.ts';
 import { PickleWriter, f32Bytes, simpleStateDict, stateDictPickle, torchLegacy, torchZip, zipStore, type CfStorage, type CfTensor } from './helpers/cfTorch.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/codeformer-small/${name}`, import.meta.url));

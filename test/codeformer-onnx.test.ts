@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OFFICIAL_CHECKPOINT, buildCodeFormerOnnx, buildRandomCodeFormer, loadOrBuildCached, verifyCheckpoint } from '../src/restore/codeformer/index.ts';
-import { decodeModel } from '../src/restore/codeformer/onnxProto.ts';
-import { OFFICIAL_CONFIG } from '../src/restore/codeformer/random.ts';
-import { OrtModel, type TensorData } from '../src/restore/ort.ts';
+import { OFFICIAL_CHECKPOINT, buildCodeFormerOnnx, buildRandomCodeFormer, loadOrBuildCached, verifyCheckpoint } from '../src/models/codeformer/index.ts';
+import { decodeModel } from '../src/models/onnxProto.ts';
+import { OFFICIAL_CONFIG } from '../src/models/codeformer/random.ts';
+import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/codeformer-small/${name}`, import.meta.url));
 const SMALL = fixture('codeformer_small.pth');

@@ -1,9 +1,9 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlazeFaceDetector } from '../src/track/blazeface.ts';
-import type { FaceDetector } from '../src/track/detector.ts';
-import { iou } from '../src/track/nms.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
+import type { FaceDetector } from '../src/detect/detector.ts';
+import { iou } from '../src/detect/nms.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 import type { FaceDetection, VideoFrame } from '../src/types.ts';
 import { shared } from './helpers/paths.ts';
 
@@ -87,7 +87,7 @@ describe('detectors agree', () => {
   });
 
   it('refuses a model that is not the detector it is loaded as', async () => {
-    const err = await YuNetDetector.create({ modelPath: (await import('../src/track/blazeface.ts')).defaultBlazeFaceModel() }).catch((e) => e);
+    const err = await YuNetDetector.create({ modelPath: (await import('../src/detect/blazeface.ts')).defaultBlazeFaceModel() }).catch((e) => e);
     expect(err.code).toBe('E_MODEL_CONTRACT');
     expect(err.message).toMatch(/not a YuNet detector/);
   });

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { JobQueue, type JobStatus } from '../src/jobs/JobQueue.ts';
-import { planJob } from '../src/jobs/planJob.ts';
-import { isFinished } from '../src/jobs/statusView.ts';
+import { JobQueue, type JobStatus } from '../src/apps/jobs/JobQueue.ts';
+import { planJob } from '../src/apps/jobs/planJob.ts';
+import { isFinished } from '../src/apps/jobs/statusView.ts';
 import { repo, shared } from './helpers/paths.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 

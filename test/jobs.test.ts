@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildConcatList, buildCountFramesArgs, buildJoinArgs, buildPacketProbeArgs, concatQuote, parsePacketProbe } from '../src/jobs/jobArgs.ts';
-import { planJob } from '../src/jobs/planJob.ts';
-import { placeFrame, type SegmentWindow } from '../src/jobs/segmentWindow.ts';
-import { SegmentSink } from '../src/jobs/SegmentSink.ts';
-import { buildTimeline, planSegments, type Timeline } from '../src/jobs/timeline.ts';
-import { WindowTracker } from '../src/jobs/WindowTracker.ts';
-import { formatSeconds } from '../src/jobs/statusView.ts';
+import { buildConcatList, buildCountFramesArgs, buildJoinArgs, buildPacketProbeArgs, concatQuote, parsePacketProbe } from '../src/apps/jobs/jobArgs.ts';
+import { planJob } from '../src/apps/jobs/planJob.ts';
+import { placeFrame, type SegmentWindow } from '../src/apps/jobs/segmentWindow.ts';
+import { SegmentSink } from '../src/apps/jobs/SegmentSink.ts';
+import { buildTimeline, planSegments, type Timeline } from '../src/apps/jobs/timeline.ts';
+import { WindowTracker } from '../src/apps/jobs/WindowTracker.ts';
+import { formatSeconds } from '../src/apps/jobs/statusView.ts';
 import type { FrameSink } from '../src/stream/sink.ts';
 import type { FaceTracker } from '../src/track/tracker.ts';
 import type { AnalyzedFrame, FaceDetection, VideoFrame, VideoInfo } from '../src/types.ts';

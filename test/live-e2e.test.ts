@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LiveServer } from '../src/stream/live/server.ts';
+import type { LiveServer } from '../src/apps/live/server.ts';
 import { compareVideosInPage, launchChromium, makeY4m } from './helpers/liveBrowser.ts';
 import { alive, startLiveServer, waitFor } from './helpers/liveServer.ts';
 import { repo, shared } from './helpers/paths.ts';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { i420Size } from '../src/stream/live/i420.ts';
-import { LiveRestorer, type I420Frame } from '../src/stream/live/liveRestorer.ts';
+import { i420Size } from '../src/compose/i420.ts';
+import { LiveRestorer, type I420Frame } from '../src/apps/live/liveRestorer.ts';
 import { shared } from './helpers/paths.ts';
 
 /** Real frames of a talking-face clip as I420 (what the WebRTC decoder hands over). */

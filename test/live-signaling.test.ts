@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MAX_MESSAGE_BYTES } from '../src/stream/live/protocol.ts';
-import type { LiveServer } from '../src/stream/live/server.ts';
-import { SignalingClient, type ServerEvent } from '../src/stream/live/signalingClient.ts';
+import { MAX_MESSAGE_BYTES } from '../src/apps/live/protocol.ts';
+import type { LiveServer } from '../src/apps/live/server.ts';
+import { SignalingClient, type ServerEvent } from '../src/apps/live/signalingClient.ts';
 import { startLiveServer, waitFor } from './helpers/liveServer.ts';
 
 // Security of the signaling endpoint: token, Origin, size limit, schema, rate limit, isolation.

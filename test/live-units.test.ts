@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FrameScheduler } from '../src/stream/live/frameScheduler.ts';
-import { drawPassthroughMarker, i420Size, i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../src/stream/live/i420.ts';
-import { parseClientMessage } from '../src/stream/live/protocol.ts';
-import { RtcDelayMeter } from '../src/stream/live/rtcStats.ts';
-import { TokenBucket } from '../src/stream/live/rateLimiter.ts';
-import { originAllowed, tokenMatches } from '../src/stream/live/auth.ts';
+import { FrameScheduler } from '../src/apps/live/frameScheduler.ts';
+import { drawPassthroughMarker, i420Size, i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../src/compose/i420.ts';
+import { parseClientMessage } from '../src/apps/live/protocol.ts';
+import { RtcDelayMeter } from '../src/apps/live/rtcStats.ts';
+import { TokenBucket } from '../src/apps/live/rateLimiter.ts';
+import { originAllowed, tokenMatches } from '../src/apps/live/auth.ts';
 
 /** A fake clock with timers, for the scheduler. */
 function fakeClock() {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { OnnxRestorer } from '../src/restore/onnxRestorer.ts';
 import { CROP_BYTES } from '../src/restore/restorer.ts';
-import { GraphBuilder } from '../src/restore/codeformer/graphBuilder.ts';
+import { GraphBuilder } from '../src/models/graphBuilder.ts';
 import { tinyRestorerExpected, tinyRestorerModel } from './helpers/tinyModels.ts';
 
 function randomCrop(seed: number): Uint8Array {

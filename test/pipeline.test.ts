@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
-import { createPipeline, type Pipeline } from '../src/pipeline/pipeline.ts';
+import { createPipeline, type Pipeline } from '../src/apps/file/pipeline.ts';
 import type { Box, VideoFrame } from '../src/types.ts';
 import { CallbackSink, childPids, decodeFrames, ffmpeg, ffprobeJson, frameHash } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames, findFragments, HAMILTON, summariseShots, trackClip, YUNET } from '../bench/track-clip.ts';
 import { ShotCutDetector } from '../src/track/shotCut.ts';
 import { readTracksFile, type TracksDocument } from '../src/track/trackExport.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 
 // The clip's hard cuts, checked by eye (stage wide → profile close-up → singer → audience) and by
 // ffmpeg's scene score (the only frames above 0.2).

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySimilarity, DEFAULT_MODEL, type MotionResult, poseTransform, renderFrame, runSmoothingBench } from '../bench/track-smoothing.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 
 describe('synthetic motion with known truth (short run of bench/track-smoothing.ts)', () => {
   let detector: YuNetDetector;

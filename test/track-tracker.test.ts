@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Box, FaceDetection, FivePoints, VideoFrame } from '../src/types.ts';
 import { faceQuality, TrackFidelity } from '../src/track/fidelity.ts';
 import { MultiFaceTracker, type TrackedFace } from '../src/track/multiTracker.ts';
-import { YuNetDetector } from '../src/track/yunet.ts';
+import { YuNetDetector } from '../src/detect/yunet.ts';
 
 const W = 640;
 const H = 360;

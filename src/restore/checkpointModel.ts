@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { loadOrBuildCached } from './codeformer/index.ts';
+import { loadOrBuildCached } from '../models/codeformer/index.ts';
 
 /** Options for onnxForCheckpoint. */
 export interface CheckpointModelOptions {

@@ -1,7 +1,7 @@
 import { FaceRestoreError } from '../errors.ts';
 import { ClassicRestorer } from './classicRestorer.ts';
 import { OnnxRestorer } from './onnxRestorer.ts';
-import { sessionChoice, type OrtSessionChoice } from './ort.ts';
+import { sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { Restorer } from './restorer.ts';
 
 /** Options for createRestorer. */

@@ -1,6 +1,6 @@
 import { FaceRestoreError } from '../errors.ts';
 import { CROP_SIZE } from '../types.ts';
-import { OrtModel, sessionChoice, type OrtSessionChoice, type TensorData, type TensorSpec } from './ort.ts';
+import { OrtModel, sessionChoice, type OrtSessionChoice, type TensorData, type TensorSpec } from '../runtime/ort.ts';
 import { checkRestoreArgs, cropsToNchw, nchwToCrop, type Restorer } from './restorer.ts';
 
 /** Options for OnnxRestorer.create. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
 import type { AnalyzedFrame, VideoInfo } from '../types.ts';
 import { ChildRunner } from '../util/process.ts';
-import { commitPartial, discardPartial, partialPathFor, removeStalePartials } from './atomicFile.ts';
+import { commitPartial, discardPartial, partialPathFor, removeStalePartials } from '../util/atomicFile.ts';
 import { buildEncodeArgs, type VideoCodecOptions } from './encodeArgs.ts';
 import type { FrameSink } from './sink.ts';
 

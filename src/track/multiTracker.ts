@@ -1,7 +1,7 @@
 import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
 import { TrackFidelity } from './fidelity.ts';
-import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from './geometry.ts';
+import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from '../geometry.ts';
 import { ConstantVelocityKalman } from './kalman.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmoother.ts';
 import { ShotCutDetector, type ShotCutOptions } from './shotCut.ts';

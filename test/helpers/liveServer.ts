@@ -1,6 +1,6 @@
 import { readEnvironment } from '../../src/config/env.ts';
-import { LiveServer, type LiveServerOptions } from '../../src/stream/live/server.ts';
-import { resolveWorkerBin } from '../../src/stream/live/sfu.ts';
+import { LiveServer, type LiveServerOptions } from '../../src/apps/live/server.ts';
+import { resolveWorkerBin } from '../../src/apps/live/sfu.ts';
 
 /** Starts a LiveServer on a free loopback port with the set-up's mediasoup worker. */
 export async function startLiveServer(options: Partial<LiveServerOptions> = {}): Promise<LiveServer> {

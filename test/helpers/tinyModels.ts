@@ -1,4 +1,4 @@
-import { GraphBuilder } from '../../src/restore/codeformer/graphBuilder.ts';
+import { GraphBuilder } from '../../src/models/graphBuilder.ts';
 
 /** Options for a tiny restorer-shaped ONNX model. */
 export interface TinyRestorerOptions {

@@ -1,0 +1,51 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { PipelineOptionsInput } from '../../engine/options.ts';
+import { numberIn, oneOf } from './parse.ts';
+
+/** Adds the flags that configure a pipeline (shared by restore, bench, track and the job commands). */
+export function addPipelineFlags(cmd: Command): Command {
+  return cmd
+    .option('--fidelity <w>', 'fidelity weight w in [0,1]: 0 = strongest restoration, 1 = closest to the input', numberIn(0, 1), 0.5)
+    .option('--restorer <kind>', 'classic | onnx | none (default: onnx with --model, else classic)', oneOf('classic', 'onnx', 'none'))
+    .option('--model <file>', 'restorer model: CodeFormer-compatible ONNX, or an official CodeFormer .pth (built and cached)')
+    .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')
+    .option('--detector-model <file>', 'detector ONNX file')
+    .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
+    .option('--device <device>', 'cpu | cuda | auto (auto falls back to cpu with a warning)', oneOf('cpu', 'cuda', 'auto'), 'cpu')
+    .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
+    .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
+    .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
+    .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
+    .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {});
+}
+
+/** Commander collector for repeated `--fidelity-override id=w`. */
+function collectOverride(value: string, previous: Record<string, number>): Record<string, number> {
+  const m = /^(\d+)=([\d.]+)$/.exec(value.trim());
+  const w = m ? Number(m[2]) : NaN;
+  if (!m || !(w >= 0 && w <= 1)) throw new InvalidArgumentError(`Expected id=w with an integer id and w in [0, 1] but received '${value}'.`);
+  return { ...previous, [m[1]!]: w };
+}
+
+/** Pipeline options from parsed flags. */
+export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: string, ffmpeg: { ffmpegPath: string; ffprobePath: string }): PipelineOptionsInput {
+  return {
+    fidelity: f.fidelity as number,
+    restorer: f.restorer as PipelineOptionsInput['restorer'],
+    model: f.model as string | undefined,
+    detector: f.detector as PipelineOptionsInput['detector'],
+    detectorModel: f.detectorModel as string | undefined,
+    detectorThreshold: f.detectorThreshold as number | undefined,
+    device: f.device as PipelineOptionsInput['device'],
+    batch: f.batch as number,
+    threads: f.threads as number | undefined,
+    track: f.track !== false,
+    detectEvery: f.detectEvery as number,
+    fidelityMode: f.fidelityMode as 'fixed' | 'auto',
+    fidelityOverrides: f.fidelityOverride as Record<string, number>,
+    cacheDir,
+    ffmpegPath: ffmpeg.ffmpegPath,
+    ffprobePath: ffmpeg.ffprobePath,
+  };
+}

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { FaceRestoreError } from '../../errors.ts';
+import type { LiveLogger } from '../live/logger.ts';
+import { DEFAULT_LATENCY_BUDGET_MS } from '../live/peerConfig.ts';
+import type { RestorePeerMode } from '../live/server.ts';
+import type { CliContext } from './context.ts';
+import { numberIn, oneOf } from './parse.ts';
+import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
+
+/**
+ * `facerestore serve`: live webcam restoration over WebRTC (page + signaling + SFU + restore peers).
+ * `facerestore serve --connect <ws-url> --room R --peer-token T`: run only a restore peer against a server
+ * started with `--restore-peers external` (how restoration scales out to other processes and machines).
+ */
+export function registerServe(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('serve')
+    .description('live webcam restoration over WebRTC: serves the page, signaling and the media server')
+    .option('--host <addr>', 'interface to bind (loopback unless told otherwise)', '127.0.0.1')
+    .option('--port <n>', 'TCP port (0: any free port)', numberIn(0, 65535, true), 8080)
+    .option('--token <token>', 'room token browsers must present (default: generated and printed)')
+    .option('--room <name>', 'room of the printed URLs', 'default')
+    .option('--cert <file>', 'PEM certificate: serve HTTPS (webcams need it on non-loopback origins)')
+    .option('--key <file>', 'PEM private key for --cert')
+    .option('--allow-origin <origin...>', 'extra origins allowed to open the WebSocket')
+    .option('--announced-address <addr>', 'address put in ICE candidates (needed with --host 0.0.0.0)')
+    .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media', numberIn(1024, 65535, true))
+    .option('--rtc-max-port <n>', 'highest UDP/TCP port for media', numberIn(1024, 65535, true))
+    .option('--latency-budget <ms>', 'a frame older than this is sent unrestored (marked), never later', numberIn(10, 10_000), DEFAULT_LATENCY_BUDGET_MS)
+    .option('--on-miss <policy>', 'a frame that cannot be restored within the budget: drop (unless the picture would stall) | passthrough (sent unrestored, marked)', oneOf('drop', 'passthrough'), 'drop')
+    .option('--no-passthrough-marker', 'do not mark frames sent unrestored')
+    .option('--restore-peers <mode>', 'spawn (a process per stream) | inline (in this process) | external (started with --connect)', oneOf('spawn', 'inline', 'external'), 'spawn')
+    .option('--max-restore-peers <n>', 'most restore peers this server runs at once', numberIn(1, 64, true), 2)
+    .option('--peer-token <token>', 'token restore peers present (default: generated; printed with --restore-peers external)')
+    .option('--connect <ws-url>', 'run only a restore peer for the server at this signaling URL (needs --peer-token and --room)')
+    .option('--insecure-tls', 'with --connect: accept a self-signed server certificate');
+  addPipelineFlags(cmd).action(async (flags: Record<string, unknown>) => {
+    const log = makeLogger(ctx);
+    // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
+    const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
+    const pipeline = { ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), detectEvery } as Record<string, unknown>;
+    // The restore worker only needs the model-related options.
+    for (const k of ['ffmpegPath', 'ffprobePath']) delete pipeline[k];
+    for (const [k, v] of Object.entries(pipeline)) if (v === undefined) delete pipeline[k];
+    if (flags.connect) {
+      await runExternalPeer(flags, pipeline, detectEvery, log, ctx);
+      return;
+    }
+    if ((flags.cert === undefined) !== (flags.key === undefined)) throw new FaceRestoreError('E_USAGE', '--cert and --key go together');
+    const host = flags.host as string;
+    const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
+    if (!loopback && !flags.cert) ctx.stderr('facerestore: warning: serving beyond loopback without --cert/--key: browsers allow webcams only on https:// or localhost\n');
+    if ((host === '0.0.0.0' || host === '::') && !flags.announcedAddress) throw new FaceRestoreError('E_USAGE', `--host ${host} needs --announced-address (the IP browsers reach for media)`);
+    let tls: { cert: Buffer; key: Buffer } | undefined;
+    if (flags.cert) {
+      try {
+        tls = { cert: readFileSync(flags.cert as string), key: readFileSync(flags.key as string) };
+      } catch (e) {
+        throw new FaceRestoreError('E_INPUT_MISSING', `cannot read --cert/--key: ${(e as Error).message}`);
+      }
+    }
+    const { LiveServer } = await import('../live/server.ts');
+    const { resolveWorkerBin } = await import('../live/sfu.ts');
+    const server = await LiveServer.create({
+      host,
+      port: flags.port as number,
+      token: flags.token as string | undefined,
+      peerToken: flags.peerToken as string | undefined,
+      tls,
+      allowedOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+      announcedAddress: flags.announcedAddress as string | undefined,
+      rtcMinPort: flags.rtcMinPort as number | undefined,
+      rtcMaxPort: flags.rtcMaxPort as number | undefined,
+      pipeline,
+      latencyBudgetMs: flags.latencyBudget as number,
+      passthroughMarker: flags.passthroughMarker !== false,
+      detectEvery,
+      onMiss: flags.onMiss as 'drop' | 'passthrough',
+      restorePeers: flags.restorePeers as RestorePeerMode,
+      maxRestorePeers: flags.maxRestorePeers as number,
+      workerBin: resolveWorkerBin(ctx.env.mediasoupWorkerBin, ctx.env.cacheDir),
+      cacheDir: ctx.env.cacheDir,
+      logger: log,
+    });
+    const room = flags.room as string;
+    ctx.stdout(`facerestore: serving ${server.url}\n`);
+    ctx.stdout(`  publish: ${server.pageUrl(room, 'publisher')}\n`);
+    ctx.stdout(`  watch:   ${server.pageUrl(room, 'viewer')}\n`);
+    if (flags.restorePeers === 'external') {
+      ctx.stdout(`  restore peers: facerestore serve --connect ${server.wsUrl} --room ${room} --peer-token ${server.peerToken}\n`);
+    }
+    await waitForSignal();
+    ctx.stderr('facerestore: closing\n');
+    await server.close();
+    // Inline restore peers loaded @roamhq/wrtc here: see runExternalPeer about leaving explicitly.
+    if (flags.restorePeers === 'inline') process.exit(0);
+  });
+}
+
+async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<string, unknown>, detectEvery: number, log: LiveLogger, ctx: CliContext): Promise<void> {
+  if (!flags.peerToken) throw new FaceRestoreError('E_USAGE', '--connect needs --peer-token (printed by the server started with --restore-peers external)');
+  const { RestorePeer } = await import('../live/restorePeer.ts');
+  const peer = await RestorePeer.start(
+    {
+      url: flags.connect as string,
+      room: flags.room as string,
+      peerToken: flags.peerToken as string,
+      insecureTls: !!flags.insecureTls,
+      pipeline,
+      latencyBudgetMs: flags.latencyBudget as number,
+      passthroughMarker: flags.passthroughMarker !== false,
+      detectEvery,
+      onMiss: flags.onMiss as 'drop' | 'passthrough',
+      exitWhenIdle: false,
+    },
+    log,
+  ).catch((e: Error) => {
+    throw e instanceof FaceRestoreError ? e : new FaceRestoreError('E_PROTOCOL', `restore peer: ${e.message}`, { cause: e });
+  });
+  ctx.stderr(`facerestore: restore peer joined room ${flags.room as string} at ${flags.connect as string}\n`);
+  await Promise.race([peer.done, waitForSignal()]);
+  await peer.close();
+  // @roamhq/wrtc's native teardown can crash (SIGSEGV) when Node exits by draining its event loop after
+  // peer connections were used; leaving explicitly, after everything is closed, avoids it.
+  process.exit(0);
+}
+
+function makeLogger(ctx: CliContext): LiveLogger {
+  return pino({ level: ctx.env.logLevel, base: { pid: process.pid } }, pino.destination(2));
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

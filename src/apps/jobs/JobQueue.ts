@@ -1,0 +1,252 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FlowProducer, Queue, type Job } from 'bullmq';
+import { FaceRestoreError } from '../../errors.ts';
+import { segmentJobData, segmentJobId, type JobSpec, type JoinRecord, type SegmentRecord } from './jobData.ts';
+import type { PlannedJob } from './planJob.ts';
+import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
+import { createRedis, ensureReachable } from './redis.ts';
+
+/** Retry policy of submitted jobs. */
+export interface SubmitOptions {
+  /** Tries per segment and per join before the job fails. Default 3. */
+  attempts?: number;
+  /** First retry delay, doubled on each further retry. Default 5000 ms. */
+  backoffMs?: number;
+}
+
+/** What submitting one input did. */
+export interface SubmitOutcome {
+  id: string;
+  input: string;
+  output: string;
+  /** `added`: new job; `resubmitted`: a failed or vanished earlier run was replaced (finished segments are reused); `exists`: the same job is already queued or running; `done`: it already completed. */
+  outcome: 'added' | 'resubmitted' | 'exists' | 'done';
+  /** The queue state of an existing job. */
+  state?: string;
+  segments: number;
+  /** Why the input cannot be processed (the job is queued anyway and fails with it). */
+  error?: { code: string; message: string };
+}
+
+/** Per-segment status. */
+export interface SegmentStatus {
+  index: number;
+  state: string;
+  frames: number;
+  expected: number | null;
+  /** Its frames per second while it runs. */
+  fps: number | null;
+  worker: string | null;
+  attempts: number;
+  /** Times a worker died (or stopped renewing its lock) while running it. */
+  stalls: number;
+  reason: string | null;
+}
+
+/** Status of one job, as `jobs status --json` and the HTTP endpoint print it. */
+export interface JobStatus {
+  id: string;
+  input: string;
+  output: string;
+  /** `queued`, `running` (segments), `joining`, `completed` or `failed`. */
+  state: 'queued' | 'running' | 'joining' | 'completed' | 'failed' | 'unknown';
+  /** BullMQ state of the job's parent ('join') job. */
+  queueState: string;
+  /** Why it failed (the failing segment's reason when a segment failed). */
+  reason: string | null;
+  segments: { total: number; done: number; running: number; failed: number };
+  frames: { done: number; total: number | null; exact: boolean };
+  /** Frames per second: of the running segments together while it runs, else over the whole job so far. */
+  fps: number | null;
+  etaSeconds: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  elapsedSeconds: number | null;
+  /** Workers running its segments now. */
+  workers: string[];
+  result: JoinRecord | null;
+  segmentList: SegmentStatus[];
+}
+
+const iso = (ms: number | undefined | null) => (ms ? new Date(ms).toISOString() : null);
+
+/**
+ * The client side of the job system: submits planned jobs as BullMQ flows (a parent 'join' job whose
+ * child 'segment' jobs must all complete first; a failing segment fails its parent) and reads status.
+ */
+export class JobQueue {
+  readonly queueName: string;
+  readonly #redis: ReturnType<typeof createRedis>;
+  readonly #queue: Queue;
+  readonly #flow: FlowProducer;
+  #closed = false;
+
+  private constructor(redis: ReturnType<typeof createRedis>, queueName: string) {
+    this.queueName = queueName;
+    this.#redis = redis;
+    this.#queue = new Queue(queueName, { connection: redis, prefix: QUEUE_PREFIX });
+    this.#flow = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
+    // Connection trouble surfaces as failed or slow commands; the emitters must not throw on it.
+    this.#queue.on('error', () => undefined);
+    this.#flow.on('error', () => undefined);
+  }
+
+  /** Connects (E_JOB when Redis does not answer within `timeoutMs`). */
+  static async create(o: { redisUrl: string; queueName?: string; timeoutMs?: number }): Promise<JobQueue> {
+    const redis = createRedis(o.redisUrl, 'facerestore-client');
+    try {
+      await ensureReachable(redis, o.redisUrl, o.timeoutMs);
+    } catch (e) {
+      redis.disconnect();
+      throw e;
+    }
+    return new JobQueue(redis, o.queueName ?? DEFAULT_QUEUE);
+  }
+
+  /** Adds each planned job unless the same job (same id) is already queued, running or done. */
+  async submit(jobs: readonly PlannedJob[], o: SubmitOptions = {}): Promise<SubmitOutcome[]> {
+    const attempts = o.attempts ?? 3;
+    const backoff = { type: 'exponential' as const, delay: o.backoffMs ?? 5000 };
+    const outcomes: SubmitOutcome[] = [];
+    for (const { id, spec } of jobs) {
+      const base = { id, input: spec.input, output: spec.output, segments: spec.segments.length, ...(spec.error ? { error: spec.error } : {}) };
+      let outcome: SubmitOutcome['outcome'] = 'added';
+      const existing = await this.#queue.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        const outputThere = await stat(spec.output).then(() => true, () => false);
+        if (state === 'completed' && outputThere) {
+          outcomes.push({ ...base, outcome: 'done', state });
+          continue;
+        }
+        if (state !== 'completed' && state !== 'failed') {
+          outcomes.push({ ...base, outcome: 'exists', state });
+          continue;
+        }
+        try {
+          await existing.remove({ removeChildren: true });
+        } catch (e) {
+          throw new FaceRestoreError('E_JOB', `cannot replace the ${state} job ${id} (a segment of it may still be running; try again later): ${(e as Error).message}`);
+        }
+        outcome = 'resubmitted';
+      }
+      if (spec.segments.length === 0) {
+        await this.#queue.add('join', spec, { jobId: id, attempts: 1 });
+      } else {
+        await this.#flow.add({
+          name: 'join',
+          queueName: this.queueName,
+          data: spec,
+          opts: { jobId: id, attempts, backoff },
+          children: spec.segments.map((plan) => ({
+            name: 'segment',
+            queueName: this.queueName,
+            data: segmentJobData(id, spec, plan),
+            opts: { jobId: segmentJobId(id, plan.index), attempts, backoff, failParentOnFailure: true },
+          })),
+        });
+      }
+      outcomes.push({ ...base, outcome });
+    }
+    return outcomes;
+  }
+
+  /** Status of job `id`, or undefined when there is no such job. */
+  async status(id: string): Promise<JobStatus | undefined> {
+    const job = await this.#queue.getJob(id);
+    if (!job || job.name !== 'join') return undefined;
+    return this.#statusOf(job);
+  }
+
+  /** Status of the newest jobs (at most `limit`; segment jobs share the listing, so very old jobs may not show). */
+  async list(limit = 200): Promise<JobStatus[]> {
+    const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'], 0, 4999);
+    const parents = jobs.filter((j): j is Job => !!j && j.name === 'join').sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
+    return Promise.all(parents.map((j) => this.#statusOf(j)));
+  }
+
+  async #statusOf(job: Job): Promise<JobStatus> {
+    const spec = job.data as JobSpec;
+    const queueState = await job.getState();
+    const children = await Promise.all(spec.segments.map((s) => this.#queue.getJob(segmentJobId(job.id!, s.index))));
+    const childStates = await Promise.all(children.map((c) => (c ? c.getState() : Promise.resolve('unknown'))));
+    const segmentList: SegmentStatus[] = spec.segments.map((plan, i) => {
+      const c = children[i];
+      const state = childStates[i]!;
+      const progress = (c?.progress ?? {}) as Partial<{ frames: number; fps: number }>;
+      const frames = state === 'completed' ? ((c?.returnvalue as SegmentRecord | null)?.frames ?? 0) : state === 'active' ? (progress.frames ?? 0) : 0;
+      return {
+        index: plan.index,
+        state,
+        frames,
+        expected: plan.frameCount,
+        fps: state === 'active' && typeof progress.fps === 'number' ? progress.fps : null,
+        worker: c?.processedBy ?? null,
+        attempts: c?.attemptsMade ?? 0,
+        stalls: c?.stalledCounter ?? 0,
+        reason: c?.failedReason || null,
+      };
+    });
+    const done = segmentList.filter((s) => s.state === 'completed').length;
+    const running = segmentList.filter((s) => s.state === 'active').length;
+    const failedSegs = segmentList.filter((s) => s.state === 'failed');
+    let state: JobStatus['state'];
+    if (queueState === 'completed') state = 'completed';
+    else if (queueState === 'failed') state = 'failed';
+    else if (queueState === 'waiting-children') state = running + done > 0 ? 'running' : 'queued';
+    else if (queueState === 'unknown') state = 'unknown';
+    else state = spec.error ? 'queued' : 'joining';
+    let reason: string | null = null;
+    if (state === 'failed') {
+      reason = job.failedReason || 'failed';
+      const child = /^child \S+:(\S+) failed$/.exec(reason)?.[1];
+      const culprit = failedSegs.find((s) => segmentJobId(job.id!, s.index) === child) ?? failedSegs.find((s) => !s.reason?.startsWith('not run:'));
+      if (culprit) reason = `segment ${culprit.index} of ${spec.segments.length} failed after ${culprit.attempts} attempt(s): ${culprit.reason}`;
+    }
+    const result = state === 'completed' ? ((job.returnvalue as JoinRecord | null) ?? null) : null;
+    const framesDone = result ? result.frames : segmentList.reduce((n, s) => n + s.frames, 0);
+    const total = result ? result.frames : (spec.video?.frames ?? null);
+    const starts = children.map((c) => c?.processedOn).filter((t): t is number => !!t);
+    const startedAt = starts.length ? Math.min(...starts) : (job.processedOn ?? null);
+    const end = job.finishedOn ?? Date.now();
+    const elapsed = startedAt ? Math.max(0, (end - startedAt) / 1000) : null;
+    const current = segmentList.reduce((n, s) => n + (s.fps ?? 0), 0);
+    const fps = current > 0 ? current : elapsed && framesDone > 0 ? framesDone / elapsed : null;
+    const eta = state === 'completed' ? 0 : fps && total !== null ? Math.max(0, total - framesDone) / fps : null;
+    return {
+      id: job.id!,
+      input: spec.input,
+      output: spec.output,
+      state,
+      queueState,
+      reason,
+      segments: { total: spec.segments.length, done, running, failed: failedSegs.length },
+      frames: { done: framesDone, total, exact: result ? true : (spec.video?.framesExact ?? false) },
+      fps,
+      etaSeconds: state === 'failed' ? null : eta,
+      createdAt: iso(job.timestamp)!,
+      startedAt: iso(startedAt),
+      finishedAt: iso(job.finishedOn),
+      elapsedSeconds: elapsed,
+      workers: [...new Set(segmentList.filter((s) => s.state === 'active' && s.worker).map((s) => s.worker!))],
+      result,
+      segmentList,
+    };
+  }
+
+  /** Closes the connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#flow.close().catch(() => undefined);
+    await this.#queue.close().catch(() => undefined);
+    this.#redis.disconnect();
+  }
+}
+
+/** The basename of a job's input, for tables. */
+export function displayName(s: Pick<JobStatus, 'input'>): string {
+  return path.basename(s.input);
+}

@@ -1,0 +1,260 @@
+import { rm, rmdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { isFaceRestoreError, type ErrorCode } from '../../errors.ts';
+import type { PipelineOptionsInput } from '../../engine/options.ts';
+import { JobStore } from './JobStore.ts';
+import { joinSegments } from './joinSegments.ts';
+import {
+  jobSpecSchema,
+  parseJobData,
+  segmentJobData,
+  segmentJobSchema,
+  type JobSpec,
+  type JoinRecord,
+  type SegmentJobData,
+  type SegmentRecord,
+} from './jobData.ts';
+import { silentJobLogger, type JobLogger } from './logger.ts';
+import { PipelinePool } from './PipelinePool.ts';
+import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
+import { createRedis, redactRedisUrl } from './redis.ts';
+import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
+
+/** Options of JobWorker.create. */
+export interface JobWorkerOptions {
+  redisUrl: string;
+  queueName?: string;
+  /** Jobs this process works on at once (each segment job runs its own pipeline). Default 1. */
+  concurrency?: number;
+  /** Lock held on a running job, renewed every half of it; a dead worker's job is taken over after it runs out. Default 30 s. */
+  lockMs?: number;
+  /** How often this worker looks for jobs whose worker died. Default 30 s. */
+  stalledIntervalMs?: number;
+  /** How many times a job may be taken over from a dead worker before it fails. Default 5. */
+  maxStalledCount?: number;
+  /** Worker name, recorded on the jobs it runs. Default `<host>:<pid>`. */
+  name?: string;
+  cacheDir?: string;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** Pipeline settings this machine imposes on every job (e.g. `device: 'cuda'`, `threads`). */
+  overrides?: Partial<Pick<PipelineOptionsInput, 'device' | 'threads'>>;
+  log?: JobLogger;
+}
+
+/** Errors whose retry cannot succeed: the job fails at once with the reason. */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_PROBE', 'E_NO_VIDEO', 'E_MODEL_MISSING', 'E_MODEL_INVALID', 'E_MODEL_CONTRACT', 'E_CHECKPOINT', 'E_JOB']);
+
+/** Errors of a lost or refused Redis connection (retried by ioredis and BullMQ). */
+function isConnectionError(e: Error): boolean {
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|connect ETIMEDOUT/i.test(e.message);
+}
+
+/** The error a job fails with: the code in the message (it is what users see), permanent ones unrecoverable. */
+function queueError(e: unknown): Error {
+  if (isFaceRestoreError(e)) {
+    const message = `${e.code}: ${e.message}`;
+    return PERMANENT.has(e.code) ? new UnrecoverableError(message) : new Error(message);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * A queue worker: takes segment jobs (restore one segment into its own file) and join jobs (join a
+ * file's segments and its audio into the output) from the shared queue. Any number of these, on any
+ * machines that see the same files at the same paths, can serve one Redis.
+ *
+ * Exactly-once output: every file is written under a temporary name and renamed into place only when
+ * complete and checked; a segment's Redis record is written only after its file is in place, and a join's
+ * only after the output is; the job's work folder is removed only after that. A worker killed at any
+ * point leaves either nothing, a temporary file in the work folder, or a finished file whose job a
+ * later worker (after BullMQ's stalled-job check returns it to the queue) finds done and skips. Encoding
+ * is deterministic, so any redone step produces identical bytes.
+ */
+export class JobWorker {
+  readonly name: string;
+  readonly queueName: string;
+  readonly #o: JobWorkerOptions;
+  readonly #log: JobLogger;
+  readonly #redis: ReturnType<typeof createRedis>;
+  readonly #queue: Queue;
+  readonly #store: JobStore;
+  readonly #pool: PipelinePool;
+  #worker: Worker | undefined;
+  #stopping = false;
+  #lastConnWarn = 0;
+  #connWarnsHidden = 0;
+  #closing: Promise<void> | undefined;
+
+  private constructor(o: JobWorkerOptions) {
+    this.#o = o;
+    this.name = o.name ?? `${os.hostname()}:${process.pid}`;
+    this.queueName = o.queueName ?? DEFAULT_QUEUE;
+    this.#log = o.log ?? silentJobLogger;
+    this.#redis = createRedis(o.redisUrl, `facerestore-worker ${this.name}`, (e) => this.#connectionProblem(e));
+    this.#queue = new Queue(this.queueName, { connection: this.#redis, prefix: QUEUE_PREFIX });
+    this.#queue.on('error', (e: Error) => this.#connectionProblem(e));
+    this.#store = new JobStore(this.#redis, `${QUEUE_PREFIX}:${this.queueName}`);
+    this.#pool = new PipelinePool(o.concurrency ?? 1, {
+      onWarning: (m) => this.#log.warn({}, m),
+      onInfo: (m) => this.#log.info({}, m),
+    });
+  }
+
+  /** Connects and starts taking jobs. */
+  static async create(o: JobWorkerOptions): Promise<JobWorker> {
+    const w = new JobWorker(o);
+    try {
+      w.#worker = new Worker(w.queueName, (job, token, signal) => w.#process(job, token, signal), {
+        connection: w.#redis,
+        prefix: QUEUE_PREFIX,
+        name: w.name,
+        concurrency: o.concurrency ?? 1,
+        lockDuration: o.lockMs ?? 30_000,
+        stalledInterval: o.stalledIntervalMs ?? 30_000,
+        maxStalledCount: o.maxStalledCount ?? 5,
+        autorun: false,
+      });
+      const log = w.#log;
+      w.#worker.on('completed', (job) => log.info({ job: job.id, kind: job.name }, `${job.name} done`));
+      w.#worker.on('failed', (job, err) => {
+        if (job) log.warn({ job: job.id, kind: job.name, attempt: job.attemptsMade, of: job.opts.attempts ?? 1, reason: err.message }, `${job.name} failed`);
+      });
+      w.#worker.on('stalled', (jobId) => log.warn({ job: jobId }, 'took back a job whose worker stopped renewing its lock'));
+      w.#worker.on('error', (err) => (isConnectionError(err) ? w.#connectionProblem(err) : log.error({ err: err.message }, 'worker error')));
+      void w.#worker.run().catch((e: Error) => log.error({ err: e.message }, 'worker loop ended'));
+      await w.#worker.waitUntilReady();
+      log.info({ queue: w.queueName, concurrency: o.concurrency ?? 1, redis: redactRedisUrl(o.redisUrl) }, 'worker ready');
+      return w;
+    } catch (e) {
+      await w.close();
+      throw e;
+    }
+  }
+
+  /** Logs Redis connection trouble at most every 10 s (ioredis and BullMQ retry on their own meanwhile). */
+  #connectionProblem(e: Error): void {
+    const now = Date.now();
+    if (now - this.#lastConnWarn < 10_000) {
+      this.#connWarnsHidden++;
+      return;
+    }
+    this.#log.warn({ err: e.message, repeats: this.#connWarnsHidden }, 'redis connection problem (reconnecting; running jobs wait for it)');
+    this.#lastConnWarn = now;
+    this.#connWarnsHidden = 0;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): takes no new jobs, stops the running ones and puts them back in the queue
+   * at once (no lock to wait out, no attempt used up), then closes. Idempotent.
+   */
+  async shutdown(): Promise<void> {
+    if (!this.#stopping && this.#worker) {
+      this.#stopping = true;
+      const closing = this.#worker.close();
+      this.#worker.cancelAllJobs('worker shutting down');
+      await closing;
+    }
+    await this.close();
+  }
+
+  /** Closes everything this worker opened. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping = true;
+      await this.#worker?.close().catch(() => undefined);
+      await this.#pool.close();
+      await this.#queue.close().catch(() => undefined);
+      this.#redis.disconnect();
+    })();
+    return this.#closing;
+  }
+
+  async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    try {
+      if (job.name === 'segment') return await this.#segment(job, signal);
+      if (job.name === 'join') return await this.#join(job, signal);
+      throw new UnrecoverableError(`E_JOB: unknown job kind '${job.name}'`);
+    } catch (e) {
+      if (this.#stopping && signal?.aborted && token) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw queueError(e);
+    }
+  }
+
+  #pipelineOptions(p: Record<string, unknown>): PipelineOptionsInput {
+    const o = this.#o;
+    const overrides = Object.fromEntries(Object.entries(o.overrides ?? {}).filter(([, v]) => v !== undefined));
+    return { ...p, cacheDir: o.cacheDir, ffmpegPath: o.ffmpegPath ?? 'ffmpeg', ffprobePath: o.ffprobePath ?? 'ffprobe', ...overrides } as PipelineOptionsInput;
+  }
+
+  async #runSegment(data: SegmentJobData, signal: AbortSignal | undefined, onProgress?: (p: SegmentProgress) => void): Promise<SegmentRecord> {
+    const { pipeline, release } = await this.#pool.acquire(this.#pipelineOptions(data.pipeline));
+    try {
+      return await runSegment({ pipeline, data, worker: this.name, ffmpegPath: this.#o.ffmpegPath, signal, onProgress });
+    } finally {
+      await release();
+    }
+  }
+
+  async #segment(job: Job, signal: AbortSignal | undefined): Promise<SegmentRecord> {
+    const data = parseJobData(segmentJobSchema, job.data, 'segment');
+    const i = data.plan.index;
+    if ((await this.#queue.getJobState(data.jobId)) === 'failed') throw new UnrecoverableError(`not run: job ${data.jobId} has already failed`);
+    const done = await this.#store.getSegment(data.jobId, i);
+    if (done && (await fileHasSize(path.join(data.workDir, done.file), done.bytes))) {
+      this.#log.info({ job: data.jobId, segment: i }, 'segment already done (skipped)');
+      return done;
+    }
+    let last = 0;
+    const record = await this.#runSegment(data, signal, (p) => {
+      const now = Date.now();
+      if (now - last < 500 && p.frames !== p.expected) return;
+      last = now;
+      job.updateProgress({ ...p }).catch(() => undefined);
+    });
+    await this.#store.putSegment(data.jobId, record);
+    this.#log.info({ job: data.jobId, segment: i, frames: record.frames, seconds: Number(record.seconds.toFixed(2)) }, 'segment written');
+    return record;
+  }
+
+  async #join(job: Job, signal: AbortSignal | undefined): Promise<JoinRecord> {
+    const spec: JobSpec = parseJobData(jobSpecSchema, job.data, 'join');
+    const id = job.id!;
+    if (spec.error) throw new UnrecoverableError(`${spec.error.code}: ${spec.error.message}`);
+    const joined = await this.#store.getJoin(id);
+    if (joined && (await fileHasSize(spec.output, joined.bytes)) && (await hashFile(spec.output)).sha256 === joined.sha256) {
+      this.#log.info({ job: id }, 'output already joined (skipped)');
+      await this.#cleanUp(id, spec);
+      return joined;
+    }
+    await job.updateProgress({ phase: 'join' }).catch(() => undefined);
+    const records: SegmentRecord[] = [];
+    for (const plan of spec.segments) {
+      let r = await this.#store.getSegment(id, plan.index);
+      if (!r || !(await fileHasSize(path.join(spec.workDir, r.file), r.bytes))) {
+        // The segment's file is gone (work folder removed, Redis restored from an older state): make it again.
+        this.#log.warn({ job: id, segment: plan.index }, 'segment file missing at join: restoring it again');
+        r = await this.#runSegment(segmentJobData(id, spec, plan), signal);
+        await this.#store.putSegment(id, r);
+      }
+      records.push(r);
+    }
+    const record = await joinSegments({ spec, records, worker: this.name, ffmpegPath: this.#o.ffmpegPath, ffprobePath: this.#o.ffprobePath, signal });
+    await this.#store.putJoin(id, record);
+    await this.#cleanUp(id, spec);
+    this.#log.info({ job: id, output: spec.output, frames: record.frames }, 'output written');
+    return record;
+  }
+
+  /** Removes the job's work folder (and the shared parent when it is empty) and its segment records. */
+  async #cleanUp(id: string, spec: JobSpec): Promise<void> {
+    await rm(spec.workDir, { recursive: true, force: true });
+    await rmdir(path.dirname(spec.workDir)).catch(() => undefined);
+    await this.#store.dropSegments(id);
+  }
+}

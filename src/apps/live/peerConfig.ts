@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { pipelineOptionsSchema } from '../../engine/options.ts';
+import { roomNameSchema } from './protocol.ts';
+
+/** Default latency budget: a frame older than this (since it reached the restore peer) is never restored. */
+export const DEFAULT_LATENCY_BUDGET_MS = 120;
+
+/**
+ * What a restore peer needs: where to connect, which room, its credential, and the pipeline options.
+ * A spawned peer reads it as JSON from stdin (so the token never shows in `ps`); an external one gets it
+ * from `facerestore serve --connect`.
+ */
+export const restorePeerConfigSchema = z.strictObject({
+  /** Signaling URL, e.g. ws://127.0.0.1:8080/ws. */
+  url: z.string().regex(/^wss?:\/\//),
+  room: roomNameSchema,
+  peerToken: z.string().min(1).max(256),
+  /** Accept a self-signed certificate (only for the server's own loopback connection). */
+  insecureTls: z.boolean().default(false),
+  /** Pipeline options for the restore worker (restorer, model, detector, fidelity …). */
+  pipeline: z.record(z.string(), z.unknown()).default({}),
+  latencyBudgetMs: z.number().min(10).max(10_000).default(DEFAULT_LATENCY_BUDGET_MS),
+  /** Run the face detector every this many frames; the tracker predicts the faces in between. */
+  detectEvery: z.number().int().min(1).max(30).default(2),
+  /** A frame that cannot be restored within the budget: dropped (unless the picture would stall) or sent unrestored. */
+  onMiss: z.enum(['drop', 'passthrough']).default('drop'),
+  /** Draw a marker on frames passed through unrestored (over budget). */
+  passthroughMarker: z.boolean().default(true),
+  /** Exit after the first job ends (spawned peers are one job each). */
+  exitWhenIdle: z.boolean().default(false),
+  /** Name shown in the server's logs. */
+  name: z.string().max(64).optional(),
+});
+export type RestorePeerConfigInput = z.input<typeof restorePeerConfigSchema>;
+export type RestorePeerConfig = z.output<typeof restorePeerConfigSchema>;
+
+/** Validates the pipeline part early (the worker thread parses it again). */
+export function checkPipelineOptions(pipeline: Record<string, unknown>): void {
+  pipelineOptionsSchema.parse(pipeline);
+}

@@ -1,0 +1,114 @@
+import { createDetector } from '../detect/createDetector.ts';
+import type { FaceDetector } from '../detect/detector.ts';
+import { createRestorer } from '../restore/createRestorer.ts';
+import type { Restorer } from '../restore/restorer.ts';
+import { TrackFidelity } from '../track/fidelity.ts';
+import { MultiFaceTracker } from '../track/multiTracker.ts';
+import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy } from '../track/tracker.ts';
+import { parsePipelineOptions, type PipelineOptions, type PipelineOptionsInput } from './options.ts';
+
+/** Hooks that replace parts of the component set (library API). */
+export interface ComponentHooks {
+  /** Makes a fresh tracker per run (tracking state must not leak between videos). */
+  trackerFactory?: (policy: FidelityPolicy) => FaceTracker;
+  /** Fidelity policy; default the constant `fidelity` option. */
+  fidelityPolicy?: FidelityPolicy;
+  onWarning?: (message: string) => void;
+  onInfo?: (message: string) => void;
+}
+
+/** Per-use tracker settings that differ between the applications (live has no shot cuts, for one). */
+export interface TrackerChoice {
+  /** Override the options' `detectEvery`. */
+  detectEvery?: number;
+  /** Detect shot cuts (default true; live mode turns it off: a camera has no cuts). */
+  shotCut?: boolean;
+  /** Always track, whatever the options' `track` says (live mode: stable ids for the per-face slider). */
+  forceTracking?: boolean;
+}
+
+/** A tracker together with the fidelity policy it uses (to change w while running). */
+export interface TrackerWithPolicy {
+  tracker: FaceTracker;
+  policy: FidelityPolicy;
+}
+
+/**
+ * The one component set every application uses: the detector and restorer (loaded once, heavy) plus
+ * factories for the per-run pieces (a tracker and its fidelity policy). The file runner, the live
+ * worker and the job worker all build on it. Owns the detector and the restorer: `close()` releases
+ * both and is idempotent.
+ */
+export class Components {
+  readonly options: PipelineOptions;
+  readonly detector: FaceDetector;
+  /** Undefined when the restorer is `none` (frames pass through). */
+  readonly restorer: Restorer | undefined;
+  readonly hooks: ComponentHooks;
+  #closed = false;
+
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks) {
+    this.options = options;
+    this.detector = detector;
+    this.restorer = restorer;
+    this.hooks = hooks;
+  }
+
+  /** Validates options (E_CONFIG) and loads the detector and restorer (model errors, E_DEVICE). */
+  static async create(input: PipelineOptionsInput = {}, hooks: ComponentHooks = {}): Promise<Components> {
+    const o = parsePipelineOptions(input);
+    const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
+    const common = { device: o.device, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning };
+    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common });
+    try {
+      const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, onInfo: hooks.onInfo, ...common });
+      return new Components(o, detector, restorer, hooks);
+    } catch (e) {
+      await detector.close();
+      throw e;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Name of the restorer that runs (`none (passthrough)` without one). */
+  get restorerName(): string {
+    return this.restorer?.name ?? 'none (passthrough)';
+  }
+
+  /** A fidelity policy per the options (default w, mode, per-track overrides), or the hook's. */
+  newFidelityPolicy(forceTracking = false): FidelityPolicy {
+    if (this.hooks.fidelityPolicy) return this.hooks.fidelityPolicy;
+    const o = this.options;
+    const tracking = o.track || forceTracking;
+    if (!tracking && o.fidelityMode === 'fixed' && Object.keys(o.fidelityOverrides).length === 0) return new ConstantFidelity(o.fidelity);
+    const policy = new TrackFidelity({ w: o.fidelity, mode: o.fidelityMode });
+    for (const [id, w] of Object.entries(o.fidelityOverrides)) policy.setOverride(Number(id), w);
+    return policy;
+  }
+
+  /** A new tracker for one run (tracking state never carries over between videos). */
+  newTracker(choice: TrackerChoice = {}): FaceTracker {
+    return this.newTrackerWithPolicy(choice).tracker;
+  }
+
+  /** A new tracker and the policy it chooses w with. */
+  newTrackerWithPolicy(choice: TrackerChoice = {}): TrackerWithPolicy {
+    const policy = this.newFidelityPolicy(choice.forceTracking);
+    if (this.hooks.trackerFactory) return { tracker: this.hooks.trackerFactory(policy), policy };
+    const o = this.options;
+    const tracker = o.track || choice.forceTracking
+      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(choice.shotCut === false ? { shotCut: false } : {}) })
+      : new PerFrameTracker(policy);
+    return { tracker, policy };
+  }
+
+  /** Releases the detector and restorer. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([this.detector.close(), this.restorer?.close()]);
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * Reads PyTorch checkpoints (`torch.save` of a state dict) without Python:
+ * - the zip format (torch ≥ 1.6): `<prefix>/data.pkl` plus one record `<prefix>/data/<key>` per storage,
+ *   read with yauzl by random access, one tensor at a time;
+ * - the legacy format (torch < 1.6): magic number, protocol, sys info, the pickled object, the sorted
+ *   storage keys, then each storage's raw bytes preceded by its 8-byte element count.
+ * Pickles go through the safe subset in pickle.ts. Tensors are listed first (names, shapes, dtypes) and
+ * their data is read on demand as contiguous float32 (float16/bfloat16/float64 are converted).
+ */
+import { createHash } from 'node:crypto';
+import { open as openFile, stat, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { FaceRestoreError } from '../errors.ts';
+import {
+  DTYPE_BYTES,
+  PickleDict,
+  PickleTruncatedError,
+  isTensorRef,
+  storageDtypeOf,
+  unpickle,
+  type PickleValue,
+  type StorageRef,
+  type TensorRef,
+} from './pickle.ts';
+
+/** One tensor of a state dict. */
+export interface CheckpointTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Element type as stored (data is always returned as float32). */
+  readonly dtype: TensorRef['dtype'];
+  readonly ref: TensorRef;
+}
+
+/** An opened checkpoint: the state dict's tensors in file order, data read on demand. */
+export interface Checkpoint {
+  readonly path: string;
+  readonly format: 'zip' | 'legacy';
+  /** Key under which the state dict was found: `params_ema`, `params`, `state_dict` or '' (top level). */
+  readonly stateDictKey: string;
+  readonly tensors: ReadonlyMap<string, CheckpointTensor>;
+  /** Contiguous float32 data of a tensor (row-major in its shape). */
+  read(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+function fail(path: string, message: string, cause?: unknown): never {
+  throw new FaceRestoreError('E_CHECKPOINT', `checkpoint ${path}: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+/** Reads raw bytes of storage records. */
+interface StorageSource {
+  /** `byteLength` bytes of record `key` from `byteStart`. */
+  read(key: string, byteStart: number, byteLength: number): Promise<Uint8Array>;
+  /** Size in bytes of record `key`, or undefined when there is no such record. */
+  size(key: string): number | undefined;
+  close(): Promise<void>;
+}
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const ZIP_EMPTY_MAGIC = [0x50, 0x4b, 0x05, 0x06];
+/** The legacy magic number 0x1950a86a20f9469cfc6c as Python's LONG1 pickle bytes. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * Opens a checkpoint and lists its state dict. Errors are E_CHECKPOINT (empty, truncated, not a checkpoint,
+ * disallowed pickle content, tensors outside their storage, no state dict found) or E_MODEL_MISSING.
+ */
+export async function openCheckpoint(path: string): Promise<Checkpoint> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: e });
+  }
+  if (!info.isFile()) fail(path, 'is not a regular file');
+  if (info.size === 0) fail(path, 'is an empty file (0 bytes), not a PyTorch checkpoint');
+  const fh = await openFile(path, 'r');
+  try {
+    const head = new Uint8Array(16);
+    await fh.read(head, 0, Math.min(16, info.size), 0);
+    const isZip = ZIP_MAGIC.every((b, i) => head[i] === b) || ZIP_EMPTY_MAGIC.every((b, i) => head[i] === b);
+    if (isZip) {
+      await fh.close();
+      return await openZip(path, info.size);
+    }
+    if (head[0] === 0x80) return await openLegacy(path, fh, info.size);
+    fail(path, `is neither a zip-format nor a legacy PyTorch checkpoint (starts with bytes ${[...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- zip format
+
+async function openZip(path: string, fileSize: number): Promise<Checkpoint> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { autoClose: false, lazyEntries: true, validateEntrySizes: true });
+  } catch (e) {
+    fail(path, `is not a readable zip archive (truncated or damaged?): ${(e as Error).message}`, e);
+  }
+  const entries = new Map<string, yauzl.Entry>();
+  try {
+    for await (const entry of zip.eachEntry()) entries.set(entry.fileName, entry);
+  } catch (e) {
+    zip.close();
+    fail(path, `has a damaged zip directory: ${(e as Error).message}`, e);
+  }
+  const pkl = [...entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+  if (pkl.length !== 1) {
+    zip.close();
+    fail(path, pkl.length === 0 ? 'is a zip archive without a data.pkl record: not a PyTorch checkpoint' : `has ${pkl.length} data.pkl records`);
+  }
+  const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
+  const readEntry = async (entry: yauzl.Entry, start?: number, end?: number): Promise<Uint8Array> => {
+    const stored = entry.compressionMethod === 0 && !entry.isEncrypted();
+    const ranged = start !== undefined && stored;
+    if (entry.uncompressedSize > 2 ** 31) fail(path, `record ${entry.fileName} is too large`);
+    let stream: Readable;
+    try {
+      stream = await zip.openReadStreamPromise(entry, ranged ? { decodeFileData: false, start, end } : {});
+    } catch (e) {
+      fail(path, `cannot read record ${entry.fileName}: ${(e as Error).message}`, e);
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of stream) chunks.push(c as Buffer);
+    } catch (e) {
+      fail(path, `record ${entry.fileName} is damaged or truncated: ${(e as Error).message}`, e);
+    }
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (ranged || start === undefined) return all;
+    return all.subarray(start, end);
+  };
+  const byteorder = entries.get(`${prefix}byteorder`);
+  if (byteorder && new TextDecoder().decode(await readEntry(byteorder)).trim() === 'big') {
+    zip.close();
+    fail(path, 'stores big-endian tensors, which this reader does not support');
+  }
+  const source: StorageSource = {
+    size: (key) => entries.get(`${prefix}data/${key}`)?.uncompressedSize,
+    read: async (key, byteStart, byteLength) => {
+      const entry = entries.get(`${prefix}data/${key}`);
+      if (!entry) fail(path, `storage record data/${key} is missing`);
+      const data = await readEntry(entry, byteStart, byteStart + byteLength);
+      if (data.length !== byteLength) fail(path, `storage record data/${key} is shorter than its tensors need`);
+      return data;
+    },
+    close: async () => zip.close(),
+  };
+  try {
+    const pickleBytes = await readEntry(entries.get(pkl[0]!)!);
+    const persistentLoad = makePersistentLoad(path, undefined);
+    const { value } = unpickle(pickleBytes, 0, { persistentLoad, source: `checkpoint ${path} (${pkl[0]})` });
+    return makeCheckpoint(path, 'zip', value, source);
+  } catch (e) {
+    zip.close();
+    if (e instanceof PickleTruncatedError) fail(path, `${pkl[0]} is truncated`, e);
+    throw e;
+  }
+}
+
+/** Persistent ids `('storage', StorageClass, key, location, numel[, view_metadata])` → StorageRef. */
+function makePersistentLoad(path: string, seen: Map<string, StorageRef> | undefined): (pid: PickleValue) => PickleValue {
+  const cache = seen ?? new Map<string, StorageRef>();
+  return (pid) => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) fail(path, 'the pickle has a persistent id that is not a storage reference');
+    const dtype = storageDtypeOf(pid[1]!);
+    if (!dtype) fail(path, 'a storage reference names a storage type this reader does not support');
+    const key = typeof pid[2] === 'number' ? String(pid[2]) : pid[2];
+    const numel = pid[4];
+    if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) fail(path, `a storage key is not a plain name: ${String(key)}`);
+    if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) fail(path, `storage ${key} has an invalid element count`);
+    const location = typeof pid[3] === 'string' ? pid[3] : 'cpu';
+    let ref: StorageRef = { kind: 'storage', key, dtype, numel, elementOffset: 0, location };
+    const prev = cache.get(key);
+    if (prev && prev.dtype !== dtype) fail(path, `storage ${key} is used with two element types (${prev.dtype}, ${dtype})`);
+    if (!prev) cache.set(key, ref);
+    const view = pid[5];
+    if (Array.isArray(view) && view.length === 3) {
+      // Legacy view storage: (view_key, offset, size) inside the root storage `key`.
+      const [, offset, size] = view;
+      if (typeof offset !== 'number' || typeof size !== 'number' || offset < 0 || offset + size > numel) fail(path, `view of storage ${key} lies outside it`);
+      ref = { ...ref, elementOffset: offset, numel: size };
+    }
+    return ref;
+  };
+}
+
+// ---------------------------------------------------------------- legacy format
+
+async function openLegacy(path: string, fh: FileHandle, fileSize: number): Promise<Checkpoint> {
+  // The header pickles are small next to the storages; read a prefix and grow it until they all decode.
+  let window = Math.min(fileSize, 1 << 20);
+  for (;;) {
+    const buf = new Uint8Array(window);
+    const { bytesRead } = await fh.read(buf, 0, window, 0);
+    try {
+      return await parseLegacy(path, fh, fileSize, buf.subarray(0, bytesRead));
+    } catch (e) {
+      if (e instanceof PickleTruncatedError && window < fileSize) {
+        window = Math.min(fileSize, window * 4);
+        continue;
+      }
+      if (e instanceof PickleTruncatedError) fail(path, 'the legacy checkpoint ends inside its pickled header (truncated file?)', e);
+      throw e;
+    }
+  }
+}
+
+async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head: Uint8Array): Promise<Checkpoint> {
+  const src = `checkpoint ${path}`;
+  const magic = unpickle(head, 0, { source: src });
+  if (magic.value !== LEGACY_MAGIC) fail(path, 'starts with a pickle but not with the legacy torch.save magic number: not a PyTorch checkpoint');
+  const protocol = unpickle(head, magic.end, { source: src });
+  if (protocol.value !== 1001) fail(path, `has legacy protocol version ${String(protocol.value)}, expected 1001`);
+  const sysInfo = unpickle(head, protocol.end, { source: src });
+  if (sysInfo.value instanceof PickleDict && sysInfo.value.get('little_endian') === false) fail(path, 'was saved on a big-endian machine, which this reader does not support');
+  const storages = new Map<string, StorageRef>();
+  const obj = unpickle(head, sysInfo.end, { source: src, persistentLoad: makePersistentLoad(path, storages) });
+  const keysList = unpickle(head, obj.end, { source: src });
+  if (!Array.isArray(keysList.value)) fail(path, 'the legacy storage key list is not a list');
+  // Walk the storages: 8-byte little-endian element count, then the raw elements.
+  const records = new Map<string, { start: number; bytes: number }>();
+  let pos = keysList.end;
+  const countBuf = new Uint8Array(8);
+  for (const k of keysList.value) {
+    const key = String(k);
+    const storage = storages.get(key);
+    if (!storage) fail(path, `the legacy storage list names storage ${key}, which no tensor uses`);
+    const { bytesRead } = await fh.read(countBuf, 0, 8, pos);
+    if (bytesRead < 8) fail(path, `the legacy checkpoint is truncated: storage ${key} is missing`);
+    const count = Number(new DataView(countBuf.buffer).getBigUint64(0, true));
+    const bytes = count * DTYPE_BYTES[storage.dtype];
+    if (pos + 8 + bytes > fileSize) fail(path, `the legacy checkpoint is truncated: storage ${key} needs ${bytes} bytes at ${pos + 8}, the file has ${fileSize}`);
+    records.set(key, { start: pos + 8, bytes });
+    pos += 8 + bytes;
+  }
+  const source: StorageSource = {
+    size: (key) => records.get(key)?.bytes,
+    read: async (key, byteStart, byteLength) => {
+      const rec = records.get(key);
+      if (!rec) fail(path, `storage ${key} has no data in the legacy checkpoint`);
+      if (byteStart + byteLength > rec.bytes) fail(path, `storage ${key} is shorter than its tensors need`);
+      const out = new Uint8Array(byteLength);
+      const { bytesRead } = await fh.read(out, 0, byteLength, rec.start + byteStart);
+      if (bytesRead !== byteLength) fail(path, `storage ${key} is truncated`);
+      return out;
+    },
+    close: () => fh.close(),
+  };
+  return makeCheckpoint(path, 'legacy', obj.value, source);
+}
+
+// ---------------------------------------------------------------- common
+
+function findStateDict(path: string, root: PickleValue): { key: string; dict: PickleDict } {
+  if (!(root instanceof PickleDict)) fail(path, 'does not hold a dict (expected a state dict or {params_ema: state dict})');
+  for (const key of ['params_ema', 'params', 'state_dict']) {
+    const v = root.get(key);
+    if (v instanceof PickleDict) return { key, dict: v };
+  }
+  if ([...root.values()].some((v) => isTensorRef(v))) return { key: '', dict: root };
+  fail(path, `holds no state dict (top-level keys: ${[...root.keys()].slice(0, 10).map(String).join(', ') || 'none'})`);
+}
+
+function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValue, source: StorageSource): Checkpoint {
+  const { key, dict } = findStateDict(path, root);
+  const tensors = new Map<string, CheckpointTensor>();
+  for (const [name, v] of dict) {
+    if (!isTensorRef(v)) continue;
+    const n = String(name);
+    const recordBytes = source.size(v.storage.key);
+    if (recordBytes === undefined) fail(path, `tensor ${n}: storage record ${v.storage.key} is missing`);
+    const needed = (v.storage.elementOffset + v.storage.numel) * DTYPE_BYTES[v.dtype];
+    if (recordBytes < needed) fail(path, `tensor ${n}: storage record ${v.storage.key} has ${recordBytes} bytes, its declared size needs ${needed}`);
+    tensors.set(n, { name: n, shape: v.shape, dtype: v.dtype, ref: v });
+  }
+  if (tensors.size === 0) fail(path, 'has a state dict without tensors');
+  return {
+    path,
+    format,
+    stateDictKey: key,
+    tensors,
+    read: async (name) => {
+      const t = tensors.get(name);
+      if (!t) fail(path, `has no tensor ${name}`);
+      return readTensor(path, t, source);
+    },
+    close: () => source.close(),
+  };
+}
+
+async function readTensor(path: string, t: CheckpointTensor, source: StorageSource): Promise<Float32Array> {
+  const { ref } = t;
+  const numel = ref.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(numel);
+  if (numel === 0) return out;
+  const esize = DTYPE_BYTES[ref.dtype];
+  // Span of storage elements the view touches.
+  const span = 1 + ref.shape.reduce((acc, d, i) => acc + (d - 1) * ref.stride[i]!, 0);
+  const first = ref.storage.elementOffset + ref.storageOffset;
+  const raw = await source.read(ref.storage.key, first * esize, span * esize);
+  const values = decode(path, t, raw, span);
+  // Contiguous row-major fast path, else a strided gather.
+  let contiguous = true;
+  for (let i = ref.shape.length - 1, expect = 1; i >= 0; i--) {
+    if (ref.shape[i] !== 1 && ref.stride[i] !== expect) contiguous = false;
+    expect *= ref.shape[i]!;
+  }
+  if (contiguous) {
+    out.set(values.subarray(0, numel));
+    return out;
+  }
+  const dims = ref.shape.length;
+  const idx = new Array<number>(dims).fill(0);
+  for (let n = 0; n < numel; n++) {
+    let off = 0;
+    for (let i = 0; i < dims; i++) off += idx[i]! * ref.stride[i]!;
+    out[n] = values[off]!;
+    for (let i = dims - 1; i >= 0; i--) {
+      if (++idx[i]! < ref.shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+/** Raw little-endian storage bytes → float32 values. */
+function decode(path: string, t: CheckpointTensor, raw: Uint8Array, count: number): Float32Array {
+  const aligned = raw.byteOffset % 8 === 0 ? raw : new Uint8Array(raw); // a copy at offset 0 (Buffer#slice would not copy)
+  const buf = aligned.buffer;
+  const off = aligned.byteOffset;
+  switch (t.dtype) {
+    case 'float32':
+      return new Float32Array(buf, off, count);
+    case 'float16':
+      return halfToFloat(new Uint16Array(buf, off, count));
+    case 'bfloat16': {
+      const src = new Uint16Array(buf, off, count);
+      const bits = new Uint32Array(count);
+      for (let i = 0; i < count; i++) bits[i] = src[i]! << 16;
+      return new Float32Array(bits.buffer);
+    }
+    case 'float64':
+      return Float32Array.from(new Float64Array(buf, off, count));
+    default:
+      fail(path, `tensor ${t.name} has element type ${t.dtype}; CodeFormer weights are floating point`);
+  }
+}
+
+/** IEEE half → float32 (exact). */
+export function halfToFloat(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i]!;
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) {
+      out[i] = (mant / 1024) * 2 ** -14;
+      if (sign) out[i] = -out[i]!;
+    } else if (exp === 31) {
+      bits[i] = sign | 0x7f800000 | (mant << 13);
+    } else {
+      bits[i] = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+  }
+  return out;
+}
+
+/** float32 → IEEE half, round to nearest even (overflow → ±inf). */
+export function floatToHalf(src: Float32Array): Uint16Array {
+  const out = new Uint16Array(src.length);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const x = bits[i]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let h = mant >> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const half = 1 << (shift - 1);
+      if (rem > half || (rem === half && (h & 1))) h++;
+      out[i] = sign | h;
+    } else {
+      let h = (e << 10) | (mant >> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+      out[i] = sign | h;
+    }
+  }
+  return out;
+}
+
+/** sha256 and size of a file, streamed. */
+export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
+  const fh = await openFile(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(4 << 20);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,2 +1,0 @@
-// Entry of the browser bundle of mediasoup-client (built by src/stream/live/webBundle.ts into the cache, not committed).
-export { Device, version } from 'mediasoup-client';
