@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';
 
-/** Pipeline options, validated at the library and CLI edges. */
-export const pipelineOptionsSchema = z
-  .object({
+/**
+ * The settings that say what to do (restorer, model, detector, fidelity, …). These cross process and
+ * machine boundaries (job data, restore-peer config, worker messages, the bench's child runs) as they
+ * are: plain JSON, validated by this schema on both sides. Model paths name inputs, like a job's
+ * input file; the machine-local settings (tool paths, cache folder) are in `localSettingsShape` and
+ * never travel.
+ */
+const portableShape = {
     /** Which restorer: `classic` (default without a model), `onnx` (default with a model), `none` (passthrough). */
     restorer: z.enum(['classic', 'onnx', 'none']).optional(),
     /** Model file: a CodeFormer-compatible ONNX export, or an official CodeFormer `.pth` (built to ONNX and cached). */
@@ -34,24 +39,71 @@ export const pipelineOptionsSchema = z
     fidelityMode: z.enum(['fixed', 'auto']).default('fixed'),
     /** w per track id, overriding the default (track ids as in the tracks export). */
     fidelityOverrides: z.record(z.string().regex(/^\d+$/, 'track ids are non-negative integers'), z.number().min(0).max(1)).default({}),
-    /** Cache directory for built models. */
-    cacheDir: z.string().optional(),
-    ffmpegPath: z.string().default('ffmpeg'),
-    ffprobePath: z.string().default('ffprobe'),
-  })
-  .strict()
-  .refine((o) => o.detector !== 'yunet' || o.detectorModel, { message: 'detector yunet needs detectorModel (a YuNet ONNX file)', path: ['detectorModel'] })
-  .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] });
+};
+
+/** Settings of one machine (read from its environment and flags); never sent to another process. */
+const localSettingsShape = {
+  /** Cache directory for built models. */
+  cacheDir: z.string().optional(),
+  ffmpegPath: z.string().default('ffmpeg'),
+  ffprobePath: z.string().default('ffprobe'),
+};
+
+/** Names of the machine-local settings. */
+export const LOCAL_SETTING_KEYS = Object.keys(localSettingsShape) as Array<keyof typeof localSettingsShape>;
+
+type Checked = { detector: string; detectorModel?: string | undefined; restorer?: string | undefined; model?: string | undefined };
+const withChecks = <T extends z.ZodType<Checked>>(schema: T) =>
+  schema
+    .refine((o) => o.detector !== 'yunet' || o.detectorModel, { message: 'detector yunet needs detectorModel (a YuNet ONNX file)', path: ['detectorModel'] })
+    .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] });
+
+/** Options that cross a process or machine boundary (see portableShape). */
+export const portableOptionsSchema = withChecks(z.strictObject(portableShape));
+export type PortableOptionsInput = z.input<typeof portableOptionsSchema>;
+export type PortableOptions = z.output<typeof portableOptionsSchema>;
+
+/** Machine-local settings (see localSettingsShape). */
+export const localSettingsSchema = z.strictObject(localSettingsShape);
+export type LocalSettingsInput = z.input<typeof localSettingsSchema>;
+
+/** Pipeline options, validated at the library and CLI edges: the portable options plus this machine's settings. */
+export const pipelineOptionsSchema = withChecks(z.strictObject({ ...portableShape, ...localSettingsShape }));
 
 export type PipelineOptionsInput = z.input<typeof pipelineOptionsSchema>;
 export type PipelineOptions = z.output<typeof pipelineOptionsSchema>;
 
-/** Validates options; throws E_CONFIG listing every problem. */
-export function parsePipelineOptions(input: unknown): PipelineOptions {
-  const r = pipelineOptionsSchema.safeParse(input ?? {});
+function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const r = schema.safeParse(input ?? {});
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
-    throw new FaceRestoreError('E_CONFIG', `invalid pipeline options: ${problems}`);
+    throw new FaceRestoreError('E_CONFIG', `invalid ${what}: ${problems}`);
   }
   return r.data;
+}
+
+/** Validates options; throws E_CONFIG listing every problem. */
+export function parsePipelineOptions(input: unknown): PipelineOptions {
+  return parseWith(pipelineOptionsSchema, input, 'pipeline options');
+}
+
+/** Validates portable options (what another process or machine sent); throws E_CONFIG listing every problem. */
+export function parsePortableOptions(input: unknown): PortableOptions {
+  return parseWith(portableOptionsSchema, input, 'portable pipeline options');
+}
+
+/**
+ * The portable part of options, fully resolved (defaults filled in, machine-local settings and
+ * undefined fields left out), ready to cross a boundary as JSON.
+ */
+export function toPortableOptions(input: PipelineOptionsInput | PipelineOptions): PortableOptions {
+  const o: Record<string, unknown> = { ...parsePipelineOptions(input) };
+  for (const k of LOCAL_SETTING_KEYS) delete o[k];
+  for (const [k, v] of Object.entries(o)) if (v === undefined) delete o[k];
+  return parsePortableOptions(o);
+}
+
+/** Full pipeline options from portable options and this machine's settings. */
+export function withLocalSettings(portable: PortableOptionsInput, local: LocalSettingsInput): PipelineOptions {
+  return parsePipelineOptions({ ...parsePortableOptions(portable), ...localSettingsSchema.parse(local) });
 }
