@@ -160,7 +160,7 @@ describe('I420 helpers', () => {
     // Flat 2×2 blocks keep chroma exact.
     for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) {
       const src = (y * w + x) * 3;
-      for (const [dx, dy] of [[1, 0], [0, 1], [1, 1]]) rgb.copyWithin(((y + dy) * w + x + dx) * 3, src, src + 3);
+      for (const [dx, dy] of [[1, 0], [0, 1], [1, 1]] as const) rgb.copyWithin(((y + dy) * w + x + dx) * 3, src, src + 3);
     }
     const yuv = new Uint8Array(i420Size(w, h)).fill(77);
     rgbToI420Region(rgb, w, h, yuv, { x: 0, y: 0, width: w, height: h });
