@@ -1,3 +1,6 @@
+// Longer than ~300 lines on purpose: a track's life cycle (tentative → confirmed → lost), the matching
+// cost and the output rule are one state machine whose invariants (ids never reused, a lost track is
+// never output, duplicates start no track) are easier to keep in one place than across files.
 import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
 import { TrackFidelity } from './fidelity.ts';

@@ -1,3 +1,5 @@
+// Longer than ~300 lines on purpose: the tracks format's schema, writer and reader stay together so a
+// change to the format is made (and versioned) in one place.
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';

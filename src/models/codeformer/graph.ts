@@ -1,4 +1,7 @@
 /**
+ * (Longer than ~300 lines on purpose: one architecture's graph, module by module, in the order of the
+ * official forward pass, so it can be read side by side with codeformer_arch.py.)
+ *
  * Builds the ONNX graph of CodeFormer's forward pass `out, logits, lq_feat = net(x, w=w, adain=True)` from an
  * inferred architecture and its weights, with a dynamic batch and one fidelity weight per face.
  *
