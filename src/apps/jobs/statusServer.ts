@@ -44,7 +44,7 @@ async function answer(queue: JobQueue, req: http.IncomingMessage, send: (code: n
   const one = /^\/jobs\/([^/]+)$/.exec(pathname);
   if (!one) return send(404, { error: 'GET /jobs or /jobs/<id>' });
   const id = decodePathSegment(one[1]!);
-  if (id === undefined) return send(400, { error: 'malformed job id (bad percent-escape)' });
+  if (id === undefined) return send(400, { error: 'malformed job id (its percent-escapes are not UTF-8)' });
   const status = await queue.status(id);
   return status ? send(200, status) : send(404, { error: `no job ${id}` });
 }
