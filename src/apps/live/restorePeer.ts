@@ -91,6 +91,7 @@ export class RestorePeer {
       throw new FaceRestoreError('E_CONFIG', `invalid restore peer config: ${problems}`);
     }
     const config = parsed.data;
+    const onListenerError = (event: string, e: unknown) => log.error({ event, err: (e as Error)?.message }, 'restore peer listener failed');
     const restorer = await LiveRestorer.create({
       pipeline: config.pipeline,
       local,
@@ -98,13 +99,13 @@ export class RestorePeer {
       detectEvery: config.detectEvery,
       onMiss: config.onMiss,
       passthroughMarker: config.passthroughMarker,
-      onListenerError: (event, e) => log.error({ event, err: (e as Error)?.message }, 'restore listener failed'),
+      onListenerError,
     });
     restorer.on('failed', (e) => log.error({ code: e.code, err: e.message }, 'restore worker failed; passing frames through'));
     restorer.on('framefailed', (index, e) => log.debug({ index, code: e.code, err: e.message }, 'frame not restored'));
     let client: SignalingClient | undefined;
     try {
-      client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls });
+      client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls, onListenerError });
       // Events (an `assign` right after joining) are held until the peer exists.
       const early: ServerEvent[] = [];
       const hold = (e: ServerEvent) => early.push(e);
