@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { i420Size } from '../src/compose/i420.ts';
 import { LiveRestorer, type I420Frame } from '../src/apps/live/liveRestorer.ts';
+import { FaceRestoreError } from '../src/errors.ts';
 import { shared } from './helpers/paths.ts';
 
 /** Real frames of a talking-face clip as I420 (what the WebRTC decoder hands over). */
@@ -11,25 +12,39 @@ function i420Frames(width: number, height: number, count: number): Uint8Array[] 
   return Array.from({ length: count }, (_, i) => new Uint8Array(raw.subarray(i * size, (i + 1) * size)));
 }
 
-async function run(restorer: LiveRestorer, frames: Uint8Array[], width: number, height: number, out: Array<{ frame: I420Frame; restored: boolean }>, gapMs: number): Promise<void> {
-  for (const f of frames) {
-    restorer.push({ width, height, data: f.slice() });
-    await new Promise((r) => setTimeout(r, gapMs));
+/** Pushes the frames one by one, each once the previous one is out (so none is superseded on a busy machine). */
+async function run(restorer: LiveRestorer, frames: Uint8Array[], width: number, height: number, out: unknown[]): Promise<void> {
+  for (const [i, f] of frames.entries()) {
+    const before = out.length;
+    restorer.push({ width, height, data: f.slice(), pts: i / 30 });
+    const end = Date.now() + 60_000;
+    while (out.length === before) {
+      if (Date.now() > end) throw new Error(`frame ${i} never came out`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
-  await new Promise((r) => setTimeout(r, 500));
+}
+
+/** Collects a LiveRestorer's outgoing frames. */
+function collect(restorer: LiveRestorer): Array<{ frame: I420Frame; restored: boolean }> {
+  const out: Array<{ frame: I420Frame; restored: boolean }> = [];
+  restorer.on('frame', (frame, restored) => out.push({ frame, restored }));
+  return out;
 }
 
 describe('LiveRestorer (worker thread, real detector and classic restorer)', () => {
   it('changes only the face: every pixel outside the pasted face box is the decoder’s own', async () => {
     const [w, h] = [320, 240];
     const frames = i420Frames(w, h, 6);
-    const out: Array<{ frame: I420Frame; restored: boolean }> = [];
-    const lr = await LiveRestorer.create({ pipeline: { restorer: 'classic', fidelity: 0 }, budgetMs: 5000, detectEvery: 1, onFrame: (frame, restored) => out.push({ frame, restored }) });
+    const lr = await LiveRestorer.create({ pipeline: { restorer: 'classic', fidelity: 0 }, budgetMs: 5000, detectEvery: 1 });
+    const out = collect(lr);
     try {
       expect(lr.restoring).toBe(true);
-      await run(lr, frames, w, h, out, 400);
-      expect(out.length).toBeGreaterThanOrEqual(4);
+      await run(lr, frames, w, h, out);
+      expect(out.length).toBe(frames.length);
       expect(out.every((o) => o.restored)).toBe(true);
+      // Frames leave in order, each with the pts it came with (it went to the worker and back).
+      expect(out.map((o) => o.frame.pts)).toEqual(frames.map((_, i) => i / 30));
       expect(lr.faces).toHaveLength(1);
       const box = lr.faces[0]!.box;
       const last = out.at(-1)!.frame.data;
@@ -59,19 +74,31 @@ describe('LiveRestorer (worker thread, real detector and classic restorer)', () 
   it('passes frames through at once, unmarked, when there is nothing to restore', async () => {
     const [w, h] = [320, 240];
     const frames = i420Frames(w, h, 3);
-    const out: Array<{ frame: I420Frame; restored: boolean }> = [];
-    const lr = await LiveRestorer.create({ pipeline: { restorer: 'none' }, budgetMs: 100, onFrame: (frame, restored) => out.push({ frame, restored }) });
+    const lr = await LiveRestorer.create({ pipeline: { restorer: 'none' }, budgetMs: 100 });
+    const out = collect(lr);
     try {
       expect(lr.restoring).toBe(false);
-      for (const f of frames) {
-        lr.push({ width: w, height: h, data: f.slice() });
+      for (const [i, f] of frames.entries()) {
+        lr.push({ width: w, height: h, data: f.slice(), pts: i / 30 });
         // Synchronous: the frame is out before push returns.
         expect(Buffer.compare(out.at(-1)!.frame.data, f)).toBe(0);
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      // The worker looks for faces in a copy, for the overlay only, when it is free.
+      for (let t = 0; t < 600 && lr.faces.length === 0; t++) await new Promise((r) => setTimeout(r, 50));
       expect(lr.faces.length).toBe(1);
     } finally {
       await lr.close();
     }
+  });
+
+  it('refuses bad options in the caller (E_CONFIG) and revives the worker’s load error with its code', async () => {
+    await expect(LiveRestorer.create({ pipeline: { restorer: 'onnx' }, budgetMs: 100 })).rejects.toMatchObject({ name: 'FaceRestoreError', code: 'E_CONFIG' });
+    await expect(LiveRestorer.create({ pipeline: { fidelity: 2 }, budgetMs: 100 })).rejects.toMatchObject({ code: 'E_CONFIG' });
+    // Machine-local settings never travel in portable options.
+    await expect(LiveRestorer.create({ pipeline: { cacheDir: '/tmp' } as never, budgetMs: 100 })).rejects.toMatchObject({ code: 'E_CONFIG' });
+    // The model is looked for in the worker thread; its typed error crosses back as it was raised there.
+    const missing = LiveRestorer.create({ pipeline: { restorer: 'onnx', model: '/nonexistent/codeformer.onnx' }, budgetMs: 100 });
+    await expect(missing).rejects.toBeInstanceOf(FaceRestoreError);
+    await expect(missing).rejects.toMatchObject({ code: 'E_MODEL_MISSING' });
   });
 });

@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES } from '../src/apps/live/protocol.ts';
 import type { LiveServer } from '../src/apps/live/server.ts';
 import { SignalingClient, type ServerEvent } from '../src/apps/live/signalingClient.ts';
-import { startLiveServer, waitFor } from './helpers/liveServer.ts';
+import { alive, startLiveServer, waitFor } from './helpers/liveServer.ts';
+import { BROKEN_TARGETS, getRequest, rawRequest, statusOf, upgradeRequest } from './helpers/rawHttp.ts';
 
 // Security of the signaling endpoint: token, Origin, size limit, schema, rate limit, isolation.
 describe('live signaling security', () => {
@@ -21,7 +22,7 @@ describe('live signaling security', () => {
   };
   const events = (c: SignalingClient) => {
     const list: ServerEvent[] = [];
-    c.onEvent((e) => list.push(e));
+    c.on('event', (e) => list.push(e));
     return list;
   };
 
@@ -121,6 +122,85 @@ describe('live signaling security', () => {
     await expect(SignalingClient.connect(server.wsUrl, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
     const same = await connect(server.url);
     await expect(same.request({ type: 'ping', t: 6 })).resolves.toMatchObject({ t: 6 });
+  });
+
+  it('answers every malformed request target with 400 and keeps serving (HTTP and WebSocket upgrade)', async () => {
+    for (const target of BROKEN_TARGETS) {
+      expect(statusOf(await rawRequest(server.port, upgradeRequest(target))), `upgrade ${target}`).toBe(400);
+      expect(statusOf(await rawRequest(server.port, getRequest(target))), `GET ${target}`).toBe(400);
+    }
+    // Absolute form is fine when it parses; a path outside the page's table is 404, never a file lookup.
+    expect(statusOf(await rawRequest(server.port, getRequest('http://127.0.0.1/healthz')))).toBe(200);
+    expect(statusOf(await rawRequest(server.port, upgradeRequest('/nope')))).toBe(404);
+    expect(statusOf(await rawRequest(server.port, getRequest('/__proto__')))).toBe(404);
+    expect(statusOf(await rawRequest(server.port, getRequest('*')))).toBe(400);
+    // Still up: the page, and a WebSocket that joins.
+    const page = await fetch(server.url + '/');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/app.js');
+    const c = await connect();
+    await expect(c.request({ type: 'join', room: 'after-bad-targets', token: 'room-secret', role: 'viewer' })).resolves.toMatchObject({ role: 'viewer' });
+  });
+
+  it('a room creates, owns and closes its router; the observer sees it come and go', async () => {
+    const seen: string[] = [];
+    let router: { closed: boolean } | undefined;
+    const onNew = (room: { name: string; router: { closed: boolean } }) => {
+      seen.push(`new ${room.name}`);
+      router = room.router;
+    };
+    const onClose = (room: { name: string }, reason: string) => seen.push(`close ${room.name} ${reason}`);
+    server.observer.on('newroom', onNew).on('roomclose', onClose);
+    try {
+      const a = await connect();
+      await a.request({ type: 'join', room: 'owned', token: 'room-secret', role: 'viewer' });
+      expect(seen).toEqual(['new owned']);
+      expect(router?.closed).toBe(false);
+      await a.close();
+      await waitFor(() => seen.length === 2, 5000, 'the room to close');
+      expect(seen).toEqual(['new owned', 'close owned empty']);
+      expect(router?.closed).toBe(true);
+    } finally {
+      server.observer.off('newroom', onNew).off('roomclose', onClose);
+    }
+  });
+
+  it('survives the death of its mediasoup worker: rooms close, members are told, a new worker serves the next join', async () => {
+    const own = await startLiveServer({ token: 't', restorePeers: 'external' });
+    try {
+      const closes: string[] = [];
+      const died: Error[] = [];
+      own.observer.on('roomclose', (room, reason) => closes.push(`${room.name} ${reason}`));
+      own.observer.on('sfudied', (e) => died.push(e));
+      const a = await SignalingClient.connect(own.wsUrl);
+      const b = await SignalingClient.connect(own.wsUrl);
+      const gotA = events(a);
+      await a.request({ type: 'join', room: 'r1', token: 't', role: 'publisher' });
+      await b.request({ type: 'join', room: 'r2', token: 't', role: 'viewer' });
+      const transport = await a.request<{ id: string }>({ type: 'createTransport', direction: 'send' });
+      expect(transport.id).toBeTruthy();
+      expect(own.stats()).toMatchObject({ rooms: 2, members: 2, transports: 1 });
+      const pid = own.stats().workerPid!;
+      process.kill(pid, 'SIGKILL');
+      expect((await a.closed).code).toBe(1011);
+      expect((await b.closed).code).toBe(1011);
+      expect(gotA.some((e) => e.type === 'error' && e.code === 'E_INTERNAL')).toBe(true);
+      expect(died).toHaveLength(1);
+      expect(closes.sort()).toEqual(['r1 workerclose', 'r2 workerclose']);
+      expect(own.stats()).toMatchObject({ rooms: 0, members: 0, transports: 0, workerPid: undefined });
+      expect(alive(pid)).toBe(false);
+      // The server still serves the page and, on the next join, a fresh worker.
+      expect((await fetch(own.url + '/healthz')).status).toBe(200);
+      const c = await SignalingClient.connect(own.wsUrl);
+      await c.request({ type: 'join', room: 'r1', token: 't', role: 'publisher' });
+      await expect(c.request({ type: 'createTransport', direction: 'send' })).resolves.toMatchObject({ id: expect.any(String) });
+      const fresh = own.stats().workerPid!;
+      expect(fresh).not.toBe(pid);
+      expect(alive(fresh)).toBe(true);
+      await c.close();
+    } finally {
+      await own.close();
+    }
   });
 
   it('closes connections that do not join in time', async () => {

@@ -5,6 +5,9 @@ import { parseClientMessage } from '../src/apps/live/protocol.ts';
 import { RtcDelayMeter } from '../src/apps/live/rtcStats.ts';
 import { TokenBucket } from '../src/apps/live/rateLimiter.ts';
 import { originAllowed, tokenMatches } from '../src/apps/live/auth.ts';
+import { PEER_CONFIG_VERSION, restorePeerConfigSchema } from '../src/apps/live/peerConfig.ts';
+import { RestoreJobs } from '../src/apps/live/restoreJobs.ts';
+import { decodePathSegment, parseRequestTarget } from '../src/util/requestTarget.ts';
 
 /** A fake clock with timers, for the scheduler. */
 function fakeClock() {
@@ -261,5 +264,77 @@ describe('RtcDelayMeter (where live latency goes, from WebRTC stats)', () => {
     expect(parseClientMessage(msg({ jitterBufferMs: 20, pacerMs: 10, estimateKbps: 8000 }))).toMatchObject({ ok: true });
     expect(parseClientMessage(msg({ jitterBufferMs: -1 }))).toMatchObject({ ok: false, reason: expect.stringContaining('jitterBufferMs') });
     expect(parseClientMessage(msg({ extra: 1 }))).toMatchObject({ ok: false });
+  });
+});
+
+describe('request targets (parsed without throwing)', () => {
+  it('gives path and query for origin and absolute form', () => {
+    expect(parseRequestTarget('/')?.pathname).toBe('/');
+    expect(parseRequestTarget('/ws?room=a')?.pathname).toBe('/ws');
+    expect(parseRequestTarget('/ws?room=a')?.searchParams.get('room')).toBe('a');
+    // Dot segments resolve; the static table then decides (no file-system path is ever built from it).
+    expect(parseRequestTarget('/x/../app.js')?.pathname).toBe('/app.js');
+    expect(parseRequestTarget('http://host:8080/healthz')?.pathname).toBe('/healthz');
+    expect(parseRequestTarget('HTTPS://host/ws')?.pathname).toBe('/ws');
+    // Browsers leave brackets unescaped in queries: still fine.
+    expect(parseRequestTarget('/?a=[1]')?.pathname).toBe('/');
+  });
+
+  it('refuses what is malformed (undefined: a 400), where new URL would throw or read a host', () => {
+    for (const t of [undefined, '', 'http://[::1', 'http://[', '//[', '//evil.example/ws', '/%E0%A4%A', '/%zz', '*', 'example.com:443', 'ftp://h/x']) {
+      expect(parseRequestTarget(t), String(t)).toBeUndefined();
+    }
+  });
+
+  it('decodes a path segment or says it is malformed', () => {
+    expect(decodePathSegment('a%20b')).toBe('a b');
+    expect(decodePathSegment('%E0%A4')).toBeUndefined();
+    expect(decodePathSegment('%zz')).toBeUndefined();
+  });
+});
+
+describe('RestoreJobs (which restorer has which camera stream)', () => {
+  it('assigns waiting streams oldest first to idle restorers, one stream each', () => {
+    const jobs = new RestoreJobs();
+    jobs.open('cam1');
+    jobs.open('cam2');
+    jobs.open('cam3');
+    expect(jobs.assignWaiting(['r1'])).toEqual([{ producerId: 'cam1', restorer: 'r1' }]);
+    // r1 is busy now: only r2 takes one.
+    expect(jobs.assignWaiting(['r1', 'r2'])).toEqual([{ producerId: 'cam2', restorer: 'r2' }]);
+    expect(jobs.waiting('cam3')).toBe(true);
+    expect(jobs.restorerOf('cam1')).toBe('r1');
+    expect(jobs.size).toBe(3);
+  });
+
+  it('puts a leaving restorer’s streams back to waiting and ends streams', () => {
+    const jobs = new RestoreJobs();
+    jobs.open('cam1');
+    jobs.assignWaiting(['r1']);
+    expect(jobs.release('r1')).toEqual(['cam1']);
+    expect(jobs.waiting('cam1')).toBe(true);
+    expect(jobs.release('r1')).toEqual([]);
+    jobs.assignWaiting(['r2']);
+    expect(jobs.end('cam1')).toBe('r2');
+    expect(jobs.end('cam1')).toBeUndefined();
+    expect(jobs.waiting('cam1')).toBe(false);
+    expect(jobs.size).toBe(0);
+  });
+});
+
+describe('restore peer config (what a spawned peer reads on stdin)', () => {
+  const base = { url: 'ws://127.0.0.1:1/ws', room: 'r', peerToken: 't' };
+
+  it('carries portable options only, versioned', () => {
+    const c = restorePeerConfigSchema.parse({ ...base, pipeline: { restorer: 'classic', fidelity: 0.3 } });
+    expect(c.v).toBe(PEER_CONFIG_VERSION);
+    expect(c.pipeline).toMatchObject({ restorer: 'classic', fidelity: 0.3, detector: 'blazeface' });
+    expect(restorePeerConfigSchema.parse(base).pipeline).toMatchObject({ fidelity: 0.5 });
+    // Machine-local settings never travel; another version is refused by name.
+    expect(restorePeerConfigSchema.safeParse({ ...base, pipeline: { cacheDir: '/x' } }).success).toBe(false);
+    expect(restorePeerConfigSchema.safeParse({ ...base, pipeline: { ffmpegPath: '/x' } }).success).toBe(false);
+    const old = restorePeerConfigSchema.safeParse({ ...base, v: 1 });
+    expect(old.success).toBe(false);
+    expect(old.error?.issues[0]?.message).toContain(`version: expected ${PEER_CONFIG_VERSION}`);
   });
 });

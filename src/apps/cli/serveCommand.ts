@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { toPortableOptions, type PortableOptions } from '../../engine/options.ts';
 import { FaceRestoreError } from '../../errors.ts';
 import type { LiveLogger } from '../live/logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS } from '../live/peerConfig.ts';
-import type { RestorePeerMode } from '../live/server.ts';
+import type { RestorePeerMode } from '../live/peerProvisioner.ts';
 import type { CliContext } from './context.ts';
 import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
@@ -40,10 +41,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
     const log = makeLogger(ctx);
     // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
     const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
-    const pipeline = { ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), detectEvery } as Record<string, unknown>;
-    // The restore worker only needs the model-related options.
-    for (const k of ['ffmpegPath', 'ffprobePath']) delete pipeline[k];
-    for (const [k, v] of Object.entries(pipeline)) if (v === undefined) delete pipeline[k];
+    // What restore peers run; each adds its own machine's settings (cache folder), so none travel.
+    const pipeline = toPortableOptions({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), detectEvery });
     if (flags.connect) {
       await runExternalPeer(flags, pipeline, detectEvery, log, ctx);
       return;
@@ -99,7 +98,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
   });
 }
 
-async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<string, unknown>, detectEvery: number, log: LiveLogger, ctx: CliContext): Promise<void> {
+async function runExternalPeer(flags: Record<string, unknown>, pipeline: PortableOptions, detectEvery: number, log: LiveLogger, ctx: CliContext): Promise<void> {
   if (!flags.peerToken) throw new FaceRestoreError('E_USAGE', '--connect needs --peer-token (printed by the server started with --restore-peers external)');
   const { RestorePeer } = await import('../live/restorePeer.ts');
   const peer = await RestorePeer.start(
@@ -115,6 +114,7 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Record<
       onMiss: flags.onMiss as 'drop' | 'passthrough',
       exitWhenIdle: false,
     },
+    { cacheDir: ctx.env.cacheDir, ffmpegPath: ctx.env.ffmpegPath, ffprobePath: ctx.env.ffprobePath },
     log,
   ).catch((e: Error) => {
     throw e instanceof FaceRestoreError ? e : new FaceRestoreError('E_PROTOCOL', `restore peer: ${e.message}`, { cause: e });

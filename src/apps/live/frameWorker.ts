@@ -1,41 +1,34 @@
 /**
- * Worker-thread side of LiveRestorer: owns a Pipeline's detector and restorer and a tracker with
+ * Worker-thread side of LiveRestorer: owns a component set (detector, restorer) and one tracker with
  * per-track fidelity, and restores one I420 frame at a time (detect → track → align → restore → paste,
  * then only the changed rectangles are converted back to I420). Restoring here keeps the restore peer's
- * main thread free for WebRTC frame delivery.
+ * main thread free for WebRTC frame delivery. Messages: frameWorkerProtocol.ts.
  */
 import { parentPort } from 'node:worker_threads';
+import { i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../../compose/i420.ts';
+import { Components } from '../../engine/components.ts';
 import { emptyStageTimes, FaceProcessor } from '../../engine/faceProcessor.ts';
-import { Pipeline } from '../file/pipeline.ts';
+import { withLocalSettings } from '../../engine/options.ts';
+import { FaceRestoreError, serializeError } from '../../errors.ts';
 import { TrackFidelity } from '../../track/fidelity.ts';
-import { MultiFaceTracker } from '../../track/multiTracker.ts';
 import type { FaceTracker } from '../../track/tracker.ts';
 import type { VideoFrame } from '../../types.ts';
-import { i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../../compose/i420.ts';
+import type { FromWorker, ToWorker } from './frameWorkerProtocol.ts';
 import type { FaceInfo } from './protocol.ts';
-
-/** Messages to the worker. */
-export type ToWorker =
-  | { type: 'init'; pipeline: Record<string, unknown>; detectEvery: number }
-  | { type: 'frame'; seq: number; width: number; height: number; data: Uint8Array }
-  | { type: 'fidelity'; trackId: number | null; w: number | null }
-  | { type: 'close' };
-
-/** Messages from the worker. */
-export type FromWorker =
-  | { type: 'ready'; restorer: string; detector: string; restoring: boolean }
-  | { type: 'done'; seq: number; width: number; height: number; data: Uint8Array; restored: boolean; faces: FaceInfo[]; ms: number }
-  | { type: 'failed'; seq: number; message: string }
-  | { type: 'fatal'; message: string }
-  | { type: 'closed' };
 
 if (!parentPort) throw new Error('frameWorker.ts runs in a worker thread');
 const port = parentPort;
 
-let pipeline: Pipeline | undefined;
-let processor: FaceProcessor | undefined;
-let tracker: MultiFaceTracker | undefined;
-let policy: TrackFidelity | undefined;
+/** Everything `init` builds; frames before it are refused. */
+interface Loaded {
+  components: Components;
+  processor: FaceProcessor;
+  tracker: FaceTracker;
+  /** The tracker's policy, kept to change w while running. */
+  policy: TrackFidelity;
+}
+
+let loaded: Loaded | undefined;
 let rgb: Uint8Array | undefined;
 let work: Promise<void> = Promise.resolve();
 
@@ -46,86 +39,94 @@ const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMes
 
 port.on('message', (m: ToWorker) => {
   // One message at a time, in order (the main thread sends at most one frame before its answer).
-  work = work.then(() => handle(m)).catch((e: Error) => post({ type: 'fatal', message: e.message }));
+  work = work.then(() => handle(m)).catch((e: unknown) => post({ type: 'fatal', error: serializeError(e) }));
 });
+
+async function load(m: Extract<ToWorker, { type: 'init' }>): Promise<Loaded> {
+  // ORT threads must not spin between runs here: the cores are shared with the video codecs.
+  const components = await Components.create(withLocalSettings({ ...m.options, threadSpinning: false }, m.local));
+  try {
+    // Live mode always tracks (stable ids for the per-face slider) and a camera has no shot cuts. Without
+    // a restorer, frames come here only now and then (for the overlay): detect on each.
+    const { tracker, policy } = components.newTrackerWithPolicy({ forceTracking: true, detectEvery: components.restorer ? m.detectEvery : 1, shotCut: false });
+    if (!(policy instanceof TrackFidelity)) throw new FaceRestoreError('E_INTERNAL', 'live tracking needs a per-track fidelity policy');
+    // Between full detections the tracker predicts (no region re-detection: it costs a detector run).
+    const processor = new FaceProcessor(components.detector, tracker, components.restorer, emptyStageTimes(), false);
+    return { components, processor, tracker, policy };
+  } catch (e) {
+    await components.close();
+    throw e;
+  }
+}
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
-      // Live mode always tracks (stable ids for the per-face slider) and has no shot cuts; the policy the
-      // pipeline builds from the options (default w, mode, overrides) is kept to change w while running.
-      // ORT threads must not spin between runs here: the cores are shared with the video codecs.
-      const options = { ...m.pipeline, track: true, detectEvery: m.detectEvery, threadSpinning: false };
-      let created: TrackFidelity | undefined;
-      pipeline = await Pipeline.create(options, {
-        trackerFactory: (p) => {
-          if (p instanceof TrackFidelity) created = p;
-          // Without a restorer, frames come here only now and then (for the overlay): detect on each.
-          return new MultiFaceTracker({ fidelity: p, detectEvery: pipeline?.restorer ? m.detectEvery : 1, shotCut: false });
-        },
-      });
-      tracker = pipeline.newTracker() as MultiFaceTracker;
-      policy = created ?? new TrackFidelity({ w: pipeline.options.fidelity });
-      // Between full detections the tracker predicts (no region re-detection: it costs a detector run).
-      processor = new FaceProcessor(pipeline.detector, tracker, pipeline.restorer, emptyStageTimes(), false);
-      post({ type: 'ready', restorer: pipeline.restorerName, detector: pipeline.detector.name, restoring: pipeline.restorer !== undefined });
+      if (loaded) throw new FaceRestoreError('E_INTERNAL', 'init sent twice');
+      loaded = await load(m);
+      const c = loaded.components;
+      post({ type: 'ready', restorer: c.restorerName, detector: c.detector.name, restoring: c.restorer !== undefined });
       return;
     }
     case 'frame': {
-      if (!processor || !policy) throw new Error('frame before init');
-      const t = performance.now();
+      if (!loaded) throw new FaceRestoreError('E_INTERNAL', 'frame before init');
       try {
-        const { width, height, data } = m;
-        let frame: VideoFrame;
-        if (processor.restorer) {
-          const size = width * height * 3;
-          if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
-          i420ToRgb(data, width, height, rgb);
-          frame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
-        } else {
-          // Pass-through: the faces are for the overlay only (boxes relative to the frame), so a frame of at
-          // most ~640 px across is enough, and converting a fraction of the pixels leaves the cores to the codecs.
-          const small = i420ToRgbSubsampled(data, width, height, Math.max(1, Math.round(width / OVERLAY_WIDTH)), rgb);
-          rgb = small.data;
-          frame = { index: m.seq, pts: m.seq / 30, ...small };
-        }
-        const prepared = processor.restorer
-          ? await processor.prepare(frame)
-          : { frame, faces: tracker!.update(frame, await pipeline!.detector.detect(frame)), aligned: [] };
-        let restored = false;
-        if (processor.restorer && prepared.aligned.length > 0) {
-          const [composed] = await processor.compose([prepared]);
-          for (const box of composed!.changed) rgbToI420Region(rgb, width, height, data, box);
-          restored = composed!.changed.length > 0;
-        }
-        const fw = frame.width;
-        const fh = frame.height;
-        const faces: FaceInfo[] = prepared.faces.map((f) => ({
-          trackId: f.trackId,
-          box: { x: f.box.x / fw, y: f.box.y / fh, width: f.box.width / fw, height: f.box.height / fh },
-          w: Math.min(1, Math.max(0, f.fidelity)),
-          overridden: policy!.override(f.trackId) !== undefined,
-        }));
-        post({ type: 'done', seq: m.seq, width, height, data, restored, faces, ms: performance.now() - t }, [data.buffer as ArrayBuffer]);
+        post(await restoreFrame(loaded, m), [m.data.buffer as ArrayBuffer]);
       } catch (e) {
-        post({ type: 'failed', seq: m.seq, message: (e as Error).message });
+        post({ type: 'failed', index: m.index, error: serializeError(e) });
       }
       return;
     }
     case 'fidelity': {
-      if (!policy) return;
+      if (!loaded) return;
       if (m.trackId === null) {
-        if (m.w !== null) policy.setDefault(m.w);
-      } else policy.setOverride(m.trackId, m.w ?? undefined);
+        if (m.w !== null) loaded.policy.setDefault(m.w);
+      } else loaded.policy.setOverride(m.trackId, m.w ?? undefined);
       return;
     }
     case 'close': {
-      await pipeline?.close();
-      pipeline = undefined;
-      processor = undefined;
+      await loaded?.components.close();
+      loaded = undefined;
       post({ type: 'closed' });
       port.close();
       return;
     }
   }
+}
+
+/** Restores one frame in place (its I420 buffer) and says what it found. */
+async function restoreFrame(l: Loaded, m: Extract<ToWorker, { type: 'frame' }>): Promise<Extract<FromWorker, { type: 'done' }>> {
+  const t = performance.now();
+  const { width, height, data, index, pts } = m;
+  const restorer = l.components.restorer;
+  let frame: VideoFrame;
+  if (restorer) {
+    const size = width * height * 3;
+    if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
+    i420ToRgb(data, width, height, rgb);
+    frame = { index, pts, width, height, data: rgb };
+  } else {
+    // Pass-through: the faces are for the overlay only (boxes relative to the frame), so a frame of at
+    // most ~640 px across is enough, and converting a fraction of the pixels leaves the cores to the codecs.
+    const small = i420ToRgbSubsampled(data, width, height, Math.max(1, Math.round(width / OVERLAY_WIDTH)), rgb);
+    rgb = small.data;
+    frame = { index, pts, ...small };
+  }
+  const prepared = restorer ? await l.processor.prepare(frame) : { frame, faces: l.tracker.update(frame, await l.components.detector.detect(frame)), aligned: [] };
+  let restored = false;
+  if (restorer && prepared.aligned.length > 0) {
+    for (const composed of await l.processor.compose([prepared])) {
+      for (const box of composed.changed) rgbToI420Region(frame.data, width, height, data, box);
+      restored = composed.changed.length > 0;
+    }
+  }
+  const fw = frame.width;
+  const fh = frame.height;
+  const faces: FaceInfo[] = prepared.faces.map((f) => ({
+    trackId: f.trackId,
+    box: { x: f.box.x / fw, y: f.box.y / fh, width: f.box.width / fw, height: f.box.height / fh },
+    w: Math.min(1, Math.max(0, f.fidelity)),
+    overridden: l.policy.override(f.trackId) !== undefined,
+  }));
+  return { type: 'done', index, pts, width, height, data, restored, faces, ms: performance.now() - t };
 }

@@ -1,21 +1,40 @@
 import { Worker } from 'node:worker_threads';
-import { FaceRestoreError } from '../../errors.ts';
-import type { FromWorker, ToWorker } from './frameWorker.ts';
-import { FrameScheduler, type MissPolicy, type ScheduledFrame } from './frameScheduler.ts';
 import { checkI420, drawPassthroughMarker } from '../../compose/i420.ts';
+import { parsePortableOptions, type LocalSettingsInput, type PortableOptionsInput } from '../../engine/options.ts';
+import { FaceRestoreError, reviveError } from '../../errors.ts';
+import { TypedEmitter } from '../../util/typedEmitter.ts';
+import { FrameScheduler, type MissPolicy, type ScheduledFrame } from './frameScheduler.ts';
+import type { FromWorker, ToWorker } from './frameWorkerProtocol.ts';
 import type { FaceInfo, RestoreStats } from './protocol.ts';
 
-/** An I420 frame as @roamhq/wrtc's RTCVideoSink gives it and RTCVideoSource takes it. */
+/** An I420 frame as @roamhq/wrtc's RTCVideoSink gives it and RTCVideoSource takes it, with its time. */
 export interface I420Frame {
   width: number;
   height: number;
   data: Uint8Array;
+  /**
+   * Presentation time, seconds since the stream started. @roamhq/wrtc 0.10's sink frames carry no
+   * timestamp (only width, height, rotation, data), so the restore peer uses the receive time.
+   */
+  pts: number;
 }
+
+/** Events of a LiveRestorer. */
+export type LiveRestorerEvents = {
+  /** A frame goes out (every frame, in arrival order): restored, or passed through unrestored. */
+  frame: [frame: I420Frame, restored: boolean];
+  /** One frame could not be restored (it went out unrestored or was dropped, per the miss policy). */
+  framefailed: [index: number, error: FaceRestoreError];
+  /** The worker failed for good: from now on every frame passes through. */
+  failed: [error: FaceRestoreError];
+};
 
 /** Options of a LiveRestorer. */
 export interface LiveRestorerOptions {
-  /** Pipeline options (restorer, model, detector, fidelity …); validated by the worker. */
-  pipeline: Record<string, unknown>;
+  /** What to run (restorer, model, detector, fidelity …): portable options, validated here (E_CONFIG). */
+  pipeline: PortableOptionsInput;
+  /** This machine's settings for the worker (cache folder for built models). Default none. */
+  local?: LocalSettingsInput;
   /** Latency budget, ms (see FrameScheduler). */
   budgetMs: number;
   /** Run the face detector every this many frames (the tracker predicts in between). Default 2. */
@@ -31,10 +50,8 @@ export interface LiveRestorerOptions {
   onMiss?: MissPolicy;
   /** Paint a marker on frames that go out unrestored. Default true. */
   passthroughMarker?: boolean;
-  /** Receives every outgoing frame, in order. */
-  onFrame: (frame: I420Frame, restored: boolean) => void;
-  /** Receives a fatal worker error (the restorer then passes every frame through). */
-  onError?: (error: Error) => void;
+  /** Where a listener's exception goes (default the console); it never reaches the frame path. */
+  onListenerError?: (event: string, error: unknown) => void;
 }
 
 const WORKER_URL = new URL('./frameWorker.ts', import.meta.url);
@@ -42,9 +59,9 @@ const WORKER_URL = new URL('./frameWorker.ts', import.meta.url);
 /**
  * Real-time restoration of a stream of I420 frames: a worker thread restores one frame at a time and
  * a FrameScheduler decides, within the latency budget, which frames are restored, passed through
- * (marked) or dropped. Output order is arrival order. `push` never blocks.
+ * (marked) or dropped. Output frames are `frame` events, in arrival order. `push` never blocks.
  */
-export class LiveRestorer {
+export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
   readonly restorerName: string;
   readonly detectorName: string;
   /** False with restorer `none`: frames go straight out and the worker only finds faces for the overlay. */
@@ -65,6 +82,7 @@ export class LiveRestorer {
   #last = { fpsIn: 0, fpsOut: 0, peerLatencyMs: 0, workMs: 0 };
 
   private constructor(worker: Worker, ready: Extract<FromWorker, { type: 'ready' }>, o: LiveRestorerOptions) {
+    super(o.onListenerError);
     this.#worker = worker;
     this.#o = o;
     this.restorerName = ready.restorer;
@@ -78,32 +96,33 @@ export class LiveRestorer {
       clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
     }, o.onMiss ?? 'drop');
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
-    worker.on('error', (e) => this.#fatal(e));
+    worker.on('error', (e) => this.#fatal(new FaceRestoreError('E_INTERNAL', `restore worker: ${e.message}`, { cause: e })));
   }
 
-  /** Starts the worker thread and loads the detector and restorer in it. */
+  /** Validates the options (E_CONFIG), starts the worker thread and loads the detector and restorer in it (their errors, revived). */
   static async create(o: LiveRestorerOptions): Promise<LiveRestorer> {
+    const options = parsePortableOptions(o.pipeline);
     const worker = new Worker(WORKER_URL);
-    let onMessage: ((m: FromWorker) => void) | undefined;
-    let onError: ((e: Error) => void) | undefined;
-    let onExit: ((code: number) => void) | undefined;
     try {
       const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-        onMessage = (m) => {
-          if (m.type === 'ready') resolve(m);
-          else if (m.type === 'fatal') reject(new FaceRestoreError('E_CONFIG', `restore worker: ${m.message}`));
+        // Only these listeners come off afterwards (removeAllListeners would also drop the Worker's own bookkeeping).
+        const settle = (result: () => void) => {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+          result();
         };
-        onError = reject;
-        onExit = (code) => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`));
+        const onMessage = (m: FromWorker) => {
+          if (m.type === 'ready') settle(() => resolve(m));
+          else if (m.type === 'fatal') settle(() => reject(reviveError(m.error)));
+        };
+        const onError = (e: Error) => settle(() => reject(new FaceRestoreError('E_INTERNAL', `restore worker: ${e.message}`, { cause: e })));
+        const onExit = (code: number) => settle(() => reject(new FaceRestoreError('E_INTERNAL', `restore worker exited (${code}) while loading`)));
         worker.on('message', onMessage);
         worker.on('error', onError);
         worker.on('exit', onExit);
-        worker.postMessage({ type: 'init', pipeline: o.pipeline, detectEvery: o.detectEvery ?? 2 } satisfies ToWorker);
+        worker.postMessage({ type: 'init', options, local: o.local ?? {}, detectEvery: o.detectEvery ?? 2 } satisfies ToWorker);
       });
-      // Only these listeners (removeAllListeners would also drop the Worker's own bookkeeping).
-      worker.off('message', onMessage!);
-      worker.off('error', onError!);
-      worker.off('exit', onExit!);
       return new LiveRestorer(worker, ready, o);
     } catch (e) {
       await worker.terminate();
@@ -131,11 +150,11 @@ export class LiveRestorer {
       this.#detecting = true;
       this.#lastDetect = now;
       const copy = new Uint8Array(frame.data);
-      this.#worker.postMessage({ type: 'frame', seq: this.#detectSeq++, width: frame.width, height: frame.height, data: copy } satisfies ToWorker, [copy.buffer]);
+      this.#worker.postMessage({ type: 'frame', index: this.#detectSeq++, pts: frame.pts, width: frame.width, height: frame.height, data: copy } satisfies ToWorker, [copy.buffer]);
     }
     this.#window.out++;
     this.#window.latency.push(0);
-    this.#o.onFrame(frame, false);
+    this.safeEmit('frame', frame, false);
   }
 
   /** Sets a face's w (trackId) or the default (trackId null); w null removes a face's override. */
@@ -191,7 +210,7 @@ export class LiveRestorer {
     const f = item.frame;
     // The worker gets a copy: the original stays here to be passed through if the restore is late.
     const copy = new Uint8Array(f.data);
-    this.#worker.postMessage({ type: 'frame', seq: item.seq, width: f.width, height: f.height, data: copy } satisfies ToWorker, [copy.buffer]);
+    this.#worker.postMessage({ type: 'frame', index: item.seq, pts: f.pts, width: f.width, height: f.height, data: copy } satisfies ToWorker, [copy.buffer]);
   }
 
   #emit(item: ScheduledFrame<I420Frame>, result: I420Frame | undefined): void {
@@ -200,7 +219,7 @@ export class LiveRestorer {
     if (!result && this.#o.passthroughMarker !== false) drawPassthroughMarker(frame.data, frame.width, frame.height);
     this.#window.out++;
     this.#window.latency.push(performance.now() - item.arrival);
-    this.#o.onFrame(frame, result !== undefined);
+    this.safeEmit('frame', frame, result !== undefined);
   }
 
   #onMessage(m: FromWorker): void {
@@ -213,25 +232,26 @@ export class LiveRestorer {
           return;
         }
         // A frame without faces comes back unchanged: it still counts as restored (nothing to restore).
-        this.#scheduler.complete(m.seq, { width: m.width, height: m.height, data: m.data });
+        this.#scheduler.complete(m.index, { width: m.width, height: m.height, data: m.data, pts: m.pts });
         return;
       }
       case 'failed':
         if (!this.restoring) this.#detecting = false;
-        else this.#scheduler.complete(m.seq, undefined);
+        else this.#scheduler.complete(m.index, undefined);
+        this.safeEmit('framefailed', m.index, reviveError(m.error));
         return;
       case 'fatal':
-        this.#fatal(new FaceRestoreError('E_INTERNAL', `restore worker: ${m.message}`));
+        this.#fatal(reviveError(m.error));
         return;
       default:
         return;
     }
   }
 
-  #fatal(e: Error): void {
+  #fatal(e: FaceRestoreError): void {
     if (this.#failed) return;
     this.#failed = true;
-    this.#o.onError?.(e);
+    this.safeEmit('failed', e);
     const seq = this.#scheduler.inFlightSeq;
     if (seq !== undefined) this.#scheduler.complete(seq, undefined);
   }

@@ -1,9 +1,16 @@
 import { z } from 'zod';
-import { pipelineOptionsSchema } from '../../engine/options.ts';
+import { portableOptionsSchema } from '../../engine/options.ts';
 import { roomNameSchema } from './protocol.ts';
 
 /** Default latency budget: a frame older than this (since it reached the restore peer) is never restored. */
 export const DEFAULT_LATENCY_BUDGET_MS = 120;
+
+/**
+ * Version of the restore-peer config. 2: `pipeline` holds portable options only (portableOptionsSchema:
+ * no cache folder or tool paths, which each peer takes from its own machine); version 1 had a free-form
+ * record there. A config without `v` is read as the current version.
+ */
+export const PEER_CONFIG_VERSION = 2;
 
 /**
  * What a restore peer needs: where to connect, which room, its credential, and the pipeline options.
@@ -11,14 +18,15 @@ export const DEFAULT_LATENCY_BUDGET_MS = 120;
  * from `facerestore serve --connect`.
  */
 export const restorePeerConfigSchema = z.strictObject({
+  v: z.literal(PEER_CONFIG_VERSION, { error: `restore peer config version: expected ${PEER_CONFIG_VERSION}` }).default(PEER_CONFIG_VERSION),
   /** Signaling URL, e.g. ws://127.0.0.1:8080/ws. */
   url: z.string().regex(/^wss?:\/\//),
   room: roomNameSchema,
   peerToken: z.string().min(1).max(256),
   /** Accept a self-signed certificate (only for the server's own loopback connection). */
   insecureTls: z.boolean().default(false),
-  /** Pipeline options for the restore worker (restorer, model, detector, fidelity …). */
-  pipeline: z.record(z.string(), z.unknown()).default({}),
+  /** What to run in the restore worker (restorer, model, detector, fidelity …); the peer adds its machine's settings. */
+  pipeline: portableOptionsSchema.default(() => portableOptionsSchema.parse({})),
   latencyBudgetMs: z.number().min(10).max(10_000).default(DEFAULT_LATENCY_BUDGET_MS),
   /** Run the face detector every this many frames; the tracker predicts the faces in between. */
   detectEvery: z.number().int().min(1).max(30).default(2),
@@ -33,8 +41,3 @@ export const restorePeerConfigSchema = z.strictObject({
 });
 export type RestorePeerConfigInput = z.input<typeof restorePeerConfigSchema>;
 export type RestorePeerConfig = z.output<typeof restorePeerConfigSchema>;
-
-/** Validates the pipeline part early (the worker thread parses it again). */
-export function checkPipelineOptions(pipeline: Record<string, unknown>): void {
-  pipelineOptionsSchema.parse(pipeline);
-}

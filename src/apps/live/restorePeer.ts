@@ -1,5 +1,8 @@
 import type { types as msc } from 'mediasoup-client';
-import { LiveRestorer, type I420Frame } from './liveRestorer.ts';
+import type { LocalSettingsInput } from '../../engine/options.ts';
+import { FaceRestoreError } from '../../errors.ts';
+import { WebRtcSink } from '../../stream/webrtcSink.ts';
+import { LiveRestorer } from './liveRestorer.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { restorePeerConfigSchema, type RestorePeerConfig, type RestorePeerConfigInput } from './peerConfig.ts';
 import type { ConsumeData, JoinedData, TransportData } from './protocol.ts';
@@ -34,9 +37,10 @@ interface Job {
   send: msc.Transport;
   consumer: msc.Consumer | undefined;
   producer: msc.Producer | undefined;
-  sink: { stop(): void; onframe: ((e: { frame: I420Frame }) => void) | null } | undefined;
-  source: { onFrame(frame: I420Frame): void } | undefined;
-  track: MediaStreamTrack | undefined;
+  /** Decoded camera frames in (wrtc's RTCVideoSink). */
+  input: { stop(): void; onframe: ((e: { frame: { width: number; height: number; data: Uint8Array } }) => void) | null } | undefined;
+  /** Restored frames out. */
+  output: WebRtcSink | undefined;
   statsTimer: NodeJS.Timeout | undefined;
   closed: boolean;
 }
@@ -57,6 +61,8 @@ export class RestorePeer {
   readonly #device: msc.Device;
   readonly #restorer: LiveRestorer;
   #job: Job | undefined;
+  /** Origin of the frames' pts, ms (performance.now()). */
+  readonly #t0 = performance.now();
   #resolveDone!: () => void;
   #closing: Promise<void> | undefined;
 
@@ -67,36 +73,48 @@ export class RestorePeer {
     this.#restorer = restorer;
     this.#log = log;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    client.onEvent((e) => this.#onEvent(e));
+    client.on('event', (e) => this.#onEvent(e));
+    // The promise, not the event: the socket may have closed before this constructor ran.
     void client.closed.then(() => this.close());
+    restorer.on('frame', (frame) => this.#job?.output?.write(frame));
   }
 
-  /** Loads the restorer, connects, joins the room and waits for assignments. */
-  static async start(input: RestorePeerConfigInput, log: LiveLogger = silentLogger): Promise<RestorePeer> {
-    const config = restorePeerConfigSchema.parse(input);
-    // Output frames go to whichever job is current; bound late so the restorer can load first.
-    let peer: RestorePeer | undefined;
+  /**
+   * Loads the restorer, connects, joins the room and waits for assignments. `local` is this machine's
+   * settings (cache folder for built models); the config's pipeline options say what to run. A config
+   * that does not validate is E_CONFIG.
+   */
+  static async start(input: RestorePeerConfigInput, local: LocalSettingsInput, log: LiveLogger = silentLogger): Promise<RestorePeer> {
+    const parsed = restorePeerConfigSchema.safeParse(input);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+      throw new FaceRestoreError('E_CONFIG', `invalid restore peer config: ${problems}`);
+    }
+    const config = parsed.data;
+    const onListenerError = (event: string, e: unknown) => log.error({ event, err: (e as Error)?.message }, 'restore peer listener failed');
     const restorer = await LiveRestorer.create({
       pipeline: config.pipeline,
+      local,
       budgetMs: config.latencyBudgetMs,
       detectEvery: config.detectEvery,
       onMiss: config.onMiss,
       passthroughMarker: config.passthroughMarker,
-      onFrame: (frame) => {
-        if (peer) peer.#output(frame);
-      },
-      onError: (e) => log.error({ err: e.message }, 'restore worker failed; passing frames through'),
+      onListenerError,
     });
+    restorer.on('failed', (e) => log.error({ code: e.code, err: e.message }, 'restore worker failed; passing frames through'));
+    restorer.on('framefailed', (index, e) => log.debug({ index, code: e.code, err: e.message }, 'frame not restored'));
     let client: SignalingClient | undefined;
     try {
-      client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls });
+      client = await SignalingClient.connect(config.url, { insecureTls: config.insecureTls, onListenerError });
       // Events (an `assign` right after joining) are held until the peer exists.
       const early: ServerEvent[] = [];
-      client.onEvent((e) => early.push(e));
+      const hold = (e: ServerEvent) => early.push(e);
+      client.on('event', hold);
       const joined = await client.request<JoinedData>({ type: 'join', room: config.room, token: config.peerToken, role: 'restorer', name: config.name });
       const device = createWrtcDevice();
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as msc.RtpCapabilities });
-      peer = new RestorePeer(config, client, device, restorer, log);
+      client.off('event', hold);
+      const peer = new RestorePeer(config, client, device, restorer, log);
       for (const e of early) peer.#onEvent(e);
       log.info({ room: config.room, restorer: restorer.restorerName, detector: restorer.detectorName }, 'restore peer ready');
       return peer;
@@ -158,18 +176,17 @@ export class RestorePeer {
     const wrtc = loadWrtc();
     const recv = this.#transport(await c.request<TransportData>({ type: 'createTransport', direction: 'recv' }), 'recv');
     const send = this.#transport(await c.request<TransportData>({ type: 'createTransport', direction: 'send' }), 'send');
-    const job: Job = { producerId, recv, send, consumer: undefined, producer: undefined, sink: undefined, source: undefined, track: undefined, statsTimer: undefined, closed: false };
+    const job: Job = { producerId, recv, send, consumer: undefined, producer: undefined, input: undefined, output: undefined, statsTimer: undefined, closed: false };
     this.#job = job;
     send.on('produce', ({ kind, rtpParameters }, callback, errback) => {
       c.request<{ id: string }>({ type: 'produce', transportId: send.id, kind, rtpParameters: rtpParameters as never, source: 'restored', sourceProducerId: producerId }).then(callback, errback);
     });
 
     // Restored track out: a wrtc video source fed by the LiveRestorer.
-    const source = new wrtc.nonstandard.RTCVideoSource({ isScreencast: false });
-    job.source = source;
-    job.track = source.createTrack() as unknown as MediaStreamTrack;
+    const output = new WebRtcSink(new wrtc.nonstandard.RTCVideoSource({ isScreencast: false }), (e) => this.#log.warn({ err: e.message }, 'cannot send frame'));
+    job.output = output;
     job.producer = await send.produce({
-      track: job.track,
+      track: output.track,
       encodings: [{ maxBitrate: MAX_BITRATE }],
       codecOptions: { videoGoogleStartBitrate: START_BITRATE_KBPS },
       appData: { source: 'restored' },
@@ -180,10 +197,12 @@ export class RestorePeer {
     // Camera track in.
     const data = await c.request<ConsumeData>({ type: 'consume', transportId: recv.id, producerId, rtpCapabilities: this.#device.recvRtpCapabilities as never });
     job.consumer = await recv.consume({ id: data.id, producerId: data.producerId, kind: data.kind, rtpParameters: data.rtpParameters as msc.RtpParameters });
-    const sink = new wrtc.nonstandard.RTCVideoSink(job.consumer.track as never) as unknown as NonNullable<Job['sink']>;
-    job.sink = sink;
-    sink.onframe = ({ frame }) => {
-      if (!job.closed) this.#restorer.push({ width: frame.width, height: frame.height, data: frame.data });
+    const input = new wrtc.nonstandard.RTCVideoSink(job.consumer.track as never) as unknown as NonNullable<Job['input']>;
+    job.input = input;
+    // wrtc's frames carry no timestamp: the receive time is their pts, counted from the peer's start so
+    // that it keeps growing across jobs (a frame of the last job may still leave after the next began).
+    input.onframe = ({ frame }) => {
+      if (!job.closed) this.#restorer.push({ width: frame.width, height: frame.height, data: frame.data, pts: (performance.now() - this.#t0) / 1000 });
     };
     await c.request({ type: 'resumeConsumer', consumerId: data.id });
     if (job.closed) return;
@@ -200,16 +219,6 @@ export class RestorePeer {
       c.request({ type: 'restoreStats', producerId, stats, faces: this.#restorer.faces }).catch(() => undefined);
     }, STATS_INTERVAL_MS);
     this.#log.info({ producerId }, 'restoring');
-  }
-
-  #output(frame: I420Frame): void {
-    const job = this.#job;
-    if (!job || job.closed || !job.source) return;
-    try {
-      job.source.onFrame({ width: frame.width, height: frame.height, data: frame.data });
-    } catch (e) {
-      this.#log.warn({ err: (e as Error).message }, 'cannot send frame');
-    }
   }
 
   #transport(t: TransportData, direction: 'send' | 'recv'): msc.Transport {
@@ -229,10 +238,10 @@ export class RestorePeer {
     job.closed = true;
     if (this.#job === job) this.#job = undefined;
     if (job.statsTimer) clearInterval(job.statsTimer);
-    job.sink?.stop();
+    job.input?.stop();
     job.consumer?.close();
     job.producer?.close();
-    job.track?.stop();
+    job.output?.close();
     job.recv.close();
     job.send.close();
     this.#log.info({ producerId: job.producerId }, 'restore job ended');

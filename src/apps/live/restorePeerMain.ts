@@ -1,10 +1,14 @@
 /**
- * Entry of a restore peer process (started by PeerLauncher): reads one JSON config line from stdin,
- * runs a RestorePeer, and exits when the peer is done or when stdin closes (the server went away), so a
- * peer never outlives its server. Logs go to stderr as JSON lines.
+ * Entry of a restore peer process (started by PeerLauncher): reads one JSON config line from stdin
+ * (restorePeerConfigSchema, versioned by `v`), runs a RestorePeer with this machine's settings, and exits
+ * when the peer is done or when stdin closes (the server went away), so a peer never outlives its server.
+ * Logs go to stderr as JSON lines.
  */
-import { RestorePeer } from './restorePeer.ts';
+import { readEnvironment } from '../../config/env.ts';
+import { serializeError } from '../../errors.ts';
 import type { LiveLogger } from './logger.ts';
+import type { RestorePeerConfigInput } from './peerConfig.ts';
+import { RestorePeer } from './restorePeer.ts';
 
 const write = (level: string) => (obj: Record<string, unknown>, msg: string) => {
   process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...obj }) + '\n');
@@ -37,8 +41,10 @@ function readConfigLine(): Promise<unknown> {
 
 let peer: RestorePeer | undefined;
 try {
-  const config = await readConfigLine();
-  peer = await RestorePeer.start(config as never, log);
+  // Validated by RestorePeer.start (E_CONFIG naming each problem).
+  const config = (await readConfigLine()) as RestorePeerConfigInput;
+  const env = readEnvironment();
+  peer = await RestorePeer.start(config, { cacheDir: env.cacheDir, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath }, log);
   const stop = () => void peer?.close();
   process.stdin.once('end', stop);
   process.stdin.once('close', stop);
@@ -46,7 +52,8 @@ try {
   await peer.done;
   process.exit(0);
 } catch (e) {
-  log.error({ err: (e as Error).message }, 'restore peer failed');
+  const { code, message } = serializeError(e);
+  log.error({ code, err: message }, 'restore peer failed');
   await peer?.close().catch(() => undefined);
   process.exit(1);
 }

@@ -1,66 +1,64 @@
 import type { types as ms } from 'mediasoup';
+import { TypedEmitter } from '../../util/typedEmitter.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
-import type { ClientRequest, ConsumeData, FaceInfo, ProducerInfo, RestoreStats, Role, ServerMessage, TransportData } from './protocol.ts';
+import type { ClientRequest, ConsumeData, FaceInfo, ProducerInfo, RestoreStats, ServerMessage, TransportData } from './protocol.ts';
+import { mediaCall as media, RequestError } from './requestError.ts';
+import { RestoreJobs } from './restoreJobs.ts';
+import { MemberMedia, type RoomMember } from './roomMember.ts';
 import type { Sfu } from './sfu.ts';
 
-/** A failure a request answers with (code + message); anything else is an internal error. */
-export class RequestError extends Error {
-  readonly code: 'E_STATE' | 'E_NOT_FOUND' | 'E_AUTH' | 'E_MEDIA';
-  constructor(code: RequestError['code'], message: string) {
-    super(message);
-    this.name = 'RequestError';
-    this.code = code;
-  }
-}
+/** Events of a room, for its owner (the room registry). */
+export type RoomEvents = {
+  /** A camera producer appeared, or lost its restorer, and no idle restorer took it. */
+  needrestorer: [producerId: string];
+  /** The router closed under the room because the SFU's worker closed or died; the room is closed. */
+  workerclose: [];
+};
 
-/** Per-peer resource limits (a token holder must not be able to exhaust the worker). */
-export const PEER_LIMITS = { transports: 4, producers: 2, consumers: 16 } as const;
-
-/** What the room needs from a connection. */
-export interface RoomMember {
-  readonly peerId: string;
-  readonly role: Role;
-  send(message: ServerMessage): void;
-}
-
-/** A member's media objects. */
-interface MemberState {
-  member: RoomMember;
-  transports: Map<string, ms.WebRtcTransport>;
-  producers: Map<string, ms.Producer>;
-  consumers: Map<string, ms.Consumer>;
-}
-
-/** Hooks to the server's restorer management. */
-export interface RoomHooks {
-  /** A camera producer appeared and no idle restorer took it. */
-  needRestorer?: (room: Room, producerId: string) => void;
-}
+/** Events of a room's `observer` (monitoring). */
+export type RoomObserverEvents = {
+  /** The room closed, for whatever reason. */
+  close: [];
+};
 
 /**
- * A room: one mediasoup router, its members and their transports, producers and consumers. Every
- * camera producer gets a restorer member (assigned here, spawned by the server when none is idle);
- * closing a producer closes the consumers of it (mediasoup) and ends its restore job.
- * Ownership: Room → member state → transports → producers/consumers; `removeMember` and `close` cascade.
+ * A room: one mediasoup router, which it creates, owns and closes, plus its members and their
+ * transports, producers and consumers. Every camera producer gets a restorer member (assigned here;
+ * `needrestorer` asks the owner for one when none is idle); closing a producer closes the consumers of
+ * it (mediasoup) and ends its restore job.
+ * Ownership, as in mediasoup: Room → router → transports → producers/consumers; `removeMember` and
+ * `close()` cascade, and a worker death reaches the room through its router's `workerclose`.
  */
-export class Room {
+export class Room extends TypedEmitter<RoomEvents> {
   readonly name: string;
   readonly router: ms.Router;
+  readonly observer: TypedEmitter<RoomObserverEvents>;
   readonly #sfu: Sfu;
   readonly #log: LiveLogger;
-  readonly #hooks: RoomHooks;
-  readonly #members = new Map<string, MemberState>();
-  /** Camera producer id → restorer peer id (assigned) or undefined (waiting for one). */
-  readonly #jobs = new Map<string, string | undefined>();
+  readonly #members = new Map<string, MemberMedia>();
+  readonly #jobs = new RestoreJobs();
   #closed = false;
 
-  constructor(name: string, router: ms.Router, sfu: Sfu, hooks: RoomHooks = {}, log: LiveLogger = silentLogger) {
+  private constructor(name: string, router: ms.Router, sfu: Sfu, log: LiveLogger) {
+    const onListenerError = (event: string, e: unknown) => log.error({ room: name, event, err: (e as Error)?.message }, 'room listener failed');
+    super(onListenerError);
+    this.observer = new TypedEmitter(onListenerError);
     this.name = name;
     this.router = router;
     this.#sfu = sfu;
-    this.#hooks = hooks;
     this.#log = log;
-    router.observer.once('close', () => this.#closeMembersMedia());
+    router.on('workerclose', () => {
+      if (this.#closed) return;
+      this.#log.warn({ room: name }, 'router closed with the mediasoup worker; room closed');
+      this.#close();
+      this.safeEmit('workerclose');
+    });
+  }
+
+  /** Creates the room's router on the SFU and the room around it. */
+  static async create(name: string, sfu: Sfu, log: LiveLogger = silentLogger): Promise<Room> {
+    const router = await sfu.createRouter({ room: name });
+    return new Room(name, router, sfu, log);
   }
 
   get closed(): boolean {
@@ -87,7 +85,7 @@ export class Room {
   /** Adds a member; returns what `join` answers with. */
   addMember(member: RoomMember): { routerRtpCapabilities: ms.RtpCapabilities; producers: ProducerInfo[] } {
     if (this.#closed) throw new RequestError('E_STATE', 'room is closed');
-    this.#members.set(member.peerId, { member, transports: new Map(), producers: new Map(), consumers: new Map() });
+    this.#members.set(member.peerId, new MemberMedia(member));
     // After the join response has gone out.
     if (member.role === 'restorer') setImmediate(() => this.#assignWaiting());
     return { routerRtpCapabilities: this.router.rtpCapabilities, producers: this.producerInfos() };
@@ -96,7 +94,7 @@ export class Room {
   /** Every producer of the room. */
   producerInfos(): ProducerInfo[] {
     const out: ProducerInfo[] = [];
-    for (const s of this.#members.values()) for (const p of s.producers.values()) out.push(infoOf(s.member, p));
+    for (const s of this.#members.values()) for (const p of s.producers.values()) out.push(s.info(p));
     return out;
   }
 
@@ -109,45 +107,36 @@ export class Room {
     for (const t of [...s.transports.values()]) t.close();
     for (const p of producers) this.#producerGone(s, p);
     this.#members.delete(peerId);
-    if (s.member.role === 'restorer') {
-      for (const [producerId, restorer] of this.#jobs) {
-        if (restorer === peerId) {
-          this.#jobs.set(producerId, undefined);
-          this.#hooks.needRestorer?.(this, producerId);
-        }
-      }
-    }
+    if (s.member.role === 'restorer') for (const producerId of this.#jobs.release(peerId)) this.safeEmit('needrestorer', producerId);
   }
 
   async createTransport(peerId: string, direction: 'send' | 'recv'): Promise<TransportData> {
     const s = this.#state(peerId);
-    if (s.transports.size >= PEER_LIMITS.transports) throw new RequestError('E_STATE', `at most ${PEER_LIMITS.transports} transports per peer`);
+    s.checkLimit('transports');
     if (direction === 'send' && s.member.role === 'viewer') throw new RequestError('E_AUTH', 'viewers cannot send');
     const t = await this.#sfu.createWebRtcTransport(this.router, { peerId, direction });
     if (!this.#members.has(peerId)) {
       t.close();
       throw new RequestError('E_STATE', 'peer left');
     }
-    s.transports.set(t.id, t);
-    t.observer.once('close', () => s.transports.delete(t.id));
+    s.addTransport(t);
     return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
   }
 
   async connectTransport(peerId: string, req: ClientRequest<'connectTransport'>): Promise<void> {
-    const t = this.#transport(peerId, req.transportId);
+    const t = this.#state(peerId).transport(req.transportId);
     await media(() => t.connect({ dtlsParameters: req.dtlsParameters as unknown as ms.DtlsParameters }));
   }
 
   async produce(peerId: string, req: ClientRequest<'produce'>): Promise<{ id: string }> {
     const s = this.#state(peerId);
-    const t = this.#transport(peerId, req.transportId);
-    if (t.appData.direction !== 'send') throw new RequestError('E_STATE', 'transport is not a send transport');
-    if (s.producers.size >= PEER_LIMITS.producers) throw new RequestError('E_STATE', `at most ${PEER_LIMITS.producers} producers per peer`);
+    const t = s.transport(req.transportId, 'send');
+    s.checkLimit('producers');
     const role = s.member.role;
     if (req.source === 'camera' && role !== 'publisher') throw new RequestError('E_AUTH', 'only publishers produce camera tracks');
     if (req.source === 'restored') {
       if (role !== 'restorer') throw new RequestError('E_AUTH', 'only restorers produce restored tracks');
-      if (!req.sourceProducerId || this.#jobs.get(req.sourceProducerId) !== peerId) throw new RequestError('E_AUTH', 'restorer is not assigned to that producer');
+      if (!req.sourceProducerId || this.#jobs.restorerOf(req.sourceProducerId) !== peerId) throw new RequestError('E_AUTH', 'restorer is not assigned to that producer');
     }
     if (req.kind !== 'video') throw new RequestError('E_MEDIA', 'only video is routed');
     const producer = await media(() =>
@@ -161,22 +150,20 @@ export class Room {
       producer.close();
       throw new RequestError('E_STATE', 'peer left');
     }
-    s.producers.set(producer.id, producer);
-    producer.observer.once('close', () => s.producers.delete(producer.id));
-    const info = infoOf(s.member, producer);
-    this.#broadcast({ type: 'newProducer', producer: info }, peerId);
+    s.addProducer(producer);
+    this.#broadcast({ type: 'newProducer', producer: s.info(producer) }, peerId);
     if (req.source === 'camera') {
-      this.#jobs.set(producer.id, undefined);
-      if (!this.#assign(producer.id)) this.#hooks.needRestorer?.(this, producer.id);
+      this.#jobs.open(producer.id);
+      this.#assignWaiting();
+      if (this.#jobs.waiting(producer.id)) this.safeEmit('needrestorer', producer.id);
     }
     return { id: producer.id };
   }
 
   async consume(peerId: string, req: ClientRequest<'consume'>): Promise<ConsumeData> {
     const s = this.#state(peerId);
-    const t = this.#transport(peerId, req.transportId);
-    if (t.appData.direction !== 'recv') throw new RequestError('E_STATE', 'transport is not a receive transport');
-    if (s.consumers.size >= PEER_LIMITS.consumers) throw new RequestError('E_STATE', `at most ${PEER_LIMITS.consumers} consumers per peer`);
+    const t = s.transport(req.transportId, 'recv');
+    s.checkLimit('consumers');
     const owner = this.#producerOwner(req.producerId);
     if (!owner) throw new RequestError('E_NOT_FOUND', 'no such producer');
     const caps = req.rtpCapabilities as unknown as ms.RtpCapabilities;
@@ -186,8 +173,7 @@ export class Room {
       consumer.close();
       throw new RequestError('E_STATE', 'peer left');
     }
-    s.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => s.consumers.delete(consumer.id));
+    s.addConsumer(consumer);
     consumer.on('producerclose', () => {
       consumer.close();
       s.member.send({ type: 'producerClosed', producerId: req.producerId });
@@ -217,7 +203,7 @@ export class Room {
     if (!s.producers.has(req.producerId) || s.producers.get(req.producerId)!.appData.source !== 'camera') {
       throw new RequestError('E_AUTH', 'only the publisher of a camera producer sets its fidelity');
     }
-    const restorer = this.#jobs.get(req.producerId);
+    const restorer = this.#jobs.restorerOf(req.producerId);
     if (restorer === undefined) throw new RequestError('E_STATE', 'no restorer is attached to that producer yet');
     if (req.trackId === null && req.w === null) throw new RequestError('E_STATE', 'the default w cannot be removed');
     this.#members.get(restorer)?.member.send({ type: 'fidelity', producerId: req.producerId, trackId: req.trackId, w: req.w });
@@ -225,57 +211,51 @@ export class Room {
 
   /** A restorer's report: forwarded to every browser member. */
   restoreStats(peerId: string, producerId: string, stats: RestoreStats, faces: FaceInfo[]): void {
-    if (this.#jobs.get(producerId) !== peerId) throw new RequestError('E_AUTH', 'restorer is not assigned to that producer');
+    if (this.#jobs.restorerOf(producerId) !== peerId) throw new RequestError('E_AUTH', 'restorer is not assigned to that producer');
     this.#broadcast({ type: 'faces', producerId, stats, faces }, peerId, (m) => m.role !== 'restorer');
   }
 
   /** The restorer peer id of a camera producer's job. */
   restorerOf(producerId: string): string | undefined {
-    return this.#jobs.get(producerId);
+    return this.#jobs.restorerOf(producerId);
   }
 
   /** Whether a camera producer still waits for a restorer. */
   waitingForRestorer(producerId: string): boolean {
-    return this.#jobs.has(producerId) && this.#jobs.get(producerId) === undefined;
+    return this.#jobs.waiting(producerId);
   }
 
-  /** Closes every member's media; the router is closed by the owner (Sfu.closeRouter). Idempotent. */
+  /** Closes the room's router (and with it every transport, producer and consumer) and forgets its members. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    this.#close();
+  }
+
+  #close(): void {
     this.#closed = true;
-    this.#closeMembersMedia();
     this.#members.clear();
     this.#jobs.clear();
+    // mediasoup cascades: router → transports → producers and consumers.
+    this.router.close();
+    this.observer.safeEmit('close');
   }
 
-  #closeMembersMedia(): void {
-    for (const s of this.#members.values()) for (const t of s.transports.values()) t.close();
-  }
-
-  /** Gives a waiting job to an idle restorer; true when assigned. */
-  #assign(producerId: string): boolean {
-    const busy = new Set([...this.#jobs.values()].filter((v) => v !== undefined));
-    for (const s of this.#members.values()) {
-      if (s.member.role !== 'restorer' || busy.has(s.member.peerId)) continue;
-      this.#jobs.set(producerId, s.member.peerId);
-      s.member.send({ type: 'assign', producerId });
-      this.#log.info({ room: this.name, producerId, restorer: s.member.peerId }, 'restore job assigned');
-      return true;
-    }
-    return false;
-  }
-
+  /** Gives waiting jobs to idle restorers and tells them. */
   #assignWaiting(): void {
-    for (const [producerId, restorer] of this.#jobs) if (restorer === undefined && !this.#assign(producerId)) return;
+    if (this.#closed) return;
+    const restorers = [...this.#members.values()].filter((s) => s.member.role === 'restorer').map((s) => s.member.peerId);
+    for (const { producerId, restorer } of this.#jobs.assignWaiting(restorers)) {
+      this.#members.get(restorer)?.member.send({ type: 'assign', producerId });
+      this.#log.info({ room: this.name, producerId, restorer }, 'restore job assigned');
+    }
   }
 
   /** Book-keeping when a producer closes: tell the room, end its job (and the restored producers of it). */
-  #producerGone(owner: MemberState, p: ms.Producer): void {
+  #producerGone(owner: MemberMedia, p: ms.Producer): void {
     owner.producers.delete(p.id);
     this.#broadcast({ type: 'producerClosed', producerId: p.id }, owner.member.peerId);
     if (p.appData.source === 'camera') {
-      const restorer = this.#jobs.get(p.id);
-      this.#jobs.delete(p.id);
+      const restorer = this.#jobs.end(p.id);
       const rs = restorer === undefined ? undefined : this.#members.get(restorer);
       if (rs) {
         for (const rp of [...rs.producers.values()]) {
@@ -294,35 +274,14 @@ export class Room {
     for (const s of this.#members.values()) if (s.member.peerId !== exceptPeerId && filter(s.member)) s.member.send(message);
   }
 
-  #state(peerId: string): MemberState {
+  #state(peerId: string): MemberMedia {
     const s = this.#members.get(peerId);
     if (!s) throw new RequestError('E_STATE', 'not in this room');
     return s;
   }
 
-  #transport(peerId: string, transportId: string): ms.WebRtcTransport {
-    const t = this.#state(peerId).transports.get(transportId);
-    if (!t) throw new RequestError('E_NOT_FOUND', 'no such transport');
-    return t;
-  }
-
-  #producerOwner(producerId: string): MemberState | undefined {
+  #producerOwner(producerId: string): MemberMedia | undefined {
     for (const s of this.#members.values()) if (s.producers.has(producerId)) return s;
     return undefined;
-  }
-}
-
-function infoOf(member: RoomMember, p: ms.Producer): ProducerInfo {
-  const source = p.appData.source as ProducerInfo['source'];
-  const sourceProducerId = p.appData.sourceProducerId as string | undefined;
-  return { producerId: p.id, peerId: member.peerId, kind: p.kind, source, ...(sourceProducerId ? { sourceProducerId } : {}) };
-}
-
-/** Runs a mediasoup call; its validation errors (TypeError, …) become E_MEDIA answers. */
-async function media<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw new RequestError('E_MEDIA', (e as Error).message.slice(0, 300));
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import { FaceRestoreError } from '../../errors.ts';
+import { TypedEmitter } from '../../util/typedEmitter.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 
 /** Codecs every room's router offers: VP8 only (Chromium and @roamhq/wrtc both encode it in software). */
@@ -50,23 +51,31 @@ export function resolveWorkerBin(explicit: string | undefined, cacheDir: string)
   throw new FaceRestoreError('E_CONFIG', `no mediasoup worker binary (tried ${tried.join(', ')}); run bash scripts/setup.sh, which builds it`);
 }
 
+/** Events of the SFU. */
+export type SfuEvents = {
+  /** The worker process died; every router had already closed with it (their `workerclose`). */
+  died: [error: Error];
+};
+
 /**
- * One mediasoup worker process and a router per room. The worker starts on the first room (so a server
- * that only refuses connections never spawns it) and is closed by `close()`; if it dies, every router
- * closes with it and `onDied` is called.
+ * One mediasoup worker process, shared by the rooms. The worker starts with the first router (so a
+ * server that only refuses connections never spawns it) and is closed by `close()`. Routers belong to
+ * whoever creates them (a Room); mediasoup closes every router when the worker closes or dies (the
+ * router emits `workerclose`), and a death is then announced with `died`. The next `createRouter` after a
+ * death starts a fresh worker.
  */
-export class Sfu {
+export class Sfu extends TypedEmitter<SfuEvents> {
   readonly #options: SfuOptions & { workerBin: string };
   readonly #log: LiveLogger;
   #worker: ms.Worker | undefined;
   #starting: Promise<ms.Worker> | undefined;
-  readonly #routers = new Map<string, ms.Router>();
   #closed = false;
-  onDied: ((error: Error) => void) | undefined;
 
   constructor(options: SfuOptions & { workerBin: string }) {
+    const log = options.logger ?? silentLogger;
+    super((event, e) => log.error({ event, err: (e as Error)?.message }, 'SFU listener failed'));
     this.#options = options;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = log;
   }
 
   /** PID of the worker process, when it runs. */
@@ -74,8 +83,8 @@ export class Sfu {
     return this.#worker && !this.#worker.closed ? this.#worker.pid : undefined;
   }
 
-  get roomCount(): number {
-    return this.#routers.size;
+  get closed(): boolean {
+    return this.#closed;
   }
 
   async #ensureWorker(): Promise<ms.Worker> {
@@ -95,9 +104,8 @@ export class Sfu {
             ? ' (a worker built against a system OpenSSL with kernel TLS, e.g. Debian 12, crashes on its first DTLS handshake unless built with the BIO-callback fix: see docs/live.md)'
             : '';
           this.#log.error({ err: e.message }, `mediasoup worker died${hint}`);
-          this.#routers.clear();
-          this.#worker = undefined;
-          this.onDied?.(e);
+          if (this.#worker === worker) this.#worker = undefined;
+          this.safeEmit('died', e);
         });
         this.#log.info({ pid: worker.pid, bin: o.workerBin }, 'mediasoup worker started');
         return worker;
@@ -107,31 +115,19 @@ export class Sfu {
         this.#starting = undefined;
       }
     })();
-    this.#worker = await this.#starting;
+    const worker = await this.#starting;
+    this.#worker = worker;
     if (this.#closed) {
-      this.#worker.close();
+      worker.close();
       throw new FaceRestoreError('E_CLOSED', 'SFU is closed');
     }
-    return this.#worker;
+    return worker;
   }
 
-  /** The router of a room, created on first use. */
-  async router(room: string): Promise<ms.Router> {
-    const existing = this.#routers.get(room);
-    if (existing && !existing.closed) return existing;
+  /** A new router with the rooms' codecs; the caller owns it (closes it). */
+  async createRouter(appData: Record<string, unknown>): Promise<ms.Router> {
     const worker = await this.#ensureWorker();
-    const again = this.#routers.get(room);
-    if (again && !again.closed) return again;
-    const router = await worker.createRouter({ mediaCodecs: ROOM_MEDIA_CODECS, appData: { room } });
-    this.#routers.set(room, router);
-    return router;
-  }
-
-  /** Closes a room's router (and with it its transports, producers and consumers). */
-  closeRouter(room: string): void {
-    const r = this.#routers.get(room);
-    this.#routers.delete(room);
-    r?.close();
+    return worker.createRouter({ mediaCodecs: ROOM_MEDIA_CODECS, appData });
   }
 
   /** Creates a WebRTC transport on a router with the server's listen settings. */
@@ -152,14 +148,13 @@ export class Sfu {
     return transport;
   }
 
-  /** Closes the worker (and every router). Idempotent. */
+  /** Closes the worker (mediasoup closes every router with it). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#starting) await this.#starting.catch(() => undefined);
     const worker = this.#worker;
     this.#worker = undefined;
-    this.#routers.clear();
     if (worker && !worker.closed) {
       const exited = new Promise<void>((resolve) => worker.observer.once('close', () => resolve()));
       worker.close();

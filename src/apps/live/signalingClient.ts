@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { FaceRestoreError } from '../../errors.ts';
+import { TypedEmitter } from '../../util/typedEmitter.ts';
 import { parseServerMessage, type AnyClientRequest, type ServerMessage } from './protocol.ts';
 
 /** Options of a Node signaling client. */
@@ -10,25 +11,36 @@ export interface SignalingClientOptions {
   insecureTls?: boolean;
   /** Milliseconds a request may take. Default 15000. */
   requestTimeoutMs?: number;
+  /** Where an event listener's exception goes (default the console); it never reaches the socket. */
+  onListenerError?: (event: string, error: unknown) => void;
 }
 
 /** Server events (everything but responses). */
 export type ServerEvent = Exclude<ServerMessage, { type: 'response' }>;
 
+/** Events of a signaling client. */
+export type SignalingClientEvents = {
+  /** Every server event, in arrival order. */
+  event: [event: ServerEvent];
+  /** The socket closed (pending requests have been rejected). */
+  close: [code: number, reason: string];
+};
+
 /**
  * A typed request/response client for the signaling protocol (restore peers, tests, the bench).
- * `request` resolves with the response's data or rejects with E_PROTOCOL carrying the server's code.
+ * `request` resolves with the response's data or rejects with E_PROTOCOL carrying the server's code;
+ * server events arrive as `event`, and any number of listeners may watch them.
  */
-export class SignalingClient {
+export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   readonly ws: WebSocket;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #timeoutMs: number;
   #nextId = 1;
-  #onEvent: ((e: ServerEvent) => void) | undefined;
   /** Resolves when the socket has closed, with the close code and reason. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(ws: WebSocket, options: SignalingClientOptions) {
+    super(options.onListenerError);
     this.ws = ws;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
     ws.on('message', (data) => this.#onMessage(data as Buffer));
@@ -41,6 +53,7 @@ export class SignalingClient {
         }
         this.#pending.clear();
         resolve({ code, reason: reason.toString() });
+        this.safeEmit('close', code, reason.toString());
       });
     });
     ws.on('error', () => undefined);
@@ -62,11 +75,6 @@ export class SignalingClient {
       });
       ws.once('error', (e) => reject(new FaceRestoreError('E_PROTOCOL', `cannot connect to ${url}: ${e.message}`, { cause: e })));
     });
-  }
-
-  /** Receives every server event (one listener). */
-  onEvent(listener: (e: ServerEvent) => void): void {
-    this.#onEvent = listener;
   }
 
   /** Sends a request and waits for its response's data. */
@@ -109,6 +117,6 @@ export class SignalingClient {
       else p.reject(new FaceRestoreError('E_PROTOCOL', `${msg.error.code}: ${msg.error.message}`, { details: { code: msg.error.code } }));
       return;
     }
-    this.#onEvent?.(msg);
+    this.safeEmit('event', msg);
   }
 }
