@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { CROP_SIZE } from '../types.ts';
-import { median3x3 } from './median3.ts';
+import { Median3x3 } from './median3.ts';
 
 /** The classic restorer's tuning with every default filled in (see ClassicRestorerOptions). */
 export interface ClassicParams {
@@ -26,6 +26,7 @@ export class ClassicKernel {
   readonly #xi: Int32Array;
   readonly #xf: Float32Array;
   readonly #row: Float32Array;
+  readonly #median = new Median3x3(CROP_SIZE, CROP_SIZE, 3);
 
   constructor(params: ClassicParams) {
     this.#o = params;
@@ -44,8 +45,8 @@ export class ClassicKernel {
     const N = CROP_SIZE;
     const S = o.contrastScale;
     const raw = { raw: { width: N, height: N, channels: 3 as const } };
-    // The common 3×3 case in JS: identical output, ~3× faster than libvips' rank filter (median3.ts).
-    const denoised = o.denoise === 3 ? median3x3(crop, N, N, 3) : new Uint8Array(await sharp(crop, raw).median(o.denoise).raw().toBuffer());
+    // The common 3×3 case in WebAssembly SIMD: identical output, ~25× faster than libvips' rank filter (median3.ts).
+    const denoised = o.denoise === 3 ? this.#median.apply(crop) : new Uint8Array(await sharp(crop, raw).median(o.denoise).raw().toBuffer());
     const [soft, small] = await Promise.all([
       sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
       sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer(),
