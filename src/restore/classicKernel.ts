@@ -1,5 +1,7 @@
 import sharp from 'sharp';
 import { CROP_SIZE } from '../types.ts';
+import { ClassicMix } from './classicMix.ts';
+import { GaussBlur } from './gaussBlur.ts';
 import { Median3x3 } from './median3.ts';
 
 /** The classic restorer's tuning with every default filled in (see ClassicRestorerOptions). */
@@ -18,8 +20,14 @@ export const CLASSIC_DEFAULTS: Readonly<ClassicParams> = Object.freeze({ denoise
 /**
  * One crop's classic restoration, the same computation on the calling thread or in a pool worker: median
  * denoise, then out = in + s·(enhanced − in) with enhanced = d + A·(d − blur(d)) + B·(d − low(d)),
- * s = 1 − (1 − minStrength)·w. Holds what every crop reuses (bilinear taps, row buffer), so one instance
- * serves one thread; calls may overlap (each call has its own full-size buffers).
+ * s = 1 − (1 − minStrength)·w. Holds what every crop reuses (bilinear taps, the WebAssembly kernels and
+ * their memory), so one instance serves one thread. Calls may overlap: a kernel's memory is used only
+ * inside one synchronous call, and what a call keeps across its await (the resize in libvips) is its own.
+ *
+ * Where the time went, per 512 crop, single-thread CPU on the 2-core dev machine under load (load average
+ * ~27; `node bench/classic-restorer.ts --stages`): before, 39 ms (median 22 in scalar JS, blur 4.7 and
+ * resize 2 in sharp, the float64 JS mix ~9); now 7.5 ms (median 0.8 and blur 1.6 in WebAssembly SIMD with
+ * the same bytes, resize 2 still in sharp, the float32 SIMD mix 1–2).
  */
 export class ClassicKernel {
   readonly #o: ClassicParams;
@@ -27,13 +35,17 @@ export class ClassicKernel {
   readonly #xf: Float32Array;
   readonly #row: Float32Array;
   readonly #median = new Median3x3(CROP_SIZE, CROP_SIZE, 3);
+  readonly #blur: GaussBlur | undefined;
+  readonly #simdMix: ClassicMix | undefined;
 
   constructor(params: ClassicParams) {
     this.#o = params;
+    this.#blur = GaussBlur.create(CROP_SIZE, CROP_SIZE, 3, params.sharpenSigma);
     const t = bilinearTaps(params.contrastScale, CROP_SIZE);
     this.#xi = t.index;
     this.#xf = t.frac;
     this.#row = new Float32Array(params.contrastScale * 3);
+    this.#simdMix = ClassicMix.create(CROP_SIZE, params.contrastScale, t);
   }
 
   /**
@@ -45,30 +57,29 @@ export class ClassicKernel {
     const N = CROP_SIZE;
     const S = o.contrastScale;
     const raw = { raw: { width: N, height: N, channels: 3 as const } };
-    // The common 3×3 case in WebAssembly SIMD: identical output, ~25× faster than libvips' rank filter (median3.ts).
+    // The common 3×3 case in WebAssembly SIMD: libvips' rank filter's bytes, ~40× faster (median3.ts).
     const denoised = o.denoise === 3 ? this.#median.apply(crop) : new Uint8Array(await sharp(crop, raw).median(o.denoise).raw().toBuffer());
+    // libvips' blur, same bytes, in WebAssembly SIMD where GaussBlur reproduces it (sigma up to ~3.5), else sharp.
     const [soft, small] = await Promise.all([
-      sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
+      this.#blur ? this.#blur.apply(denoised) : sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
       sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer(),
     ]);
-    mix(crop, denoised, soft, small, w, o, this.#xi, this.#xf, this.#row, out);
+    // float32 SIMD where available (within 1 level of the float64 JS pass, classicMix.ts), else the JS pass.
+    if (this.#simdMix) this.#simdMix.run(crop, denoised, soft, small, mixWeights(w, o), out);
+    else mix(crop, denoised, soft, small, w, o, this.#xi, this.#xf, this.#row, out);
   }
 }
 
 /**
- * The final per-pixel pass. The low-pass image is `small` blown back up bilinearly (pixel centres
+ * The final per-pixel pass in float64 JS (used where WebAssembly SIMD is missing). The low-pass image is `small` blown back up bilinearly (pixel centres
  * aligned, edges clamped), computed row by row inside the mix instead of as a separate 512² image; the
  * enhancement and the mix with the input are folded into four weights. The expression order is kept
  * exactly as it was first written: the results are compared byte for byte with that version.
  */
-function mix(crop: Uint8Array, denoised: Uint8Array, soft: Uint8Array, small: Uint8Array, w: number, o: ClassicParams, xi: Int32Array, xf: Float32Array, row: Float32Array, out: Uint8Array): void {
+export function mix(crop: Uint8Array, denoised: Uint8Array, soft: Uint8Array, small: Uint8Array, w: number, o: ClassicParams, xi: Int32Array, xf: Float32Array, row: Float32Array, out: Uint8Array): void {
   const N = CROP_SIZE;
   const S = o.contrastScale;
-  const s = 1 - (1 - o.minStrength) * w;
-  const kIn = 1 - s;
-  const kD = s * (1 + o.sharpenAmount + o.contrastAmount);
-  const kSoft = s * o.sharpenAmount;
-  const kLow = s * o.contrastAmount;
+  const { kIn, kD, kSoft, kLow } = mixWeights(w, o);
   // The vertical taps equal the horizontal ones (square crop, square low-pass image).
   const yi = xi;
   const yf = xf;
@@ -93,6 +104,12 @@ function mix(crop: Uint8Array, denoised: Uint8Array, soft: Uint8Array, small: Ui
       out[p + 2] = v2 <= 0 ? 0 : v2 >= 255 ? 255 : (v2 + 0.5) | 0;
     }
   }
+}
+
+/** out = in + s·(enhanced − in), s = 1 − (1 − minStrength)·w, enhanced = d + A·(d − soft) + B·(d − low), as four weights. */
+function mixWeights(w: number, o: ClassicParams): { kIn: number; kD: number; kSoft: number; kLow: number } {
+  const s = 1 - (1 - o.minStrength) * w;
+  return { kIn: 1 - s, kD: s * (1 + o.sharpenAmount + o.contrastAmount), kSoft: s * o.sharpenAmount, kLow: s * o.contrastAmount };
 }
 
 /** For each of `to` output positions, the source index and weight of bilinear sampling from `from` positions. */
