@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { FaceRestoreError } from '../errors.ts';
-import { CLASSIC_DEFAULTS, ClassicKernel } from './classicKernel.ts';
+import { CLASSIC_DEFAULTS, ClassicKernel, type ClassicParams } from './classicKernel.ts';
 import { ClassicPool } from './classicPool.ts';
 import { CROP_BYTES, checkRestoreArgs, type Restorer } from './restorer.ts';
 
@@ -25,6 +25,12 @@ export interface ClassicRestorerOptions {
   threads?: number;
 }
 
+/** The kernel's settings: the tuning options with defaults filled in (threads left out). */
+function classicParams(options: ClassicRestorerOptions): ClassicParams {
+  const { threads: _threads, ...tuning } = options;
+  return { ...CLASSIC_DEFAULTS, ...tuning };
+}
+
 /**
  * A non-learned face restorer: median denoise, then an unsharp mask (detail layer) and local contrast
  * (difference to a heavily low-passed copy) on the aligned crop, mixed with the input by the fidelity
@@ -35,32 +41,36 @@ export interface ClassicRestorerOptions {
  * alone computes on the calling thread. Both give the same bytes (classicKernel.ts).
  */
 export class ClassicRestorer implements Restorer {
-  readonly name: string;
   readonly maxBatch = 16;
-  readonly #kernel: ClassicKernel | undefined;
-  readonly #pool: ClassicPool | undefined;
+  readonly #params: ClassicParams;
+  /** Made on first use on the calling thread (a pooled restorer never needs it here). */
+  #kernel: ClassicKernel | undefined;
+  #pool: ClassicPool | undefined;
   #closed = false;
 
   /** A restorer that computes on the calling thread (no workers); `create()` is the parallel one. */
-  constructor(options: ClassicRestorerOptions = {}, pool?: ClassicPool) {
-    const { threads: _threads, ...tuning } = options;
-    const params = { ...CLASSIC_DEFAULTS, ...tuning };
-    this.#pool = pool;
-    this.#kernel = pool ? undefined : new ClassicKernel(params);
-    const where = pool ? `${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : 'calling thread';
-    this.name = `classic (median denoise + unsharp mask + local contrast; not a learned model; ${where})`;
+  constructor(options: ClassicRestorerOptions = {}) {
+    this.#params = classicParams(options);
   }
 
   /**
    * A restorer whose crops run on `threads` worker threads (default the available parallelism; 0: the
    * calling thread).
+   * @throws FaceRestoreError E_CONFIG for a thread count that is not a whole number ≥ 0
    */
   static async create(options: ClassicRestorerOptions = {}): Promise<ClassicRestorer> {
     const threads = options.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 0) throw new FaceRestoreError('E_CONFIG', `Expected a whole number ≥ 0 for the classic restorer's threads but received ${threads}`);
-    if (threads === 0) return new ClassicRestorer(options);
-    const { threads: _threads, ...tuning } = options;
-    return new ClassicRestorer(options, await ClassicPool.create(threads, { ...CLASSIC_DEFAULTS, ...tuning }));
+    const r = new ClassicRestorer(options);
+    if (threads > 0) r.#pool = await ClassicPool.create(threads, r.#params);
+    return r;
+  }
+
+  /** Human-readable name, with where the crops run. */
+  get name(): string {
+    const n = this.#pool?.size;
+    const where = n ? `${n} worker thread${n === 1 ? '' : 's'}` : 'calling thread';
+    return `classic (median denoise + unsharp mask + local contrast; not a learned model; ${where})`;
   }
 
   /** Ids of the pool's worker threads (empty without a pool); for checking that close() ended them. */
@@ -75,7 +85,7 @@ export class ClassicRestorer implements Restorer {
       const pool = this.#pool;
       return Promise.all(crops.map((c, i) => pool.run(c, weights[i]!)));
     }
-    const kernel = this.#kernel!;
+    const kernel = (this.#kernel ??= new ClassicKernel(this.#params));
     return Promise.all(
       crops.map(async (c, i) => {
         const out = new Uint8Array(CROP_BYTES);
