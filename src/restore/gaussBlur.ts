@@ -6,8 +6,8 @@ import { Op, T, wasmModule } from './wasmModule.ts';
  * an integer mask (vips_gaussmat), then, on its vector path for 8-bit images, requantises that mask to
  * 8-bit mantissas over a power of two (vips_convi_intize) and runs a horizontal then a vertical pass, each
  * rounding to 8 bits, edges replicated. This does the same arithmetic in WebAssembly SIMD (16 bytes a step,
- * 16-bit lanes). Measured on a 512×512 RGB crop on the 2-core dev machine under load (load average 20): 2.9 ms CPU, against
- * ~8 ms for sharp's blur (1.2 ms of it the call's own overhead). When libvips would take its C path instead
+ * 16-bit lanes). Measured on a 512×512 RGB crop on the 2-core dev machine under load (load average
+ * 20–28): 1.6–2.9 ms CPU, against 4.7–8 ms for sharp's blur (0.6–1.2 ms of that the call's own overhead). When libvips would take its C path instead
  * (it rejects the requantised mask) or a sum could overflow 16 bits, `GaussBlur.create` gives undefined and
  * the caller keeps sharp; the tests compare with sharp byte for byte.
  */

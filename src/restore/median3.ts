@@ -16,8 +16,8 @@ export function median3x3(src: Uint8Array, width: number, height: number, channe
  * Each pixel's window is three sorted columns: the median of the nine values is the median of (the largest
  * of the column minimums, the median of the column medians, the smallest of the column maximums).
  * Images at least 16 bytes wide run a WebAssembly SIMD kernel that does this for 16 bytes at once with
- * unsigned byte min/max on an edge-padded copy: 0.8–1.5 ms on a 512×512 RGB face crop on the 2-core dev
- * machine, against 11–14 ms (25–33 ms under load) for the scalar JS version below, which had dominated the
+ * unsigned byte min/max on an edge-padded copy: 0.8–1.5 ms CPU on a 512×512 RGB face crop on the 2-core
+ * dev machine under load, against 22–28 ms there (11–14 ms on a quiet machine) for the scalar JS version below, which had dominated the
  * classic restorer's time (libvips' rank filter, sharp's `median(3)`, takes 40 ms). Narrower images, and
  * runtimes without WebAssembly SIMD, use the scalar version; both give the same bytes (median3.test.ts).
  */
