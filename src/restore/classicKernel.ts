@@ -27,7 +27,7 @@ export const CLASSIC_DEFAULTS: Readonly<ClassicParams> = Object.freeze({ denoise
  * Where the time went, per 512 crop, single-thread CPU on the 2-core dev machine under load (load average
  * ~27; `node bench/classic-restorer.ts --stages`): before, 39 ms (median 22 in scalar JS, blur 4.7 and
  * resize 2 in sharp, the float64 JS mix ~9); now 7.5 ms (median 0.8 and blur 1.6 in WebAssembly SIMD with
- * the same bytes, resize 2 still in sharp, the float32 SIMD mix 1–2).
+ * the same bytes, resize 2 still in sharp, the float32 SIMD mix ~2).
  */
 export class ClassicKernel {
   readonly #o: ClassicParams;

@@ -4,7 +4,8 @@ import { Op, T, wasmModule } from './wasmModule.ts';
  * The classic restorer's final per-pixel pass in WebAssembly SIMD (four float32 lanes):
  * out = round(kIn·in + kD·d − kSoft·soft − kLow·low), low = the `scale`² image blown up bilinearly
  * (pixel centres aligned, edges clamped), clamped to 0…255. Measured on a 512 crop on the 2-core dev
- * machine under load: 9.3 ms CPU for the scalar JS pass (float64), 1–2 ms for this one.
+ * machine under load (load average ~20): 9.3 ms CPU for the scalar JS pass (float64), 2.1–2.5 ms for this
+ * one (copying the three inputs into its memory included).
  *
  * Rounding: the JS pass works in float64 and blows `low` up vertically then horizontally; this one works in
  * float32 and goes horizontally first (24 rows once per crop, then one vertical blend per output row, which
