@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { median3x3 } from '../src/restore/median3.ts';
+import { Median3x3, median3x3 } from '../src/restore/median3.ts';
+import { median3x3 as frozenMedian } from './helpers/median3Reference.ts';
 
 /** The definition: sort the nine values of each (edge-replicated) window. */
 function bruteMedian(src: Uint8Array, w: number, h: number, ch: number): Uint8Array {
@@ -35,6 +36,22 @@ describe('median3x3', () => {
     }
   });
 
+  it('takes the SIMD path from 16 bytes a row on, with the same bytes: row ends that are not a multiple of 16, 1 to 4 channels, one row', () => {
+    for (const [w, h, ch] of [[16, 1, 1], [17, 3, 1], [6, 4, 3], [11, 9, 3], [40, 7, 4], [5, 6, 4], [129, 3, 3]] as const) {
+      const src = image(w, h, ch, w * 7 + h * 3 + ch);
+      expect(median3x3(src, w, h, ch), `${w}×${h}×${ch}`).toEqual(bruteMedian(src, w, h, ch));
+    }
+  });
+
+  it('gives the scalar version’s bytes on a 512 crop, reused for several images', () => {
+    const m = new Median3x3(512, 512, 3);
+    const out = new Uint8Array(512 * 512 * 3);
+    for (const seed of [1, 2, 3]) {
+      const src = image(512, 512, 3, seed);
+      expect(Buffer.from(m.apply(src, out)).equals(Buffer.from(frozenMedian(src, 512, 512, 3))), `seed ${seed}`).toBe(true);
+    }
+  });
+
   it('gives libvips’ median (what the classic restorer used before) on a 512 crop', async () => {
     const src = image(512, 512, 3, 7);
     const ref = await sharp(src, { raw: { width: 512, height: 512, channels: 3 } }).median(3).raw().toBuffer();
@@ -45,5 +62,6 @@ describe('median3x3', () => {
     expect(() => median3x3(new Uint8Array(10), 2, 2, 3)).toThrow(/12 bytes/);
     const a = new Uint8Array(12);
     expect(() => median3x3(a, 2, 2, 3, a)).toThrow(/separate output/);
+    expect(() => new Median3x3(0, 2, 3)).toThrow(/positive integer/);
   });
 });

@@ -13,10 +13,13 @@ export interface RestorerChoice extends OrtSessionChoice {
   onInfo?: (message: string) => void;
 }
 
-/** Builds the chosen restorer; `none` gives undefined (frames pass through unrestored). */
+/**
+ * Builds the chosen restorer; `none` gives undefined (frames pass through unrestored). The classic one runs
+ * on `intraOpThreads` worker threads (default the available parallelism).
+ */
 export async function createRestorer(c: RestorerChoice): Promise<Restorer | undefined> {
   if (c.kind === 'none') return undefined;
-  if (c.kind === 'classic') return new ClassicRestorer();
+  if (c.kind === 'classic') return ClassicRestorer.create({ threads: c.intraOpThreads });
   if (!c.model) throw new FaceRestoreError('E_CONFIG', 'the onnx restorer needs a model file');
   let model = c.model;
   if (/\.(pth|pt|ckpt)$/i.test(model)) {
