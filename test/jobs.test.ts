@@ -190,16 +190,23 @@ describe('segment window', () => {
     expect(window(0)).toBe(0.98);
   });
 
-  it('keeps only its frames, commits at the first frame past the end and reports completion', async () => {
+  it('keeps only its frames, says it is done at the first frame past the end, and commits on finish', async () => {
     const inner = new RecordingSink();
-    let complete = 0;
-    const sink = new SegmentSink(inner, WINDOW, { onComplete: () => complete++ });
+    const sink = new SegmentSink(inner, WINDOW);
     await sink.start({} as VideoInfo);
-    for (let g = 25; g <= 102; g++) await sink.write({ frame: frame(g, reported(g)), faces: [] });
+    const said: Array<[number, unknown]> = [];
+    for (let g = 25; g <= 102; g++) {
+      const r = await sink.write({ frame: frame(g, reported(g)), faces: [] });
+      if (r !== undefined) said.push([g, r]);
+    }
     expect(inner.written).toEqual(Array.from({ length: 50 }, (_, i) => 50 + i));
+    // 'done' from frame 100 (the next segment's first) on; nothing is committed before finish().
+    expect(said).toEqual([[100, 'done'], [101, 'done'], [102, 'done']]);
+    expect(inner.finished).toBe(false);
+    expect(sink.committed).toBe(false);
+    await sink.finish();
     expect(inner.finished).toBe(true);
     expect(sink.committed).toBe(true);
-    expect(complete).toBe(1);
     await sink.abort();
     expect(inner.aborted).toBe(false);
   });
