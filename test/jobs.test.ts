@@ -15,10 +15,10 @@ const ENCODE = { codec: 'libx264', crf: 18, preset: 'medium', deterministic: tru
 
 describe('job argument builders', () => {
   it('lists video packets with time base, declared frames and start time, without decoding', () => {
-    expect(buildPacketProbeArgs('in.mp4')).toEqual([
-      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', 'in.mp4',
+    expect(buildPacketProbeArgs('/in/in.mp4')).toEqual([
+      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', 'file:/in/in.mp4',
     ]);
-    expect(buildCountFramesArgs('o.mp4')).toEqual(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', 'o.mp4']);
+    expect(buildCountFramesArgs('/w/o.mp4')).toEqual(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', 'file:/w/o.mp4']);
   });
 
   it('parses the packet list, leaving out discarded packets and noting missing pts', () => {
@@ -41,8 +41,8 @@ describe('job argument builders', () => {
   it('joins without re-encoding video, copying mp4-compatible audio from the source', () => {
     expect(buildJoinArgs({ list: '/w/l.ffconcat', source: '/in/a.mp4', audioCodec: 'aac', output: '/w/.join.partial', deterministic: true })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
-      '-f', 'concat', '-safe', '0', '-i', '/w/l.ffconcat',
-      '-i', '/in/a.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'copy',
+      '-f', 'concat', '-safe', '0', '-i', 'file:/w/l.ffconcat',
+      '-i', 'file:/in/a.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'copy',
       '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
       '-f', 'mp4', '-y', '/w/.join.partial',
     ]);
@@ -214,8 +214,8 @@ describe('segment window', () => {
   it('fails and drops the file when a frame is missing or repeated at a boundary', async () => {
     const short = new RecordingSink();
     const s1 = new SegmentSink(short, WINDOW);
-    for (let g = 51; g <= 100; g++) await s1.write({ frame: frame(g, reported(g)), faces: [] }).catch(() => undefined);
-    await expect(s1.finish()).resolves.toBeUndefined();
+    for (let g = 51; g <= 100; g++) await s1.write({ frame: frame(g, reported(g)), faces: [] });
+    await expect(s1.finish()).rejects.toMatchObject({ code: 'E_DECODE', message: expect.stringContaining('decoded 49 of its 50 frames (truncated or corrupt input)') });
     expect(short.aborted).toBe(true);
     expect(short.finished).toBe(false);
 
