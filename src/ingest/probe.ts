@@ -6,7 +6,7 @@ import { ChildRunner } from '../util/process.ts';
 import { buildProbeArgs } from './ffmpegArgs.ts';
 
 /** Parses an ffprobe rational like `30000/1001` into a number (NaN when absent or 0/0). */
-export function parseRational(r: string | number | undefined): number {
+function parseRational(r: string | number | undefined): number {
   if (typeof r === 'number') return r;
   if (!r) return NaN;
   const [n, d] = r.split('/').map(Number);
@@ -14,7 +14,7 @@ export function parseRational(r: string | number | undefined): number {
 }
 
 /** One stream as ffprobe's JSON writer prints it (only the fields read here). */
-export interface ProbeStream {
+interface ProbeStream {
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -31,13 +31,13 @@ export interface ProbeStream {
 }
 
 /** What `ffprobe -print_format json -show_streams -show_format` prints. */
-export interface ProbeJson {
+interface ProbeJson {
   streams?: ProbeStream[];
   format?: { duration?: string };
 }
 
 /** True for a cover image (an `attached_pic` stream: one still picture, not video). */
-export function isAttachedPicture(s: ProbeStream): boolean {
+function isAttachedPicture(s: ProbeStream): boolean {
   return s.disposition?.attached_pic === 1;
 }
 

@@ -40,7 +40,7 @@ export function outputPathFor(input: string, outDir: string): string {
  * setting. Submitting the same request twice finds the existing job instead of adding a duplicate; a
  * changed file or setting is a new job.
  */
-export function jobIdFor(parts: unknown): string {
+function jobIdFor(parts: unknown): string {
   return `fr-${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16)}`;
 }
 
