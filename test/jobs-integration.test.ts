@@ -224,11 +224,21 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     expect(byName['good.mp4']).toMatchObject({ state: 'completed', frames: { done: goodFrames } });
     expect((await md5s(path.join(out, 'good.mp4'), 'v')).length).toBe(goodFrames);
     expect(byName['bad.mp4']).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^E_PROBE: cannot read .*bad\.mp4 as a video/) });
-    expect(byName['cut.mp4']).toMatchObject({ state: 'failed', reason: expect.stringContaining('truncated or corrupt') });
+    // The typed error crossed submit → queue → worker → failure record → status as data, not as text.
+    expect(byName['bad.mp4']!.error).toMatchObject({ code: 'E_PROBE', message: expect.stringMatching(/^cannot read .*bad\.mp4 as a video/) });
+    expect(byName['cut.mp4']).toMatchObject({ state: 'failed', reason: expect.stringContaining('truncated or corrupt'), error: { code: 'E_DECODE' } });
     expect(byName['late.mp4']!.state).toBe('failed');
     expect(byName['late.mp4']!.reason).toMatch(/^segment \d of 5 failed after 2 attempt\(s\): E_DECODE: /);
-    const failedSeg = byName['late.mp4']!.segmentList.find((s) => s.state === 'failed' && !s.reason?.startsWith('not run'))!;
+    const failedSeg = byName['late.mp4']!.segmentList.find((s) => s.state === 'failed' && s.error)!;
     expect(failedSeg.attempts).toBe(2);
+    expect(failedSeg.error!.code).toBe('E_DECODE');
+    expect(byName['late.mp4']!.error).toEqual(failedSeg.error);
+    expect(byName['late.mp4']!.reason).toContain(failedSeg.error!.message);
+    expect(byName['good.mp4']!.error).toBeNull();
+    // Watching one failed job exits with its revived error's code (3: bad input media).
+    const one = await cli(['jobs', 'status', byName['late.mp4']!.id, '--watch', '--json', ...queueArgs]);
+    expect(one.code, one.stderr).toBe(3);
+    expect(JSON.parse(one.stdout.trim().split('\n').at(-1)!).error.code).toBe('E_DECODE');
     // Only the good output, no partial file; the failed job keeps its finished segments for a resubmission.
     expect((await readdir(out)).filter((f) => !f.startsWith('.facerestore-work'))).toEqual(['good.mp4']);
     const work = path.join(out, '.facerestore-work', byName['late.mp4']!.id);
