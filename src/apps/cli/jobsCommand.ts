@@ -126,7 +126,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
     jobs
       .command('worker')
       .description('take and run jobs until stopped (SIGTERM/SIGINT: running segments go back to the queue); start one per machine or container')
-      .option('--concurrency <n>', 'jobs run at once by this process (one pipeline each)', numberIn(1, 64, true), 1)
+      .option('--concurrency <n>', 'jobs run at once by this process (one detector + restorer set each)', numberIn(1, 64, true), 1)
       .option('--name <name>', 'worker name shown in status', `${os.hostname()}:${process.pid}`)
       .option('--lock-seconds <s>', "a job's lock; a dead worker's job is taken over after it runs out", numberIn(1, 3600), 30)
       .option('--stalled-seconds <s>', 'how often to look for jobs of dead workers', numberIn(0.5, 3600), 30)
