@@ -63,10 +63,14 @@ let redis: TestRedis;
 let tmp: string;
 const workers = new Map<string, ChildProcess>();
 
-/** Starts `facerestore jobs worker` as a child process (its JSON log goes to <tmp>/<name>.log). */
+/**
+ * Starts `facerestore jobs worker` as a child process (its JSON log goes to <tmp>/<name>.log). The lock is
+ * 15 s: on a loaded shared machine a 5 s lock ran out while workers were merely slow, so segments were
+ * taken over without any kill and the test's picture of who runs what was wrong.
+ */
 function startWorker(name: string, ...extra: string[]): ChildProcess {
   const log = createWriteStream(path.join(tmp, `${name}.log`));
-  const child = spawn(process.execPath, [repo('bin/facerestore.mjs'), 'jobs', 'worker', '--redis', redis.url, '--name', name, '--lock-seconds', '5', '--stalled-seconds', '2', ...extra], {
+  const child = spawn(process.execPath, [repo('bin/facerestore.mjs'), 'jobs', 'worker', '--redis', redis.url, '--name', name, '--lock-seconds', '15', '--stalled-seconds', '2', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(log, { end: false });
