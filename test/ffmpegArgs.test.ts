@@ -1,20 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { buildDecodeArgs, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
+import path from 'node:path';
+import { buildDecodeArgs, buildProbeArgs, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
 import { buildEncodeArgs, defaultPixelFormat } from '../src/stream/encodeArgs.ts';
+import { localInput } from '../src/util/localInput.ts';
+
+describe('local inputs reach ffmpeg as local files', () => {
+  it('as file: + absolute path, whatever the name looks like', () => {
+    expect(localInput('/v/in.mp4')).toBe('file:/v/in.mp4');
+    expect(localInput('pipe:0')).toBe(`file:${path.resolve('pipe:0')}`);
+    expect(localInput('concat:a.mp4|b.mp4')).toBe(`file:${path.resolve('concat:a.mp4|b.mp4')}`);
+    expect(localInput('http://host/x.mp4')).toBe(`file:${process.cwd()}/http:/host/x.mp4`);
+    expect(localInput('-i.mp4')).toBe(`file:${path.resolve('-i.mp4')}`);
+  });
+
+  it('probe: every stream and the format as JSON', () => {
+    expect(buildProbeArgs('/v/in.mp4')).toEqual(['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', 'file:/v/in.mp4']);
+    expect(buildProbeArgs('-x.mp4').at(-1)).toBe(`file:${path.resolve('-x.mp4')}`);
+  });
+});
 
 describe('decode argument builder', () => {
   it('decodes the first video stream to rgb24 on stdout with a showinfo pts line per frame', () => {
-    expect(buildDecodeArgs({ input: 'in.mp4' })).toEqual([
+    expect(buildDecodeArgs({ input: '/v/in.mp4' })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-      '-i', 'in.mp4',
+      '-i', 'file:/v/in.mp4',
       '-map', '0:v:0', '-vf', 'showinfo=checksum=0', '-fps_mode', 'passthrough',
       '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
     ]);
   });
 
   it('resamples variable-rate input before showinfo and windows with -ss/-t', () => {
-    const args = buildDecodeArgs({ input: 'v.mkv', constantFrameRate: '1350/61', start: 2.5, duration: 3 });
-    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 4)).toEqual(['-ss', '2.5', '-i', 'v.mkv']);
+    const args = buildDecodeArgs({ input: '/v/v.mkv', constantFrameRate: '1350/61', start: 2.5, duration: 3 });
+    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 4)).toEqual(['-ss', '2.5', '-i', 'file:/v/v.mkv']);
     expect(args[args.indexOf('-t') + 1]).toBe('3');
     expect(args[args.indexOf('-vf') + 1]).toBe('fps=1350/61,showinfo=checksum=0');
   });
@@ -29,10 +46,10 @@ describe('decode argument builder', () => {
 
 describe('encode argument builder', () => {
   it('reads rgb24 on stdin, copies AAC audio from the source, writes mp4 with x264 defaults', () => {
-    expect(buildEncodeArgs({ width: 640, height: 360, frameRate: '30000/1001', audioFrom: { path: 'src.mp4', codec: 'aac' }, output: '/o/.x.partial' })).toEqual([
+    expect(buildEncodeArgs({ width: 640, height: 360, frameRate: '30000/1001', audioFrom: { path: '/v/src.mp4', codec: 'aac' }, output: '/o/.x.partial' })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
       '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x360', '-r', '30000/1001', '-i', 'pipe:0',
-      '-i', 'src.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'copy',
+      '-i', 'file:/v/src.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'copy',
       '-c:v', 'libx264', '-preset', 'medium', '-crf', '18',
       '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
       '-f', 'mp4', '-y', '/o/.x.partial',
@@ -48,8 +65,8 @@ describe('encode argument builder', () => {
   });
 
   it('cuts the copied audio to a decode window', () => {
-    const args = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', audioFrom: { path: 's.mp4', codec: 'aac', start: 10, duration: 5 }, output: 'o' });
-    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 6)).toEqual(['-ss', '10', '-t', '5', '-i', 's.mp4']);
+    const args = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', audioFrom: { path: '/v/s.mp4', codec: 'aac', start: 10, duration: 5 }, output: 'o' });
+    expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 6)).toEqual(['-ss', '10', '-t', '5', '-i', 'file:/v/s.mp4']);
   });
 
   it('keeps odd sizes exact with 4:4:4, and deterministic mode pins threads and bitexact flags', () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildConcatList, buildCountFramesArgs, buildJoinArgs, buildPacketProbeArgs, concatQuote, parsePacketProbe } from '../src/apps/jobs/jobArgs.ts';
+import { ComponentPool } from '../src/apps/jobs/ComponentPool.ts';
+import { jobSpecSchema, parseJobData, segmentJobData, segmentJobSchema } from '../src/apps/jobs/jobData.ts';
 import { planJob } from '../src/apps/jobs/planJob.ts';
+import { toPortableOptions, withLocalSettings } from '../src/engine/options.ts';
 import { placeFrame, type SegmentWindow } from '../src/apps/jobs/segmentWindow.ts';
 import { SegmentSink } from '../src/apps/jobs/SegmentSink.ts';
 import { buildTimeline, planSegments, type Timeline } from '../src/apps/jobs/timeline.ts';
@@ -15,10 +18,10 @@ const ENCODE = { codec: 'libx264', crf: 18, preset: 'medium', deterministic: tru
 
 describe('job argument builders', () => {
   it('lists video packets with time base, declared frames and start time, without decoding', () => {
-    expect(buildPacketProbeArgs('in.mp4')).toEqual([
-      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', 'in.mp4',
+    expect(buildPacketProbeArgs('/in/in.mp4')).toEqual([
+      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', 'file:/in/in.mp4',
     ]);
-    expect(buildCountFramesArgs('o.mp4')).toEqual(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', 'o.mp4']);
+    expect(buildCountFramesArgs('/w/o.mp4')).toEqual(['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', 'file:/w/o.mp4']);
   });
 
   it('parses the packet list, leaving out discarded packets and noting missing pts', () => {
@@ -41,8 +44,8 @@ describe('job argument builders', () => {
   it('joins without re-encoding video, copying mp4-compatible audio from the source', () => {
     expect(buildJoinArgs({ list: '/w/l.ffconcat', source: '/in/a.mp4', audioCodec: 'aac', output: '/w/.join.partial', deterministic: true })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
-      '-f', 'concat', '-safe', '0', '-i', '/w/l.ffconcat',
-      '-i', '/in/a.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'copy',
+      '-f', 'concat', '-safe', '0', '-i', 'file:/w/l.ffconcat',
+      '-i', 'file:/in/a.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'copy',
       '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
       '-f', 'mp4', '-y', '/w/.join.partial',
     ]);
@@ -190,16 +193,23 @@ describe('segment window', () => {
     expect(window(0)).toBe(0.98);
   });
 
-  it('keeps only its frames, commits at the first frame past the end and reports completion', async () => {
+  it('keeps only its frames, says it is done at the first frame past the end, and commits on finish', async () => {
     const inner = new RecordingSink();
-    let complete = 0;
-    const sink = new SegmentSink(inner, WINDOW, { onComplete: () => complete++ });
+    const sink = new SegmentSink(inner, WINDOW);
     await sink.start({} as VideoInfo);
-    for (let g = 25; g <= 102; g++) await sink.write({ frame: frame(g, reported(g)), faces: [] });
+    const said: Array<[number, unknown]> = [];
+    for (let g = 25; g <= 102; g++) {
+      const r = await sink.write({ frame: frame(g, reported(g)), faces: [] });
+      if (r !== undefined) said.push([g, r]);
+    }
     expect(inner.written).toEqual(Array.from({ length: 50 }, (_, i) => 50 + i));
+    // 'done' from frame 100 (the next segment's first) on; nothing is committed before finish().
+    expect(said).toEqual([[100, 'done'], [101, 'done'], [102, 'done']]);
+    expect(inner.finished).toBe(false);
+    expect(sink.committed).toBe(false);
+    await sink.finish();
     expect(inner.finished).toBe(true);
     expect(sink.committed).toBe(true);
-    expect(complete).toBe(1);
     await sink.abort();
     expect(inner.aborted).toBe(false);
   });
@@ -207,8 +217,8 @@ describe('segment window', () => {
   it('fails and drops the file when a frame is missing or repeated at a boundary', async () => {
     const short = new RecordingSink();
     const s1 = new SegmentSink(short, WINDOW);
-    for (let g = 51; g <= 100; g++) await s1.write({ frame: frame(g, reported(g)), faces: [] }).catch(() => undefined);
-    await expect(s1.finish()).resolves.toBeUndefined();
+    for (let g = 51; g <= 100; g++) await s1.write({ frame: frame(g, reported(g)), faces: [] });
+    await expect(s1.finish()).rejects.toMatchObject({ code: 'E_DECODE', message: expect.stringContaining('decoded 49 of its 50 frames (truncated or corrupt input)') });
     expect(short.aborted).toBe(true);
     expect(short.finished).toBe(false);
 
@@ -241,5 +251,66 @@ describe('segment window', () => {
 
   it('formats durations', () => {
     expect([formatSeconds(null), formatSeconds(4.4), formatSeconds(75), formatSeconds(3 * 3600 + 120)]).toEqual(['-', '4s', '1m15s', '3h02m']);
+  });
+});
+
+describe('job data across the queue', () => {
+  it('carries resolved portable options, keeps machine-local settings out, and refuses the old version', async () => {
+    const portable = toPortableOptions({ restorer: 'classic', fidelity: 0.7, cacheDir: '/x', ffmpegPath: '/opt/ffmpeg' });
+    const planned = await planJob(shared('footage/retalk_2.mp4'), { outDir: '/tmp/fr-plan-out', pipeline: portable, encode: ENCODE, segmentSeconds: 2, warmupSeconds: 1 });
+    expect(planned.spec.v).toBe(2);
+    expect(planned.spec.pipeline).toEqual({ restorer: 'classic', fidelity: 0.7, detector: 'blazeface', device: 'cpu', batch: 4, threadSpinning: true, queueDepth: 4, track: true, detectEvery: 1, fidelityMode: 'fixed', fidelityOverrides: {} });
+    // Through JSON (what Redis holds) and back: the same data, validated on the worker's side.
+    expect(parseJobData(jobSpecSchema, JSON.parse(JSON.stringify(planned.spec)), 'join')).toEqual(planned.spec);
+    const seg = parseJobData(segmentJobSchema, JSON.parse(JSON.stringify(segmentJobData(planned.id, planned.spec, planned.spec.segments[1]!))), 'segment');
+    expect(seg.pipeline).toEqual(planned.spec.pipeline);
+    expect(withLocalSettings(seg.pipeline, { ffmpegPath: '/usr/local/bin/ffmpeg' })).toMatchObject({ restorer: 'classic', fidelity: 0.7, ffmpegPath: '/usr/local/bin/ffmpeg', ffprobePath: 'ffprobe' });
+    const local = { ...planned.spec, pipeline: { ...planned.spec.pipeline, cacheDir: '/x' } };
+    expect(() => parseJobData(jobSpecSchema, local, 'join')).toThrow(/invalid join job data.*pipeline: Unrecognized key.*cacheDir/);
+    const v1 = { ...JSON.parse(JSON.stringify(planned.spec)), v: 1, pipeline: { restorer: 'classic' } };
+    const err = (() => {
+      try {
+        parseJobData(jobSpecSchema, v1, 'join');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toMatchObject({ code: 'E_JOB', message: 'join job data version 1 is not supported (this worker reads version 2): submit the input again with this version of facerestore' });
+    // A planning error travels as a serialized error (code, message, details).
+    const bad = await planJob(shared('README.md'), { outDir: '/tmp/fr-plan-out', pipeline: {}, encode: ENCODE, segmentSeconds: 2, warmupSeconds: 1 });
+    expect(parseJobData(jobSpecSchema, JSON.parse(JSON.stringify(bad.spec)), 'join').error).toMatchObject({ code: 'E_PROBE', message: expect.stringContaining('README.md') });
+    // Options a worker could not run are refused at submit, not on the worker.
+    await expect(planJob(shared('footage/retalk_2.mp4'), { outDir: '/tmp/fr-plan-out', pipeline: { restorer: 'onnx' }, encode: ENCODE, segmentSeconds: 2, warmupSeconds: 1 })).rejects.toMatchObject({ code: 'E_CONFIG' });
+  });
+});
+
+describe('component pool', () => {
+  it('lends one set per portable options at a time, reuses it, keeps at most maxIdle, and closes what it holds', async () => {
+    const pool = new ComponentPool(1, { ffmpegPath: 'ffmpeg' });
+    const a = await pool.acquire({ restorer: 'none', track: false });
+    // Lent out: a concurrent job with the same options gets its own set.
+    const b = await pool.acquire({ restorer: 'none', track: false });
+    expect(b.components).not.toBe(a.components);
+    await a.release();
+    await a.release();
+    // Equal options in another key order find the idle set.
+    const a2 = await pool.acquire({ track: false, restorer: 'none' });
+    expect(a2.components).toBe(a.components);
+    await b.release();
+    await a2.release();
+    // maxIdle 1: the older idle set (b's) is closed.
+    expect(b.components.closed).toBe(true);
+    expect(a.components.closed).toBe(false);
+    expect(pool.idle).toBe(1);
+    const other = await pool.acquire({ restorer: 'none', track: false, fidelity: 0.9 });
+    expect(other.components).not.toBe(a.components);
+    expect(other.components.options).toMatchObject({ fidelity: 0.9, ffmpegPath: 'ffmpeg' });
+    await expect(pool.acquire({ restorer: 'none', cacheDir: '/x' } as never)).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await pool.close();
+    expect(a.components.closed).toBe(true);
+    expect(other.components.closed).toBe(false);
+    await other.release();
+    expect(other.components.closed).toBe(true);
+    await expect(pool.acquire({})).rejects.toMatchObject({ code: 'E_CLOSED' });
   });
 });

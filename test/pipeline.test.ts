@@ -4,7 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { createPipeline, type Pipeline } from '../src/apps/file/pipeline.ts';
-import type { Box, VideoFrame } from '../src/types.ts';
+import { runFile } from '../src/apps/file/runFile.ts';
+import { Components } from '../src/engine/components.ts';
+import type { FrameSink, SinkWriteResult } from '../src/stream/sink.ts';
+import type { AnalyzedFrame, Box, VideoFrame } from '../src/types.ts';
 import { CallbackSink, childPids, decodeFrames, ffmpeg, ffprobeJson, frameHash } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
 
@@ -125,6 +128,75 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
     });
     await expect(pipeline.run(shared('footage/retalk_2.mp4'), sink, { signal: controller.signal })).rejects.toThrow('stop now');
     expect(await childPids()).toEqual([]);
+  });
+});
+
+/** Takes frames until it has `wanted`, then says it is done. */
+class FirstFramesSink implements FrameSink {
+  readonly indices: number[] = [];
+  started = 0;
+  finished = 0;
+  aborted = 0;
+  readonly wanted: number;
+  constructor(wanted: number) {
+    this.wanted = wanted;
+  }
+  async start(): Promise<void> {
+    this.started++;
+  }
+  async write(item: AnalyzedFrame): Promise<SinkWriteResult> {
+    if (this.finished || this.indices.length >= this.wanted) throw new Error(`frame ${item.frame.index} after the sink said done`);
+    this.indices.push(item.frame.index);
+    return this.indices.length === this.wanted ? 'done' : undefined;
+  }
+  async finish(): Promise<void> {
+    this.finished++;
+  }
+  async abort(): Promise<void> {
+    this.aborted++;
+  }
+}
+
+describe('runs on a borrowed component set, ending and closing', () => {
+  it('a sink that has all it needs ends the run normally: decoding stops, finish() once, summary returned; the borrowed set stays open', async () => {
+    const components = await Components.create({ restorer: 'none', track: false });
+    try {
+      const sink = new FirstFramesSink(10);
+      const summary = await runFile(components, shared('footage/short_hamilton_clip.mp4'), sink);
+      expect(sink.indices).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect([sink.started, sink.finished, sink.aborted]).toEqual([1, 1, 0]);
+      expect(summary).toMatchObject({ frames: 10, endedBySink: true, width: 640, height: 360, restorer: 'none (passthrough)' });
+      expect(await childPids()).toEqual([]);
+      expect(components.closed).toBe(false);
+      // The same set runs again; a sink that never says done gets every frame.
+      const all = new CallbackSink(() => undefined);
+      const again = await runFile(components, shared('footage/retalk_2.mp4'), all, { duration: 1 });
+      expect(again.endedBySink).toBe(false);
+      expect(all.indices).toEqual(Array.from({ length: again.frames }, (_, i) => i));
+      expect(again.frames).toBe(25);
+    } finally {
+      await components.close();
+    }
+    await expect(runFile(components, shared('footage/retalk_2.mp4'), new FirstFramesSink(1))).rejects.toMatchObject({ code: 'E_CLOSED' });
+  });
+
+  it('close() during a run: the run rejects with E_CLOSED, the sink is aborted, no child process is left', async () => {
+    const p = await createPipeline({ restorer: 'none' });
+    let closing: Promise<void> | undefined;
+    const sink = new CallbackSink(({ frame }) => {
+      // Not awaited here: close() waits for the run, and the run waits for this write.
+      if (frame.index === 3) closing = p.close();
+    });
+    const err = await p.run(shared('footage/short_hamilton_clip.mp4'), sink).catch((e) => e);
+    expect(err).toMatchObject({ code: 'E_CLOSED', message: 'pipeline closed during a run' });
+    expect(closing).toBeDefined();
+    await closing;
+    expect(sink.aborted).toBe(true);
+    expect(sink.finished).toBe(false);
+    expect(sink.indices.length).toBeLessThan(50);
+    expect(p.components.closed).toBe(true);
+    expect(await childPids()).toEqual([]);
+    await expect(p.run(shared('footage/retalk_2.mp4'), new FirstFramesSink(1))).rejects.toMatchObject({ code: 'E_CLOSED' });
   });
 });
 

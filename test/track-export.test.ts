@@ -4,7 +4,7 @@ import { SCHEMA_FILE, schemaText } from '../bench/track-schema.ts';
 import { isFaceRestoreError } from '../src/errors.ts';
 import type { Face, FivePoints, VideoFrame } from '../src/types.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
-import { parseTracksDocument, TrackExporter, TrackReplay, tracksDocumentSchema } from '../src/track/trackExport.ts';
+import { parseTracksDocument, TrackExporter, tracksDocumentSchema } from '../src/track/trackExport.ts';
 import { PerFrameTracker, ConstantFidelity } from '../src/track/tracker.ts';
 
 const W = 320;
@@ -103,16 +103,5 @@ describe('tracks export', () => {
     e.finish();
     expect(() => e.add(frame(4), [])).toThrow(/after finish/);
     expect(() => new TrackExporter({ width: 0, height: H })).toThrow(/Expected a positive integer for width but received 0/);
-  });
-
-  it('replays a document as a tracker (restore --tracks-json)', () => {
-    const doc = parseTracksDocument(JSON.parse(JSON.stringify(scene().memory.finish())));
-    const replay = new TrackReplay(doc);
-    const faces: Face[] = replay.update(frame(5));
-    expect(faces.map((f) => f.trackId)).toEqual([0, 1]);
-    expect(faces[0]!.points).toEqual(doc.frames[5]!.faces[0]!.points);
-    expect(faces[1]!.fidelity).toBe(doc.frames[5]!.faces[1]!.fidelity);
-    expect(replay.needsDetection()).toBe(false);
-    expect(replay.update(frame(99))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import type { FaceDetection, VideoFrame } from '../types.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { iou } from '../geometry.ts';
-import type { MultiFaceTracker, TrackedFace, TrackRegion } from '../track/multiTracker.ts';
+import type { TrackRegion } from '../track/multiTracker.ts';
 
 /** Copies a rectangle (whole pixels, inside the frame) out of an RGB24 frame. */
 export function cropFrame(frame: VideoFrame, x: number, y: number, width: number, height: number): VideoFrame {
@@ -36,25 +36,4 @@ export async function detectInRegions(detector: FaceDetector, frame: VideoFrame,
   const kept: FaceDetection[] = [];
   for (const d of found) if (!kept.some((k) => iou(k.box, d.box) > 0.5)) kept.push(d);
   return kept;
-}
-
-/** Options of trackFrame. */
-export interface TrackFrameOptions {
-  /** On frames without full detection, re-detect inside each track's predicted region. Default false (predict only). */
-  regions?: boolean;
-  /** Region margin around the predicted box, in box sides. Default 0.5. */
-  margin?: number;
-}
-
-/**
- * One frame through detection and tracking, following the tracker's cadence: full detection when
- * `tracker.needsDetection(frame)`, else region re-detection (with `regions`) or prediction alone.
- */
-export async function trackFrame(tracker: MultiFaceTracker, detector: FaceDetector, frame: VideoFrame, options: TrackFrameOptions = {}): Promise<TrackedFace[]> {
-  if (tracker.needsDetection(frame)) return tracker.update(frame, await detector.detect(frame));
-  if (options.regions) {
-    const regions = tracker.regions(frame.width, frame.height, options.margin ?? 0.5);
-    if (regions.length > 0) return tracker.update(frame, await detectInRegions(detector, frame, regions), { partial: true });
-  }
-  return tracker.update(frame, undefined);
 }

@@ -1,7 +1,18 @@
-/** Pure builders of ffmpeg/ffprobe argument lists for decoding. Nothing here spawns anything. */
+/**
+ * Pure builders of ffmpeg/ffprobe argument lists for probing and decoding. Nothing here spawns anything.
+ * Local inputs go in as `file:` + absolute path (see localInput), never as bare paths.
+ */
+
+import { localInput } from '../util/localInput.ts';
+
+/** ffprobe arguments that print every stream and the container's facts of a local `file` as JSON. */
+export function buildProbeArgs(file: string): string[] {
+  return ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', localInput(file)];
+}
 
 /** Options for buildDecodeArgs. */
 export interface DecodeArgsOptions {
+  /** Local file (passed as `file:` + absolute path). */
   input: string;
   /** When set, frames are resampled to this constant rate (rational string) — used for variable-rate input. */
   constantFrameRate?: string;
@@ -26,7 +37,7 @@ export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
     'info',
     ...(o.start !== undefined ? ['-ss', String(o.start)] : []),
     '-i',
-    o.input,
+    localInput(o.input),
     ...(o.duration !== undefined ? ['-t', String(o.duration)] : []),
     '-map',
     '0:v:0',

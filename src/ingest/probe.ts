@@ -1,62 +1,105 @@
 import { stat } from 'node:fs/promises';
-import ffmpeg from 'fluent-ffmpeg';
 import { FaceRestoreError } from '../errors.ts';
 import type { VideoInfo } from '../types.ts';
+import { localInput } from '../util/localInput.ts';
+import { ChildRunner } from '../util/process.ts';
+import { buildProbeArgs } from './ffmpegArgs.ts';
 
 /** Parses an ffprobe rational like `30000/1001` into a number (NaN when absent or 0/0). */
-export function parseRational(r: string | number | undefined): number {
+function parseRational(r: string | number | undefined): number {
   if (typeof r === 'number') return r;
   if (!r) return NaN;
   const [n, d] = r.split('/').map(Number);
   return d === undefined ? n! : d === 0 ? NaN : n! / d;
 }
 
-type ProbeStream = Record<string, unknown> & { codec_type?: string; tags?: Record<string, unknown> };
+/** One stream as ffprobe's JSON writer prints it (only the fields read here). */
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  duration?: string;
+  nb_frames?: string;
+  channels?: number;
+  sample_rate?: string;
+  disposition?: { attached_pic?: number };
+  tags?: { rotate?: string };
+  side_data_list?: Array<{ rotation?: number }>;
+}
+
+/** What `ffprobe -print_format json -show_streams -show_format` prints. */
+interface ProbeJson {
+  streams?: ProbeStream[];
+  format?: { duration?: string };
+}
+
+/** True for a cover image (an `attached_pic` stream: one still picture, not video). */
+function isAttachedPicture(s: ProbeStream): boolean {
+  return s.disposition?.attached_pic === 1;
+}
+
+/** Runs ffprobe on `file` and returns its JSON; E_FFMPEG_MISSING, E_PROBE when ffprobe fails or prints no JSON. */
+async function runProbe(file: string, ffprobePath: string): Promise<ProbeJson> {
+  const runner = await ChildRunner.start(ffprobePath, buildProbeArgs(file), { missingCode: 'E_FFMPEG_MISSING' });
+  // Nothing to send: ffprobe must never wait on its stdin.
+  runner.child.stdin!.end();
+  const chunks: Buffer[] = [];
+  runner.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const exit = await runner.exited;
+  if (exit.code !== 0) {
+    // ffprobe prefixes its message with the input as given (`file:/abs/in.mp4: Invalid data …`).
+    const url = localInput(file);
+    const why = (runner.stderrTail(1) || `ffprobe exit ${exit.code ?? exit.signal}`).split(url + ': ').join('');
+    throw new FaceRestoreError('E_PROBE', `cannot read ${file} as a video: ${why}`);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeJson;
+  } catch (e) {
+    throw new FaceRestoreError('E_PROBE', `cannot read ${file} as a video: ffprobe printed no JSON`, { cause: e });
+  }
+}
 
 /**
- * Reads the facts the pipeline needs about `file` (through fluent-ffmpeg's ffprobe wrapper, which runs
- * the system ffprobe). Errors: E_INPUT_MISSING, E_PROBE (not a media file, truncated container),
- * E_NO_VIDEO (audio-only or no decodable video stream).
+ * Reads the facts the pipeline needs about the local `file` (the system ffprobe, run directly; the
+ * file reaches it as `file:` + absolute path, so no name is taken for a URL or an option). Cover images
+ * (attached pictures) are not video. Errors: E_INPUT_MISSING, E_PROBE (not a media file, truncated
+ * container), E_NO_VIDEO (audio-only, or only a cover image), E_FFMPEG_MISSING.
  */
 export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise<VideoInfo> {
   let size: number;
   try {
-    size = (await stat(file)).size;
-  } catch {
+    const s = await stat(file);
+    if (!s.isFile()) throw new FaceRestoreError('E_INPUT_MISSING', `input ${file} is not a file`);
+    size = s.size;
+  } catch (e) {
+    if (e instanceof FaceRestoreError) throw e;
     throw new FaceRestoreError('E_INPUT_MISSING', `input ${file} does not exist`);
   }
   if (size === 0) throw new FaceRestoreError('E_PROBE', `input ${file} is an empty file (0 bytes)`);
-  const data = await new Promise<{ streams: ProbeStream[]; format: Record<string, unknown> }>((resolve, reject) => {
-    const cmd = ffmpeg();
-    cmd.setFfprobePath(ffprobePath);
-    ffmpeg.ffprobe(file, (err: Error | null, d: unknown) => {
-      if (err) {
-        const why = (err.message.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('ffprobe ') && !/^(built with|configuration:|lib\w+ )/.test(l)).pop() ?? err.message).replace(/^.*?:\s*/, '');
-        const missing = /ENOENT/.test(err.message) && /spawn/.test(err.message);
-        reject(
-          new FaceRestoreError(missing ? 'E_FFMPEG_MISSING' : 'E_PROBE', missing ? `${ffprobePath} not found: install ffmpeg (Debian: apt-get install ffmpeg)` : `cannot read ${file} as a video: ${why}`, { cause: err }),
-        );
-      } else resolve(d as { streams: ProbeStream[]; format: Record<string, unknown> });
-    });
-  });
-  const video = data.streams.find((s) => s.codec_type === 'video' && !isAttachedPicture(s));
+  const data = await runProbe(file, ffprobePath);
+  const streams = data.streams ?? [];
+  const video = streams.find((s) => s.codec_type === 'video' && !isAttachedPicture(s));
   if (!video) {
-    const kinds = data.streams.map((s) => s.codec_type).join(', ') || 'none';
+    const kinds = streams.map((s) => (isAttachedPicture(s) ? 'cover image' : s.codec_type)).join(', ') || 'none';
     throw new FaceRestoreError('E_NO_VIDEO', `input ${file} has no video stream (streams: ${kinds})`);
   }
-  const audio = data.streams.find((s) => s.codec_type === 'audio');
-  const rotation = normaliseRotation(Number(video.rotation ?? video.tags?.rotate ?? 0));
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  const matrix = video.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
+  const rotation = normaliseRotation(Number(matrix ?? video.tags?.rotate ?? 0));
   const codedW = Number(video.width);
   const codedH = Number(video.height);
   if (!(codedW > 0 && codedH > 0)) throw new FaceRestoreError('E_PROBE', `input ${file}: video stream has no valid size (${video.width}x${video.height})`);
   const swap = rotation === 90 || rotation === 270;
-  const rFrame = parseRational(video.r_frame_rate as string);
-  const avgFrame = parseRational(video.avg_frame_rate as string);
+  const rFrame = parseRational(video.r_frame_rate);
+  const avgFrame = parseRational(video.avg_frame_rate);
   const fps = Number.isFinite(avgFrame) && avgFrame > 0 ? avgFrame : rFrame;
   if (!(fps > 0)) throw new FaceRestoreError('E_PROBE', `input ${file}: cannot determine the frame rate`);
   const frameRate = Number.isFinite(avgFrame) && avgFrame > 0 ? String(video.avg_frame_rate) : String(video.r_frame_rate);
   const variableFrameRate = Number.isFinite(rFrame) && Number.isFinite(avgFrame) && Math.abs(rFrame - avgFrame) / avgFrame > 0.01;
-  const duration = firstPositive(Number(video.duration), Number(data.format.duration)) ?? 0;
+  const duration = firstPositive(Number(video.duration), Number(data.format?.duration)) ?? 0;
   const declared = Number(video.nb_frames);
   const frameCountExact = Number.isInteger(declared) && declared > 0 && !variableFrameRate;
   return {
@@ -71,14 +114,8 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
     frameCountExact,
     rotation,
     codec: String(video.codec_name),
-    audio: audio
-      ? { codec: String(audio.codec_name), channels: Number(audio.channels) || 0, sampleRate: Number(audio.sample_rate) || 0 }
-      : undefined,
+    audio: audio ? { codec: String(audio.codec_name), channels: Number(audio.channels) || 0, sampleRate: Number(audio.sample_rate) || 0 } : undefined,
   };
-}
-
-function isAttachedPicture(s: ProbeStream): boolean {
-  return Number(s['DISPOSITION:attached_pic']) === 1;
 }
 
 function normaliseRotation(r: number): number {

@@ -1,5 +1,7 @@
 /** Pure builders of ffmpeg argument lists for encoding. Nothing here spawns anything. */
 
+import { localInput } from '../util/localInput.ts';
+
 /** Audio codecs an MP4/MOV container can carry as they are (copied, not re-encoded). */
 const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'flac']);
 
@@ -26,7 +28,7 @@ export interface EncodeArgsOptions extends VideoCodecOptions {
   height: number;
   /** Frame rate of the raw input (rational string, e.g. `30000/1001`). */
   frameRate: string;
-  /** File whose first audio stream is copied into the output (usually the source), when it has audio. */
+  /** Local file whose first audio stream is copied into the output (usually the source), when it has audio; passed as `file:` + absolute path. */
   audioFrom?: { path: string; codec: string; start?: number; duration?: number };
   /** Output path (usually a temporary name; renaming is the caller's business). */
   output: string;
@@ -63,7 +65,7 @@ export function buildEncodeArgs(o: EncodeArgsOptions): string[] {
   if (o.audioFrom) {
     args.push(...(o.audioFrom.start !== undefined ? ['-ss', String(o.audioFrom.start)] : []));
     args.push(...(o.audioFrom.duration !== undefined ? ['-t', String(o.audioFrom.duration)] : []));
-    args.push('-i', o.audioFrom.path, '-map', '0:v:0', '-map', '1:a:0');
+    args.push('-i', localInput(o.audioFrom.path), '-map', '0:v:0', '-map', '1:a:0');
     const copy = (format === 'mp4' || format === 'mov') && MP4_AUDIO_COPY.has(o.audioFrom.codec);
     args.push(...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']));
   } else {

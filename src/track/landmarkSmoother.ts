@@ -68,11 +68,6 @@ const TEMPLATE: readonly Point[] = (() => {
 })();
 const TEMPLATE_NORM2 = TEMPLATE.reduce((s, [x, y]) => s + x * x + y * y, 0);
 
-/** Eye-to-eye distance of five points, in pixels. */
-export function interOcular(points: FivePoints): number {
-  return Math.hypot(points[1][0] - points[0][0], points[1][1] - points[0][1]);
-}
-
 /** A face's rigid pose (least-squares similarity from the template) and its shape residual. */
 export interface FacePose {
   cx: number;

@@ -3,8 +3,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';
-import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
-import type { FaceTracker } from './tracker.ts';
+import type { Box, Face, FivePoints, VideoFrame } from '../types.ts';
 
 /** Format name and version written into every tracks document. */
 export const TRACKS_FORMAT = 'facerestore-tracks';
@@ -276,35 +275,5 @@ export class TrackExporter {
       rawPoints: this.#points(f.rawPoints),
       fidelity: Math.min(1, Math.max(0, this.#round(f.fidelity))),
     };
-  }
-}
-
-/**
- * Replays a tracks document as a tracker (for `restore --tracks-json`): the faces of each frame come from
- * the document; detections passed in are ignored, and no frame needs detection.
- */
-export class TrackReplay implements FaceTracker {
-  readonly #byIndex = new Map<number, TrackFrameRecord>();
-
-  constructor(doc: TracksDocument) {
-    for (const f of doc.frames) this.#byIndex.set(f.index, f);
-  }
-
-  needsDetection(): boolean {
-    return false;
-  }
-
-  /** The faces of a frame (none for a frame the document does not list). */
-  facesAt(index: number): Face[] {
-    const f = this.#byIndex.get(index);
-    if (f === undefined) return [];
-    return f.faces.map((r) => {
-      const d: FaceDetection = { box: { ...r.box }, score: r.score, points: r.points };
-      return { ...d, trackId: r.trackId, rawPoints: r.rawPoints, fidelity: r.fidelity };
-    });
-  }
-
-  update(frame: VideoFrame): Face[] {
-    return this.facesAt(frame.index);
   }
 }

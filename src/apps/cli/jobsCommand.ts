@@ -4,8 +4,9 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { FaceRestoreError } from '../../errors.ts';
-import { displayName, JobQueue, type JobStatus } from '../jobs/JobQueue.ts';
+import { FaceRestoreError, reviveError } from '../../errors.ts';
+import { toPortableOptions } from '../../engine/options.ts';
+import { describeError, displayName, JobQueue, type JobStatus } from '../jobs/JobQueue.ts';
 import { JobWorker } from '../jobs/JobWorker.ts';
 import { outputPathFor, planJob, type PlannedJob } from '../jobs/planJob.ts';
 import { DEFAULT_QUEUE } from '../jobs/queueNames.ts';
@@ -81,12 +82,17 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       if (other) throw new FaceRestoreError('E_USAGE', `${other} and ${f} would both be written to ${out}: submit them with different --out folders`);
       outputs.set(out, f);
     }
-    const all = pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env) as Record<string, unknown>;
-    // Machine-specific paths are each worker's own business.
-    const { cacheDir: _c, ffmpegPath: _f, ffprobePath: _p, ...pipeline } = all;
+    // What to do travels with the job; machine-local settings (tool paths, cache folder) are each worker's own.
+    // Model files are inputs like the video: absolute, so every worker finds them at the same path.
+    const flagged = pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env);
+    const pipeline = toPortableOptions({
+      ...flagged,
+      model: flagged.model === undefined ? undefined : path.resolve(flagged.model),
+      detectorModel: flagged.detectorModel === undefined ? undefined : path.resolve(flagged.detectorModel),
+    });
     const common = {
       outDir,
-      pipeline: Object.fromEntries(Object.entries(pipeline).filter(([, v]) => v !== undefined)),
+      pipeline,
       encode: { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: flags.deterministic !== false },
       segmentSeconds: flags.segmentSeconds as number,
       warmupSeconds: flags.warmupSeconds as number,
@@ -100,7 +106,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       if (flags.json) ctx.stdout(JSON.stringify(outcomes, null, 2) + '\n');
       for (const o of outcomes) {
         const what = o.error
-          ? `queued to fail: ${o.error.code}: ${o.error.message}`
+          ? `queued to fail: ${describeError(o.error)}`
           : o.outcome === 'added'
             ? `queued (${o.segments} segment${o.segments === 1 ? '' : 's'}) → ${o.output}`
             : o.outcome === 'resubmitted'
@@ -120,7 +126,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
     jobs
       .command('worker')
       .description('take and run jobs until stopped (SIGTERM/SIGINT: running segments go back to the queue); start one per machine or container')
-      .option('--concurrency <n>', 'jobs run at once by this process (one pipeline each)', numberIn(1, 64, true), 1)
+      .option('--concurrency <n>', 'jobs run at once by this process (one detector + restorer set each)', numberIn(1, 64, true), 1)
       .option('--name <name>', 'worker name shown in status', `${os.hostname()}:${process.pid}`)
       .option('--lock-seconds <s>', "a job's lock; a dead worker's job is taken over after it runs out", numberIn(1, 3600), 30)
       .option('--stalled-seconds <s>', 'how often to look for jobs of dead workers', numberIn(0.5, 3600), 30)
@@ -199,7 +205,9 @@ export function registerJobs(program: Command, ctx: CliContext): void {
         if (list.every(isFinished)) {
           bars?.stop();
           if (bars) ctx.stdout(formatStatusTable(list));
-          if (list.some((s) => s.state === 'failed')) ctx.exitCode = EXIT_JOB_FAILED;
+          const failed = list.filter((s) => s.state === 'failed');
+          // One watched job: its own error's exit code (3 bad input, 4 model, …); several: "a job failed".
+          if (failed.length > 0) ctx.exitCode = id && failed[0]!.error ? reviveError(failed[0]!.error).exitCode : EXIT_JOB_FAILED;
           return;
         }
         await new Promise((r) => setTimeout(r, (flags.interval as number) * 1000));

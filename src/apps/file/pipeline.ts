@@ -1,76 +1,27 @@
 import { FaceRestoreError } from '../../errors.ts';
-import { VideoDecoder } from '../../ingest/decoder.ts';
-import { probeVideo } from '../../ingest/probe.ts';
 import type { Restorer } from '../../restore/restorer.ts';
 import { FileSink, type FileSinkOptions } from '../../stream/fileSink.ts';
 import type { FrameSink } from '../../stream/sink.ts';
 import type { FaceDetector } from '../../detect/detector.ts';
-import { type FaceTracker, type FidelityPolicy, type TrackerFrameSummary } from '../../track/tracker.ts';
-import type { AnalyzedFrame, Face, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
-import { BoundedQueue } from '../../util/boundedQueue.ts';
-import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
+import type { FaceTracker, FidelityPolicy } from '../../track/tracker.ts';
 import type { PipelineOptions, PipelineOptionsInput } from '../../engine/options.ts';
 import { Components, type ComponentHooks } from '../../engine/components.ts';
+import { runFile, type RunOptions, type RunSummary } from './runFile.ts';
 
-/** Progress report, sent after each encoded frame. */
-export interface Progress {
-  frames: number;
-  /** Expected total (exact when the container declares it). */
-  totalFrames: number;
-  /** Frames per second since the start. */
-  fps: number;
-  /** Estimated seconds left. */
-  etaSeconds: number;
-}
-
-/** What a run did. */
-export interface RunSummary {
-  input: string;
-  output: string | undefined;
-  width: number;
-  height: number;
-  frameRate: string;
-  variableFrameRate: boolean;
-  frames: number;
-  faces: number;
-  framesWithFaces: number;
-  restorer: string;
-  detector: string;
-  /** Wall-clock seconds for the whole run. */
-  seconds: number;
-  /** Milliseconds per stage; stages overlap, so they can add up to more than the wall time. */
-  stageMs: StageTimes;
-  /** Peak resident memory of this process so far, MiB. */
-  peakRssMB: number;
-}
-
-/** Per-run options. */
-export interface RunOptions {
-  onProgress?: (p: Progress) => void;
-  signal?: AbortSignal;
-  /** Decode only from this time, seconds. */
-  start?: number;
-  /** Decode only this long, seconds. */
-  duration?: number;
-  /** A tracker for this run (default: the pipeline's tracker factory). */
-  tracker?: FaceTracker;
-  /** Called once with the probed input before the first frame. */
-  onStart?: (info: VideoInfo) => void;
-  /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
-  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
-}
+export type { Progress, RunOptions, RunSummary } from './runFile.ts';
 
 /** Hooks for the library API (see ComponentHooks). */
 export type PipelineHooks = ComponentHooks;
 
 /**
- * File-mode orchestrator: decode → detect/track/align → batched restore → paste → sink, with bounded
- * queues between the stages (never drops a frame; output is in frame order). Owns its component set
- * (detector and restorer); `close()` aborts runs in flight and releases the components.
+ * File-mode orchestrator for library callers: owns its component set (detector and restorer) and runs
+ * files through it with `runFile`. `close()` aborts runs in flight (they reject with E_CLOSED) and
+ * releases the components. Callers that keep their own component set use `runFile` directly.
  */
 export class Pipeline {
   readonly components: Components;
-  readonly #runs = new Set<AbortController>();
+  /** Runs in flight: their stop controller and their settling (close() waits for it). */
+  readonly #runs = new Map<AbortController, Promise<unknown>>();
   #closed = false;
 
   private constructor(components: Components) {
@@ -121,120 +72,35 @@ export class Pipeline {
     return { ...summary, output };
   }
 
-  /** Runs the whole file through the stages into `sink`. On error the sink is aborted and the error rethrown. */
+  /** Runs the whole file through the stages into `sink` (see runFile). On error the sink is aborted and the error rethrown. */
   async run(input: string, sink: FrameSink, run: RunOptions = {}): Promise<RunSummary> {
     if (this.#closed) throw new FaceRestoreError('E_CLOSED', 'pipeline is closed');
-    const started = performance.now();
-    const times = emptyStageTimes();
-    const o = this.options;
-    const info: VideoInfo = await probeVideo(input, o.ffprobePath);
-    run.onStart?.(info);
-    const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
-    const processor = new FaceProcessor(this.detector, run.tracker ?? this.newTracker(), this.restorer, times);
-    const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
-    const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
-    const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
-    const queues = [decoded, prepared, composed];
-    const stats = { frames: 0, faces: 0, framesWithFaces: 0 };
-    const total = run.duration !== undefined ? Math.max(1, Math.round(run.duration * info.fps)) : info.frameCount;
-    // One controller per run: the caller's signal and close() both stop it.
+    // One controller per run: close() stops it, and so does the caller's signal.
     const stop = new AbortController();
-    const abort = () => queues.forEach((q) => q.fail(stop.signal.reason ?? new Error('aborted')));
     const forward = () => stop.abort(run.signal?.reason);
-    stop.signal.addEventListener('abort', abort, { once: true });
     if (run.signal?.aborted) forward();
     run.signal?.addEventListener('abort', forward, { once: true });
-    this.#runs.add(stop);
-
-    const stages = [
-      (async () => {
-        let t = performance.now();
-        for await (const frame of decoder.frames()) {
-          times.decode += performance.now() - t;
-          await decoded.push(frame);
-          t = performance.now();
-        }
-        decoded.close();
-      })(),
-      (async () => {
-        for (let f = await decoded.pop(); f; f = await decoded.pop()) {
-          const p = await processor.prepare(f);
-          run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
-          await prepared.push(p);
-        }
-        prepared.close();
-      })(),
-      (async () => {
-        // Fill a batch of faces across consecutive frames (file mode waits for it; nothing is dropped).
-        const maxFrames = Math.max(o.batch * 2, o.queueDepth);
-        for (let first = await prepared.pop(); first; first = await prepared.pop()) {
-          const group = [first];
-          let faces = first.aligned.length;
-          while (faces < o.batch && group.length < maxFrames) {
-            const next = await prepared.pop();
-            if (!next) break;
-            group.push(next);
-            faces += next.aligned.length;
-          }
-          for (const c of await processor.compose(group)) await composed.push(c);
-        }
-        composed.close();
-      })(),
-      (async () => {
-        await sink.start(info);
-        for (let item = await composed.pop(); item; item = await composed.pop()) {
-          const t = performance.now();
-          await sink.write(item);
-          times.encode += performance.now() - t;
-          stats.frames++;
-          stats.faces += item.faces.length;
-          if (item.faces.length) stats.framesWithFaces++;
-          if (run.onProgress) {
-            const elapsed = (performance.now() - started) / 1000;
-            const fps = stats.frames / Math.max(elapsed, 1e-3);
-            run.onProgress({ frames: stats.frames, totalFrames: total, fps, etaSeconds: Math.max(0, total - stats.frames) / Math.max(fps, 1e-3) });
-          }
-        }
-        const t = performance.now();
-        await sink.finish();
-        times.encode += performance.now() - t;
-      })(),
-    ];
+    const running = runFile(this.components, input, sink, { ...run, signal: stop.signal });
+    this.#runs.set(stop, running.catch(() => undefined));
     try {
-      // The first failure stops every stage; allSettled then waits for all of them to unwind.
-      stages.forEach((s) => s.catch((e) => queues.forEach((q) => q.fail(e))));
-      const results = await Promise.allSettled(stages);
-      const failure = results.find((r) => r.status === 'rejected');
-      if (failure) throw (failure as PromiseRejectedResult).reason;
-    } catch (e) {
-      await sink.abort();
-      throw e;
+      return await running;
     } finally {
       run.signal?.removeEventListener('abort', forward);
       this.#runs.delete(stop);
-      await decoder.close();
     }
-    return {
-      input,
-      output: undefined,
-      width: info.width,
-      height: info.height,
-      frameRate: info.frameRate,
-      variableFrameRate: info.variableFrameRate,
-      ...stats,
-      restorer: this.restorerName,
-      detector: this.detector.name,
-      seconds: (performance.now() - started) / 1000,
-      stageMs: times,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
-    };
   }
 
-  /** Aborts runs in flight (they reject with E_CLOSED), then releases the detector and restorer. Idempotent. */
+  /**
+   * Aborts runs in flight (they reject with E_CLOSED) and waits for them to unwind (their ffmpeg
+   * processes gone, no stage still inside the detector or restorer), then releases the detector and
+   * restorer. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const run of this.#runs) run.abort(new FaceRestoreError('E_CLOSED', 'pipeline closed during a run'));
+    const closing = new FaceRestoreError('E_CLOSED', 'pipeline closed during a run');
+    for (const stop of this.#runs.keys()) stop.abort(closing);
+    await Promise.all(this.#runs.values());
     await this.components.close();
   }
 }

@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FlowProducer, Queue, type Job } from 'bullmq';
-import { FaceRestoreError } from '../../errors.ts';
+import { FaceRestoreError, type SerializedError } from '../../errors.ts';
 import { segmentJobData, segmentJobId, type JobSpec, type JoinRecord, type SegmentRecord } from './jobData.ts';
+import { JobStore } from './JobStore.ts';
 import type { PlannedJob } from './planJob.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, ensureReachable } from './redis.ts';
@@ -26,7 +27,12 @@ export interface SubmitOutcome {
   state?: string;
   segments: number;
   /** Why the input cannot be processed (the job is queued anyway and fails with it). */
-  error?: { code: string; message: string };
+  error?: SerializedError;
+}
+
+/** An error as one line for people: `CODE: message`. Display only; the typed error is beside it. */
+export function describeError(e: SerializedError): string {
+  return `${e.code}: ${e.message}`;
 }
 
 /** Per-segment status. */
@@ -41,7 +47,10 @@ export interface SegmentStatus {
   attempts: number;
   /** Times a worker died (or stopped renewing its lock) while running it. */
   stalls: number;
+  /** Why its last attempt failed, for people. */
   reason: string | null;
+  /** The typed error of its last failed attempt (null when none was recorded, e.g. a worker died too often). */
+  error: SerializedError | null;
 }
 
 /** Status of one job, as `jobs status --json` and the HTTP endpoint print it. */
@@ -53,8 +62,10 @@ export interface JobStatus {
   state: 'queued' | 'running' | 'joining' | 'completed' | 'failed' | 'unknown';
   /** BullMQ state of the job's parent ('join') job. */
   queueState: string;
-  /** Why it failed (the failing segment's reason when a segment failed). */
+  /** Why it failed, for people (the failing segment's reason when a segment failed). */
   reason: string | null;
+  /** The typed error it failed with (the failing segment's, the join's, or the planning error); null unless failed. */
+  error: SerializedError | null;
   segments: { total: number; done: number; running: number; failed: number };
   frames: { done: number; total: number | null; exact: boolean };
   /** Frames per second: of the running segments together while it runs, else over the whole job so far. */
@@ -81,6 +92,7 @@ export class JobQueue {
   readonly #redis: ReturnType<typeof createRedis>;
   readonly #queue: Queue;
   readonly #flow: FlowProducer;
+  readonly #store: JobStore;
   #closed = false;
 
   private constructor(redis: ReturnType<typeof createRedis>, queueName: string) {
@@ -88,6 +100,7 @@ export class JobQueue {
     this.#redis = redis;
     this.#queue = new Queue(queueName, { connection: redis, prefix: QUEUE_PREFIX });
     this.#flow = new FlowProducer({ connection: redis, prefix: QUEUE_PREFIX });
+    this.#store = new JobStore(redis, `${QUEUE_PREFIX}:${queueName}`);
     // Connection trouble surfaces as failed or slow commands; the emitters must not throw on it.
     this.#queue.on('error', () => undefined);
     this.#flow.on('error', () => undefined);
@@ -130,6 +143,7 @@ export class JobQueue {
         } catch (e) {
           throw new FaceRestoreError('E_JOB', `cannot replace the ${state} job ${id} (a segment of it may still be running; try again later): ${(e as Error).message}`);
         }
+        await this.#store.dropFailures(id);
         outcome = 'resubmitted';
       }
       if (spec.segments.length === 0) {
@@ -172,9 +186,11 @@ export class JobQueue {
     const queueState = await job.getState();
     const children = await Promise.all(spec.segments.map((s) => this.#queue.getJob(segmentJobId(job.id!, s.index))));
     const childStates = await Promise.all(children.map((c) => (c ? c.getState() : Promise.resolve('unknown'))));
+    const failures = await this.#store.getFailures(job.id!);
     const segmentList: SegmentStatus[] = spec.segments.map((plan, i) => {
       const c = children[i];
       const state = childStates[i]!;
+      const failure = c?.failedReason ? failures.get(plan.index) : undefined;
       const progress = (c?.progress ?? {}) as Partial<{ frames: number; fps: number }>;
       const frames = state === 'completed' ? ((c?.returnvalue as SegmentRecord | null)?.frames ?? 0) : state === 'active' ? (progress.frames ?? 0) : 0;
       return {
@@ -186,7 +202,8 @@ export class JobQueue {
         worker: c?.processedBy ?? null,
         attempts: c?.attemptsMade ?? 0,
         stalls: c?.stalledCounter ?? 0,
-        reason: c?.failedReason || null,
+        reason: failure ? describeError(failure.error) : c?.failedReason || null,
+        error: failure?.error ?? null,
       };
     });
     const done = segmentList.filter((s) => s.state === 'completed').length;
@@ -199,11 +216,22 @@ export class JobQueue {
     else if (queueState === 'unknown') state = 'unknown';
     else state = spec.error ? 'queued' : 'joining';
     let reason: string | null = null;
+    let error: SerializedError | null = null;
     if (state === 'failed') {
-      reason = job.failedReason || 'failed';
-      const child = /^child \S+:(\S+) failed$/.exec(reason)?.[1];
-      const culprit = failedSegs.find((s) => segmentJobId(job.id!, s.index) === child) ?? failedSegs.find((s) => !s.reason?.startsWith('not run:'));
-      if (culprit) reason = `segment ${culprit.index} of ${spec.segments.length} failed after ${culprit.attempts} attempt(s): ${culprit.reason}`;
+      // The segment that failed first (segments refused because the job had already failed record nothing).
+      const culprit = failedSegs.filter((s) => failures.has(s.index)).sort((a, b) => failures.get(a.index)!.at - failures.get(b.index)!.at)[0];
+      const joinFailure = failures.get('join');
+      if (culprit) {
+        error = culprit.error;
+        reason = `segment ${culprit.index} of ${spec.segments.length} failed after ${culprit.attempts} attempt(s): ${culprit.reason}`;
+      } else if (joinFailure || spec.error) {
+        error = joinFailure?.error ?? spec.error;
+        reason = describeError(error!);
+      } else {
+        // Nothing recorded (a worker died more often than allowed, a job removed by hand): BullMQ's own words.
+        error = { code: 'E_JOB', message: job.failedReason || 'failed' };
+        reason = job.failedReason || 'failed';
+      }
     }
     const result = state === 'completed' ? ((job.returnvalue as JoinRecord | null) ?? null) : null;
     const framesDone = result ? result.frames : segmentList.reduce((n, s) => n + s.frames, 0);
@@ -222,6 +250,7 @@ export class JobQueue {
       state,
       queueState,
       reason,
+      error,
       segments: { total: spec.segments.length, done, running, failed: failedSegs.length },
       frames: { done: framesDone, total, exact: result ? true : (spec.video?.framesExact ?? false) },
       fps,

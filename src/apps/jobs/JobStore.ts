@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
-import { joinRecordSchema, segmentRecordSchema, type JoinRecord, type SegmentRecord } from './jobData.ts';
+import { failureRecordSchema, joinRecordSchema, segmentRecordSchema, type FailureRecord, type JoinRecord, type SegmentRecord } from './jobData.ts';
+
+/** Which part of a job a failure record is about: a segment's index, or the join. */
+export type FailureKey = number | 'join';
 
 /** How long result records outlive their last write (they only matter while a job runs or is retried). */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -8,6 +11,8 @@ const RECORD_TTL_SECONDS = 30 * 24 * 3600;
  * Durable results in Redis, beside the queue's own keys: one hash per job with a record per finished
  * segment, and one record per finished join. A record is written only after its file is complete and
  * renamed into place, so "record present and file of that size present" means "done": a retry skips it.
+ * Failures are kept the same way (one hash per job, a typed error per segment or join) so that status
+ * shows the error as it was raised, code and details included, never a reason parsed back from text.
  */
 export class JobStore {
   readonly #redis: Redis;
@@ -25,6 +30,30 @@ export class JobStore {
 
   #joinKey(jobId: string): string {
     return `${this.#prefix}:${jobId}:joined`;
+  }
+
+  #failKey(jobId: string): string {
+    return `${this.#prefix}:${jobId}:failures`;
+  }
+
+  async putFailure(jobId: string, key: FailureKey, record: FailureRecord): Promise<void> {
+    const k = this.#failKey(jobId);
+    await this.#redis.multi().hset(k, String(key), JSON.stringify(record)).expire(k, RECORD_TTL_SECONDS).exec();
+  }
+
+  /** Every failure recorded for the job, by segment index or `join`. */
+  async getFailures(jobId: string): Promise<Map<FailureKey, FailureRecord>> {
+    const all = await this.#redis.hgetall(this.#failKey(jobId));
+    const out = new Map<FailureKey, FailureRecord>();
+    for (const [field, raw] of Object.entries(all)) {
+      const r = parseRecord(raw, failureRecordSchema);
+      if (r) out.set(field === 'join' ? 'join' : Number(field), r);
+    }
+    return out;
+  }
+
+  async dropFailures(jobId: string): Promise<void> {
+    await this.#redis.del(this.#failKey(jobId));
   }
 
   async getSegment(jobId: string, index: number): Promise<SegmentRecord | undefined> {

@@ -2,9 +2,10 @@ import { rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { isFaceRestoreError, type ErrorCode } from '../../errors.ts';
-import type { PipelineOptionsInput } from '../../engine/options.ts';
-import { JobStore } from './JobStore.ts';
+import { FaceRestoreError, reviveError, serializeError, type ErrorCode, type SerializedError } from '../../errors.ts';
+import type { PortableOptionsInput } from '../../engine/options.ts';
+import { ComponentPool } from './ComponentPool.ts';
+import { JobStore, type FailureKey } from './JobStore.ts';
 import { joinSegments } from './joinSegments.ts';
 import {
   jobSpecSchema,
@@ -17,7 +18,6 @@ import {
   type SegmentRecord,
 } from './jobData.ts';
 import { silentJobLogger, type JobLogger } from './logger.ts';
-import { PipelinePool } from './PipelinePool.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, redactRedisUrl } from './redis.ts';
 import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
@@ -26,7 +26,7 @@ import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSe
 export interface JobWorkerOptions {
   redisUrl: string;
   queueName?: string;
-  /** Jobs this process works on at once (each segment job runs its own pipeline). Default 1. */
+  /** Jobs this process works on at once (each segment job runs on its own component set). Default 1. */
   concurrency?: number;
   /** Lock held on a running job, renewed every half of it; a dead worker's job is taken over after it runs out. Default 30 s. */
   lockMs?: number;
@@ -39,8 +39,8 @@ export interface JobWorkerOptions {
   cacheDir?: string;
   ffmpegPath?: string;
   ffprobePath?: string;
-  /** Pipeline settings this machine imposes on every job (e.g. `device: 'cuda'`, `threads`). */
-  overrides?: Partial<Pick<PipelineOptionsInput, 'device' | 'threads'>>;
+  /** Portable settings this machine imposes on every job (e.g. `device: 'cuda'`, `threads`). */
+  overrides?: Partial<Pick<PortableOptionsInput, 'device' | 'threads'>>;
   log?: JobLogger;
 }
 
@@ -52,14 +52,17 @@ function isConnectionError(e: Error): boolean {
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|connect ETIMEDOUT/i.test(e.message);
 }
 
-/** The error a job fails with: the code in the message (it is what users see), permanent ones unrecoverable. */
-function queueError(e: unknown): Error {
-  if (isFaceRestoreError(e)) {
-    const message = `${e.code}: ${e.message}`;
-    return PERMANENT.has(e.code) ? new UnrecoverableError(message) : new Error(message);
-  }
-  return e instanceof Error ? e : new Error(String(e));
+/**
+ * The error BullMQ records for a failed attempt. Its text (code and message) is for people and BullMQ's
+ * own tools only; the typed error goes into the job's failure records. Permanent ones are unrecoverable.
+ */
+function queueError(s: SerializedError): Error {
+  const message = `${s.code}: ${s.message}`;
+  return PERMANENT.has(s.code) ? new UnrecoverableError(message) : new Error(message);
 }
+
+/** A deliberate refusal to run a segment of a job that has already failed (not a failure of its own). */
+class NotRun extends UnrecoverableError {}
 
 /**
  * A queue worker: takes segment jobs (restore one segment into its own file) and join jobs (join a
@@ -81,7 +84,7 @@ export class JobWorker {
   readonly #redis: ReturnType<typeof createRedis>;
   readonly #queue: Queue;
   readonly #store: JobStore;
-  readonly #pool: PipelinePool;
+  readonly #pool: ComponentPool;
   #worker: Worker | undefined;
   #stopping = false;
   #lastConnWarn = 0;
@@ -97,10 +100,11 @@ export class JobWorker {
     this.#queue = new Queue(this.queueName, { connection: this.#redis, prefix: QUEUE_PREFIX });
     this.#queue.on('error', (e: Error) => this.#connectionProblem(e));
     this.#store = new JobStore(this.#redis, `${QUEUE_PREFIX}:${this.queueName}`);
-    this.#pool = new PipelinePool(o.concurrency ?? 1, {
-      onWarning: (m) => this.#log.warn({}, m),
-      onInfo: (m) => this.#log.info({}, m),
-    });
+    this.#pool = new ComponentPool(
+      o.concurrency ?? 1,
+      { cacheDir: o.cacheDir, ffmpegPath: o.ffmpegPath ?? 'ffmpeg', ffprobePath: o.ffprobePath ?? 'ffprobe' },
+      { onWarning: (m) => this.#log.warn({}, m), onInfo: (m) => this.#log.info({}, m) },
+    );
   }
 
   /** Connects and starts taking jobs. */
@@ -176,26 +180,34 @@ export class JobWorker {
     try {
       if (job.name === 'segment') return await this.#segment(job, signal);
       if (job.name === 'join') return await this.#join(job, signal);
-      throw new UnrecoverableError(`E_JOB: unknown job kind '${job.name}'`);
+      throw new FaceRestoreError('E_JOB', `unknown job kind '${job.name}'`);
     } catch (e) {
       if (this.#stopping && signal?.aborted && token) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      throw queueError(e);
+      if (e instanceof NotRun) throw e;
+      const error = serializeError(e);
+      await this.#recordFailure(job, error);
+      throw queueError(error);
     }
   }
 
-  #pipelineOptions(p: Record<string, unknown>): PipelineOptionsInput {
-    const o = this.#o;
-    const overrides = Object.fromEntries(Object.entries(o.overrides ?? {}).filter(([, v]) => v !== undefined));
-    return { ...p, cacheDir: o.cacheDir, ffmpegPath: o.ffmpegPath ?? 'ffmpeg', ffprobePath: o.ffprobePath ?? 'ffprobe', ...overrides } as PipelineOptionsInput;
+  /** Keeps the typed error of a failed attempt where `jobs status` reads it (best effort: Redis may be away). */
+  async #recordFailure(job: Job, error: SerializedError): Promise<void> {
+    const data = job.data as { jobId?: unknown; plan?: { index?: unknown } };
+    const target: [string, FailureKey] | undefined =
+      job.name === 'segment' && typeof data.jobId === 'string' && typeof data.plan?.index === 'number' ? [data.jobId, data.plan.index] : job.name === 'join' && job.id ? [job.id, 'join'] : undefined;
+    if (!target) return;
+    const record = { error, attempt: job.attemptsMade + 1, worker: this.name, at: Date.now() };
+    await this.#store.putFailure(target[0], target[1], record).catch((e: Error) => this.#log.warn({ job: job.id, err: e.message }, 'cannot record the failure'));
   }
 
   async #runSegment(data: SegmentJobData, signal: AbortSignal | undefined, onProgress?: (p: SegmentProgress) => void): Promise<SegmentRecord> {
-    const { pipeline, release } = await this.#pool.acquire(this.#pipelineOptions(data.pipeline));
+    const overrides = Object.fromEntries(Object.entries(this.#o.overrides ?? {}).filter(([, v]) => v !== undefined));
+    const { components, release } = await this.#pool.acquire({ ...data.pipeline, ...overrides });
     try {
-      return await runSegment({ pipeline, data, worker: this.name, ffmpegPath: this.#o.ffmpegPath, signal, onProgress });
+      return await runSegment({ components, data, worker: this.name, signal, onProgress });
     } finally {
       await release();
     }
@@ -204,7 +216,7 @@ export class JobWorker {
   async #segment(job: Job, signal: AbortSignal | undefined): Promise<SegmentRecord> {
     const data = parseJobData(segmentJobSchema, job.data, 'segment');
     const i = data.plan.index;
-    if ((await this.#queue.getJobState(data.jobId)) === 'failed') throw new UnrecoverableError(`not run: job ${data.jobId} has already failed`);
+    if ((await this.#queue.getJobState(data.jobId)) === 'failed') throw new NotRun(`not run: job ${data.jobId} has already failed`);
     const done = await this.#store.getSegment(data.jobId, i);
     if (done && (await fileHasSize(path.join(data.workDir, done.file), done.bytes))) {
       this.#log.info({ job: data.jobId, segment: i }, 'segment already done (skipped)');
@@ -225,7 +237,7 @@ export class JobWorker {
   async #join(job: Job, signal: AbortSignal | undefined): Promise<JoinRecord> {
     const spec: JobSpec = parseJobData(jobSpecSchema, job.data, 'join');
     const id = job.id!;
-    if (spec.error) throw new UnrecoverableError(`${spec.error.code}: ${spec.error.message}`);
+    if (spec.error) throw reviveError(spec.error);
     const joined = await this.#store.getJoin(id);
     if (joined && (await fileHasSize(spec.output, joined.bytes)) && (await hashFile(spec.output)).sha256 === joined.sha256) {
       this.#log.info({ job: id }, 'output already joined (skipped)');
@@ -251,10 +263,11 @@ export class JobWorker {
     return record;
   }
 
-  /** Removes the job's work folder (and the shared parent when it is empty) and its segment records. */
+  /** Removes the job's work folder (and the shared parent when it is empty), its segment records and the failures of earlier attempts. */
   async #cleanUp(id: string, spec: JobSpec): Promise<void> {
     await rm(spec.workDir, { recursive: true, force: true });
     await rmdir(path.dirname(spec.workDir)).catch(() => undefined);
     await this.#store.dropSegments(id);
+    await this.#store.dropFailures(id);
   }
 }

@@ -1,5 +1,5 @@
 import { FaceRestoreError } from '../../errors.ts';
-import type { FrameSink } from '../../stream/sink.ts';
+import type { FrameSink, SinkWriteResult } from '../../stream/sink.ts';
 import type { AnalyzedFrame, VideoInfo } from '../../types.ts';
 import { decodeTime, placeFrame, type SegmentWindow } from './segmentWindow.ts';
 
@@ -7,14 +7,13 @@ import { decodeTime, placeFrame, type SegmentWindow } from './segmentWindow.ts';
 export interface SegmentSinkHooks {
   /** After each frame the segment keeps. */
   onFrame?: (kept: number) => void;
-  /** The first frame past the end arrived and the segment is complete: the run can stop decoding. */
-  onComplete?: () => void;
 }
 
 /**
  * A FrameSink in front of the segment's file sink that passes on only the frames the segment owns:
- * warm-up frames before its start are dropped (decoded, tracked, not encoded), and at the first frame
- * past its end the segment is checked and committed at once. The check makes the boundaries frame-exact:
+ * warm-up frames before its start are dropped (decoded, tracked, not encoded), and the first frame past
+ * its end makes `write` resolve to `'done'` (the runner stops decoding and calls `finish`, which checks
+ * and commits the segment). The check makes the boundaries frame-exact:
  * the frame count must be the planned one, and the first and last frames must be the planned ones
  * (within a quarter frame), so a duplicate or a missing frame at either boundary fails the segment
  * instead of reaching the output.
@@ -27,6 +26,8 @@ export class SegmentSink implements FrameSink {
   #firstTime: number | undefined;
   #lastTime: number | undefined;
   #committed = false;
+  /** A frame past the end has arrived: every frame of the segment has been seen. */
+  #complete = false;
   #closed = false;
 
   constructor(inner: FrameSink, window: SegmentWindow, hooks: SegmentSinkHooks = {}) {
@@ -49,14 +50,13 @@ export class SegmentSink implements FrameSink {
     return this.#inner.start(info);
   }
 
-  async write(item: AnalyzedFrame): Promise<void> {
-    if (this.#closed) return;
+  async write(item: AnalyzedFrame): Promise<SinkWriteResult> {
+    if (this.#closed || this.#complete) return 'done';
     const place = placeFrame(this.window, item.frame.pts);
     if (place === 'before') return;
     if (place === 'after') {
-      await this.#commit();
-      this.#hooks.onComplete?.();
-      return;
+      this.#complete = true;
+      return 'done';
     }
     const t = decodeTime(this.window, item.frame.pts);
     if (this.#lastTime !== undefined && t <= this.#lastTime) {
@@ -69,7 +69,7 @@ export class SegmentSink implements FrameSink {
     this.#hooks.onFrame?.(this.#kept);
   }
 
-  /** The decoder reached the end of its window (or of the file). */
+  /** Checks and commits the segment: after `'done'`, or when the decoder reached the end of its window (or of the file). */
   async finish(): Promise<void> {
     if (!this.#closed) await this.#commit();
   }

@@ -1,6 +1,10 @@
-/** Pure builders and parsers of the ffprobe/ffmpeg argument lists the job system runs. Nothing here spawns anything. */
+/**
+ * Pure builders and parsers of the ffprobe/ffmpeg argument lists the job system runs. Nothing here
+ * spawns anything. Local files go in as `file:` + absolute path (see localInput).
+ */
 
 import { FaceRestoreError } from '../../errors.ts';
+import { localInput } from '../../util/localInput.ts';
 
 /** Audio codecs an MP4 container carries as they are (the same list as the file encoder's). */
 const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'flac']);
@@ -10,7 +14,7 @@ const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'fl
  * stream's time base and the container's start time, as JSON. No decoding: fast even for hours of video.
  */
 export function buildPacketProbeArgs(input: string): string[] {
-  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', input];
+  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags:stream=time_base,nb_frames:format=start_time', '-of', 'json', localInput(input)];
 }
 
 /** One video packet: presentation timestamp in stream ticks and whether it starts a keyframe. */
@@ -101,10 +105,10 @@ export interface JoinArgsOptions {
  */
 export function buildJoinArgs(o: JoinArgsOptions): string[] {
   const format = o.format ?? 'mp4';
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', o.list];
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', localInput(o.list)];
   if (o.audioCodec) {
     const copy = (format === 'mp4' || format === 'mov') && MP4_AUDIO_COPY.has(o.audioCodec);
-    args.push('-i', o.source, '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', ...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']));
+    args.push('-i', localInput(o.source), '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', ...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']));
   } else {
     args.push('-map', '0:v:0', '-c:v', 'copy');
   }
@@ -116,5 +120,5 @@ export function buildJoinArgs(o: JoinArgsOptions): string[] {
 
 /** ffprobe arguments that print the number of video packets (frames) a finished file holds. */
 export function buildCountFramesArgs(file: string): string[] {
-  return ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file];
+  return ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', localInput(file)];
 }

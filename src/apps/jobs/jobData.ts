@@ -1,10 +1,25 @@
 import { z } from 'zod';
-import { FaceRestoreError } from '../../errors.ts';
+import { ERROR_EXIT_CODES, FaceRestoreError, type ErrorCode } from '../../errors.ts';
+import { portableOptionsSchema } from '../../engine/options.ts';
 
 /**
  * What the queue carries. Job data is validated where it enters a worker (it may come from another
  * version of the product), so a malformed job fails with a precise reason instead of half-running.
+ * Pipeline options travel as the portable options (`portableOptionsSchema`: what to do, fully resolved);
+ * each worker adds its own machine's settings (`withLocalSettings`). Errors travel as `SerializedError`.
  */
+
+/** Version of the job data this code writes and reads. Version 1 carried untyped pipeline options and is refused. */
+export const JOB_DATA_VERSION = 2;
+
+/** A product error as it crosses the queue (see serializeError / reviveError). */
+export const serializedErrorSchema = z
+  .object({
+    code: z.enum(Object.keys(ERROR_EXIT_CODES) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
 
 /** Encoder settings of a job (the same for every segment, so the segments join without re-encoding). */
 export const encodeSettingsSchema = z
@@ -49,19 +64,19 @@ export const videoFactsSchema = z
 /** The parent ('join') job: one input file → one output file. */
 export const jobSpecSchema = z
   .object({
-    v: z.literal(1),
+    v: z.literal(JOB_DATA_VERSION),
     input: z.string().min(1),
     output: z.string().min(1),
     workDir: z.string().min(1),
-    /** Pipeline options (validated by the pipeline itself when a worker builds it). */
-    pipeline: z.record(z.string(), z.unknown()),
+    /** What to do (restorer, model, detector, fidelity…), resolved at submit; the worker adds its local settings. */
+    pipeline: portableOptionsSchema,
     encode: encodeSettingsSchema,
     segmentSeconds: z.number().positive(),
     warmupSeconds: z.number().min(0),
     video: videoFactsSchema.nullable(),
     segments: z.array(segmentPlanSchema),
     /** Set when the input could not be planned (unreadable, not a video): the job fails with it. */
-    error: z.object({ code: z.string(), message: z.string() }).strict().nullable(),
+    error: serializedErrorSchema.nullable(),
   })
   .strict();
 export type JobSpec = z.infer<typeof jobSpecSchema>;
@@ -69,13 +84,13 @@ export type JobSpec = z.infer<typeof jobSpecSchema>;
 /** A child ('segment') job. */
 export const segmentJobSchema = z
   .object({
-    v: z.literal(1),
+    v: z.literal(JOB_DATA_VERSION),
     jobId: z.string().min(1),
     input: z.string().min(1),
     workDir: z.string().min(1),
     frameSeconds: z.number().positive(),
     plan: segmentPlanSchema,
-    pipeline: z.record(z.string(), z.unknown()),
+    pipeline: portableOptionsSchema,
     encode: encodeSettingsSchema,
   })
   .strict();
@@ -109,13 +124,30 @@ export const joinRecordSchema = z
   .strict();
 export type JoinRecord = z.infer<typeof joinRecordSchema>;
 
+/** Why a segment or a join failed, kept until the job is resubmitted (`jobs status` shows it). */
+export const failureRecordSchema = z
+  .object({
+    error: serializedErrorSchema,
+    /** The attempt that failed (1-based). */
+    attempt: z.number().int().min(1),
+    worker: z.string(),
+    /** When, ms since the epoch. */
+    at: z.number(),
+  })
+  .strict();
+export type FailureRecord = z.infer<typeof failureRecordSchema>;
+
 /** File name of segment `index` in the job's work folder. */
 export function segmentFileName(index: number): string {
   return `seg-${String(index).padStart(5, '0')}.mp4`;
 }
 
-/** Validates job data at a worker's edge; throws E_JOB naming every problem. */
+/** Validates job data at a worker's edge; throws E_JOB naming every problem, or the version when it is not this code's. */
 export function parseJobData<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+  const v = (data as { v?: unknown } | null)?.v;
+  if (v !== JOB_DATA_VERSION) {
+    throw new FaceRestoreError('E_JOB', `${what} job data version ${JSON.stringify(v)} is not supported (this worker reads version ${JOB_DATA_VERSION}): submit the input again with this version of facerestore`);
+  }
   const r = schema.safeParse(data);
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.') || 'data'}: ${i.message}`).join('; ');
@@ -126,7 +158,7 @@ export function parseJobData<T>(schema: z.ZodType<T>, data: unknown, what: strin
 
 /** The child job of segment `plan.index` of job `jobId`. */
 export function segmentJobData(jobId: string, spec: JobSpec, plan: JobSpec['segments'][number]): SegmentJobData {
-  return { v: 1, jobId, input: spec.input, workDir: spec.workDir, frameSeconds: spec.video?.frameSeconds ?? 1 / 30, plan, pipeline: spec.pipeline, encode: spec.encode };
+  return { v: JOB_DATA_VERSION, jobId, input: spec.input, workDir: spec.workDir, frameSeconds: spec.video?.frameSeconds ?? 1 / 30, plan, pipeline: spec.pipeline, encode: spec.encode };
 }
 
 /** The child job id of segment `index` of job `jobId`. */

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FaceRestoreError, isFaceRestoreError } from '../../errors.ts';
+import { FaceRestoreError, isFaceRestoreError, serializeError } from '../../errors.ts';
+import { parsePortableOptions, type PortableOptionsInput } from '../../engine/options.ts';
 import { probeVideo } from '../../ingest/probe.ts';
 import { runTool } from './exec.ts';
 import { buildPacketProbeArgs, parsePacketProbe } from './jobArgs.ts';
-import type { EncodeSettings, JobSpec } from './jobData.ts';
+import { JOB_DATA_VERSION, type EncodeSettings, type JobSpec } from './jobData.ts';
 import { buildTimeline, planSegments, type SegmentPlan } from './timeline.ts';
 
 /** Hidden folder inside the output folder that holds jobs' segment files until their join. */
@@ -15,8 +16,8 @@ export const WORK_DIR_NAME = '.facerestore-work';
 export interface PlanOptions {
   /** Output folder (absolute). */
   outDir: string;
-  /** Pipeline options (restorer, model, detector, fidelity…), as the pipeline takes them. */
-  pipeline: Record<string, unknown>;
+  /** What to do (restorer, model, detector, fidelity…): portable options (`toPortableOptions`); validated here (E_CONFIG). */
+  pipeline: PortableOptionsInput;
   encode: EncodeSettings;
   segmentSeconds: number;
   warmupSeconds: number;
@@ -39,7 +40,7 @@ export function outputPathFor(input: string, outDir: string): string {
  * setting. Submitting the same request twice finds the existing job instead of adding a duplicate; a
  * changed file or setting is a new job.
  */
-export function jobIdFor(parts: unknown): string {
+function jobIdFor(parts: unknown): string {
   return `fr-${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16)}`;
 }
 
@@ -52,13 +53,14 @@ export async function planJob(input: string, o: PlanOptions): Promise<PlannedJob
   const abs = path.resolve(input);
   const output = outputPathFor(abs, o.outDir);
   const st = await stat(abs).catch(() => undefined);
-  const id = jobIdFor([abs, st?.size ?? null, st?.mtimeMs ?? null, output, o.pipeline, o.encode, o.segmentSeconds, o.warmupSeconds]);
+  const pipeline = parsePortableOptions(o.pipeline);
+  const id = jobIdFor([JOB_DATA_VERSION, abs, st?.size ?? null, st?.mtimeMs ?? null, output, pipeline, o.encode, o.segmentSeconds, o.warmupSeconds]);
   const base: Omit<JobSpec, 'video' | 'segments' | 'error'> = {
-    v: 1,
+    v: JOB_DATA_VERSION,
     input: abs,
     output,
     workDir: path.join(o.outDir, WORK_DIR_NAME, id),
-    pipeline: o.pipeline,
+    pipeline,
     encode: o.encode,
     segmentSeconds: o.segmentSeconds,
     warmupSeconds: o.warmupSeconds,
@@ -96,6 +98,6 @@ export async function planJob(input: string, o: PlanOptions): Promise<PlannedJob
     };
   } catch (e) {
     if (!isFaceRestoreError(e) || e.code === 'E_FFMPEG_MISSING') throw e;
-    return { id, spec: { ...base, video: null, segments: [], error: { code: e.code, message: e.message } } };
+    return { id, spec: { ...base, video: null, segments: [], error: serializeError(e) } };
   }
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Pipeline } from '../file/pipeline.ts';
+import type { Components } from '../../engine/components.ts';
+import { runFile } from '../file/runFile.ts';
+import { FaceRestoreError } from '../../errors.ts';
 import { FileSink } from '../../stream/fileSink.ts';
 import { segmentFileName, type SegmentJobData, type SegmentRecord } from './jobData.ts';
 import { SegmentSink } from './SegmentSink.ts';
@@ -21,17 +23,14 @@ export interface SegmentProgress {
 
 /** Options of runSegment. */
 export interface RunSegmentOptions {
-  pipeline: Pipeline;
+  /** The component set to run on (borrowed: not closed here). */
+  components: Components;
   data: SegmentJobData;
   /** Who ran it (kept in the record). */
   worker: string;
-  ffmpegPath?: string;
   signal?: AbortSignal;
   onProgress?: (p: SegmentProgress) => void;
 }
-
-/** Marks the deliberate stop of a run once its segment is complete (not an error). */
-const SEGMENT_COMPLETE = Symbol('segment complete');
 
 /** Size and SHA-256 of a file. */
 export async function hashFile(file: string): Promise<{ bytes: number; sha256: string }> {
@@ -56,39 +55,28 @@ export async function fileHasSize(file: string, bytes: number): Promise<boolean>
  * Restores one segment into its own file in the job's work folder, written atomically (a temporary
  * name, renamed when complete and checked). The pipeline decodes the segment's window (from a little
  * before its start, for tracker warm-up, to a little past its end); SegmentSink keeps exactly the frames
- * the segment owns and WindowTracker keeps the warm-up frames from being restored. Once the first frame
- * past the end arrives the run stops, so the margin costs almost nothing.
+ * the segment owns and WindowTracker keeps the warm-up frames from being restored. At the first frame
+ * past the end the sink says it is done and the run ends normally, so the margin costs almost nothing.
  */
 export async function runSegment(o: RunSegmentOptions): Promise<SegmentRecord> {
-  const { data, pipeline } = o;
+  const { data, components } = o;
   const { plan } = data;
   const name = segmentFileName(plan.index);
   const file = path.join(data.workDir, name);
   await mkdir(data.workDir, { recursive: true });
   const window: SegmentWindow = { ...plan, frameSeconds: data.frameSeconds };
   const started = performance.now();
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(o.signal!.reason);
-  if (o.signal?.aborted) onAbort();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  const inner = new FileSink({ ...data.encode, output: file, ffmpegPath: o.ffmpegPath, copyAudio: false, format: 'mp4' });
+  const inner = new FileSink({ ...data.encode, output: file, ffmpegPath: components.options.ffmpegPath, copyAudio: false, format: 'mp4' });
   const sink = new SegmentSink(inner, window, {
     onFrame: (frames) => o.onProgress?.({ frames, expected: plan.frameCount, fps: frames / Math.max(1e-3, (performance.now() - started) / 1000) }),
-    onComplete: () => stop.abort(SEGMENT_COMPLETE),
   });
-  try {
-    await pipeline.run(data.input, sink, {
-      start: plan.windowStart ?? undefined,
-      duration: plan.windowDuration ?? undefined,
-      tracker: new WindowTracker(pipeline.newTracker(), window),
-      signal: stop.signal,
-    });
-  } catch (e) {
-    // The run is stopped on purpose once the segment is committed; anything else is a failure.
-    if (!sink.committed) throw e;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-  }
+  await runFile(components, data.input, sink, {
+    start: plan.windowStart ?? undefined,
+    duration: plan.windowDuration ?? undefined,
+    tracker: new WindowTracker(components.newTracker(), window),
+    signal: o.signal,
+  });
+  if (!sink.committed) throw new FaceRestoreError('E_INTERNAL', `segment ${plan.index}: the run ended without committing the segment`);
   const { bytes, sha256 } = await hashFile(file);
   return { index: plan.index, file: name, frames: sink.kept, bytes, sha256, seconds: (performance.now() - started) / 1000, worker: o.worker };
 }

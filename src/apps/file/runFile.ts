@@ -1,0 +1,187 @@
+import { FaceRestoreError } from '../../errors.ts';
+import { VideoDecoder } from '../../ingest/decoder.ts';
+import { probeVideo } from '../../ingest/probe.ts';
+import type { FrameSink } from '../../stream/sink.ts';
+import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
+import type { AnalyzedFrame, Face, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
+import { BoundedQueue } from '../../util/boundedQueue.ts';
+import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
+import type { Components } from '../../engine/components.ts';
+
+/** Progress report, sent after each frame the sink takes. */
+export interface Progress {
+  frames: number;
+  /** Expected total (exact when the container declares it). */
+  totalFrames: number;
+  /** Frames per second since the start. */
+  fps: number;
+  /** Estimated seconds left. */
+  etaSeconds: number;
+}
+
+/** What a run did. */
+export interface RunSummary {
+  input: string;
+  output: string | undefined;
+  width: number;
+  height: number;
+  frameRate: string;
+  variableFrameRate: boolean;
+  /** Frames handed to the sink. */
+  frames: number;
+  faces: number;
+  framesWithFaces: number;
+  /** True when the sink said it had all it needed before the input ended (see FrameSink.write). */
+  endedBySink: boolean;
+  restorer: string;
+  detector: string;
+  /** Wall-clock seconds for the whole run. */
+  seconds: number;
+  /** Milliseconds per stage; stages overlap, so they can add up to more than the wall time. */
+  stageMs: StageTimes;
+  /** Peak resident memory of this process so far, MiB. */
+  peakRssMB: number;
+}
+
+/** Per-run options. */
+export interface RunOptions {
+  onProgress?: (p: Progress) => void;
+  /** Stops the run: it rejects with the signal's reason, the sink is aborted. */
+  signal?: AbortSignal;
+  /** Decode only from this time, seconds. */
+  start?: number;
+  /** Decode only this long, seconds. */
+  duration?: number;
+  /** A tracker for this run (default: a new one from the component set). */
+  tracker?: FaceTracker;
+  /** Called once with the probed input before the first frame. */
+  onStart?: (info: VideoInfo) => void;
+  /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
+  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
+}
+
+/** Reason the upstream stages are stopped with once the sink has all it needs (never surfaces). */
+const SINK_DONE = Symbol('sink done');
+
+/**
+ * File-mode run on a component set the caller keeps (the job worker's pool, `Pipeline`): decode →
+ * detect/track/align → batched restore → paste → `sink`, with bounded queues between the stages (never
+ * drops a frame; output is in frame order). Ends when the input ends or when `sink.write` resolves to
+ * `'done'`: then decoding stops, the sink is finished and the summary returned. On error or abort the
+ * sink is aborted and the error rethrown; no child process is left either way. Does not close
+ * `components`. Errors: E_CLOSED when `components` is closed, probe and decode errors, the sink's.
+ */
+export async function runFile(components: Components, input: string, sink: FrameSink, run: RunOptions = {}): Promise<RunSummary> {
+  if (components.closed) throw new FaceRestoreError('E_CLOSED', 'the component set is closed');
+  const started = performance.now();
+  const times = emptyStageTimes();
+  const o = components.options;
+  const info: VideoInfo = await probeVideo(input, o.ffprobePath);
+  run.signal?.throwIfAborted();
+  run.onStart?.(info);
+  const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times);
+  const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
+  const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
+  const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
+  const queues = [decoded, prepared, composed];
+  const failAll = (e: unknown) => queues.forEach((q) => q.fail(e));
+  const stats = { frames: 0, faces: 0, framesWithFaces: 0 };
+  const total = run.duration !== undefined ? Math.max(1, Math.round(run.duration * info.fps)) : info.frameCount;
+  let endedBySink = false;
+  const onAbort = () => failAll(run.signal!.reason ?? new FaceRestoreError('E_CLOSED', 'run aborted'));
+  if (run.signal?.aborted) onAbort();
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const stages = [
+    (async () => {
+      let t = performance.now();
+      for await (const frame of decoder.frames()) {
+        times.decode += performance.now() - t;
+        await decoded.push(frame);
+        t = performance.now();
+      }
+      decoded.close();
+    })(),
+    (async () => {
+      for (let f = await decoded.pop(); f; f = await decoded.pop()) {
+        const p = await processor.prepare(f);
+        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
+        await prepared.push(p);
+      }
+      prepared.close();
+    })(),
+    (async () => {
+      // Fill a batch of faces across consecutive frames (file mode waits for it; nothing is dropped).
+      const maxFrames = Math.max(o.batch * 2, o.queueDepth);
+      for (let first = await prepared.pop(); first; first = await prepared.pop()) {
+        const group = [first];
+        let faces = first.aligned.length;
+        while (faces < o.batch && group.length < maxFrames) {
+          const next = await prepared.pop();
+          if (!next) break;
+          group.push(next);
+          faces += next.aligned.length;
+        }
+        for (const c of await processor.compose(group)) await composed.push(c);
+      }
+      composed.close();
+    })(),
+    (async () => {
+      await sink.start(info);
+      for (let item = await composed.pop(); item; item = await composed.pop()) {
+        const t = performance.now();
+        const said = await sink.write(item);
+        times.encode += performance.now() - t;
+        stats.frames++;
+        stats.faces += item.faces.length;
+        if (item.faces.length) stats.framesWithFaces++;
+        if (run.onProgress) {
+          const elapsed = (performance.now() - started) / 1000;
+          const fps = stats.frames / Math.max(elapsed, 1e-3);
+          run.onProgress({ frames: stats.frames, totalFrames: total, fps, etaSeconds: Math.max(0, total - stats.frames) / Math.max(fps, 1e-3) });
+        }
+        if (said === 'done') {
+          // Nothing more is needed: stop decoding at once (frames in flight are dropped), then finish.
+          endedBySink = true;
+          failAll(SINK_DONE);
+          await decoder.close();
+          break;
+        }
+      }
+      const t = performance.now();
+      await sink.finish();
+      times.encode += performance.now() - t;
+    })(),
+  ];
+  try {
+    // The first failure stops every stage; allSettled then waits for all of them to unwind.
+    stages.forEach((s) => s.catch(failAll));
+    const results = await Promise.allSettled(stages);
+    const sinkStage = results[results.length - 1]!;
+    // Once the sink has finished what it asked to end, what the stopped stages say no longer matters.
+    const failure = endedBySink && sinkStage.status === 'fulfilled' ? undefined : results.find((r) => r.status === 'rejected' && r.reason !== SINK_DONE);
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  } finally {
+    run.signal?.removeEventListener('abort', onAbort);
+    await decoder.close();
+  }
+  return {
+    input,
+    output: undefined,
+    width: info.width,
+    height: info.height,
+    frameRate: info.frameRate,
+    variableFrameRate: info.variableFrameRate,
+    ...stats,
+    endedBySink,
+    restorer: components.restorerName,
+    detector: components.detector.name,
+    seconds: (performance.now() - started) / 1000,
+    stageMs: times,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+}
