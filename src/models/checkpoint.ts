@@ -176,7 +176,7 @@ async function openZip(path: string, limits: CheckpointLimits): Promise<Checkpoi
     return makeCheckpoint(path, 'zip', value, source, limits);
   } catch (e) {
     zip.close();
-    if (e instanceof PickleTruncatedError) fail(path, `${pkl[0]} is truncated`, e);
+    if (e instanceof PickleTruncatedError) fail(path, `${pkl[0]} is truncated or damaged: ${e.detail}`, e);
     throw e;
   }
 }
@@ -227,8 +227,8 @@ async function openLegacy(path: string, fh: FileHandle, fileSize: number, limits
         window = Math.min(most, window * 4);
         continue;
       }
-      if (e instanceof PickleTruncatedError && most < fileSize) fail(path, `the legacy checkpoint's pickled header is larger than ${MAX_PICKLE_BYTES} bytes or damaged (${e.message})`, e);
-      if (e instanceof PickleTruncatedError) fail(path, `the legacy checkpoint ends inside its pickled header (truncated file?): ${e.message}`, e);
+      if (e instanceof PickleTruncatedError && most < fileSize) fail(path, `the legacy checkpoint's pickled header is larger than ${MAX_PICKLE_BYTES} bytes or damaged: ${e.detail}`, e);
+      if (e instanceof PickleTruncatedError) fail(path, `the legacy checkpoint ends inside its pickled header (truncated file?): ${e.detail}`, e);
       throw e;
     }
   }

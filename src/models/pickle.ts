@@ -144,8 +144,12 @@ export interface UnpickleResult {
 
 /** Thrown when the bytes end before STOP; legacy readers use it to fetch more of the file and retry. */
 export class PickleTruncatedError extends FaceRestoreError {
+  /** What ran past the end, without the source name. */
+  readonly detail: string;
   constructor(source: string, what?: string) {
-    super('E_CHECKPOINT', `${source}: ${what ?? 'the pickle ends before its STOP opcode (file truncated?)'}`);
+    const detail = what ?? 'the pickle ends before its STOP opcode (file truncated?)';
+    super('E_CHECKPOINT', `${source}: ${detail}`);
+    this.detail = detail;
   }
 }
 
