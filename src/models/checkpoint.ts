@@ -6,6 +6,11 @@
  *   storage keys, then each storage's raw bytes preceded by its 8-byte element count.
  * Pickles go through the safe subset in pickle.ts. Tensors are listed first (names, shapes, dtypes) and
  * their data is read on demand as contiguous float32 (float16/bfloat16/float64 are converted).
+ * Every view is bounds-checked before anything is read (tensorBounds.ts); zip records are read with
+ * bounded memory (zipRecords.ts).
+ *
+ * Longer than most files on purpose: both formats share the persistent-id, record and tensor checks here,
+ * so one reading covers every path a checkpoint's bytes take into memory.
  */
 import { createHash } from 'node:crypto';
 import { open as openFile, stat, type FileHandle } from 'node:fs/promises';

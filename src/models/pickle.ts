@@ -6,6 +6,11 @@
  * single opcode runs. `STACK_GLOBAL` (protocol 4), whose names come from the stack, is checked the moment
  * it executes, before anything could call it. The allow-listed globals are data builders written here in
  * TypeScript (tensor references, ordered dicts, dtype markers): no Python semantics are reproduced.
+ * Size and nesting are bounded too (opcode count, integer widths, memo indices, flat keys), so a pickle
+ * can neither run code nor exhaust memory or the stack.
+ *
+ * Longer than most files on purpose: the opcode decoder, the stack machine and the allow-list are the
+ * whole attack surface of a checkpoint's pickle, and an audit has to read them together.
  */
 import { FaceRestoreError } from '../errors.ts';
 
