@@ -86,6 +86,8 @@ interface StorageSource {
   read(key: string, byteStart: number, byteLength: number): Promise<Uint8Array>;
   /** Size in bytes of record `key`, or undefined when there is no such record. */
   size(key: string): number | undefined;
+  /** True when record `key` is compressed (its declared size is then not backed by bytes in the file). */
+  compressed(key: string): boolean;
   close(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ async function openZip(path: string, limits: CheckpointLimits): Promise<Checkpoi
   const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
   const source: StorageSource = {
     size: (key) => entries.get(`${prefix}data/${key}`)?.uncompressedSize,
+    compressed: (key) => entries.get(`${prefix}data/${key}`)?.compressionMethod !== 0,
     read: async (key, byteStart, byteLength) => {
       const entry = entries.get(`${prefix}data/${key}`);
       if (!entry) fail(path, `storage record data/${key} is missing`);
@@ -270,6 +273,7 @@ async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head:
   }
   const source: StorageSource = {
     size: (key) => records.get(key)?.bytes,
+    compressed: () => false,
     read: async (key, byteStart, byteLength) => {
       const rec = records.get(key);
       if (!rec) fail(path, `storage ${key} has no data in the legacy checkpoint`);
@@ -300,6 +304,7 @@ function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValu
   const { key, dict } = findStateDict(path, root);
   const tensors = new Map<string, CheckpointTensor>();
   let totalElements = 0;
+  const used = new Map<string, number>(); // record key → last byte any tensor reads, + 1
   for (const [name, v] of dict) {
     if (!isTensorRef(v)) continue;
     const n = String(name);
@@ -309,8 +314,15 @@ function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValu
     totalElements += numel;
     if (totalElements > limits.maxTotalElements) fail(path, `tensor ${n} brings the state dict past ${limits.maxTotalElements} elements, the limit over all tensors`);
     tensors.set(n, { name: n, shape: v.shape, numel, span, dtype: v.dtype, ref: v });
+    const end = numel === 0 ? 0 : (v.storage.elementOffset + v.storageOffset + span) * DTYPE_BYTES[v.dtype];
+    used.set(v.storage.key, Math.max(used.get(v.storage.key) ?? 0, end));
   }
   if (tensors.size === 0) fail(path, 'has a state dict without tensors');
+  // A compressed record's declared size is not backed by the file: it may be no larger than its tensors read.
+  for (const [key, end] of used) {
+    const declared = source.size(key)!;
+    if (source.compressed(key) && declared > end) fail(path, `storage record ${key} is compressed and declares ${declared} bytes, but its tensors read only ${end}`);
+  }
   return {
     path,
     format,

@@ -90,6 +90,11 @@ const cases: Case[] = [
     message: /tensor position_emb: storage record 0 declares 2147483648 bytes, but its storage holds 1 float32 elements \(4 bytes\)/,
   },
   {
+    name: 'a compressed 1 GiB record of which the only tensor reads 4 bytes',
+    file: () => checkpointZip(pickleWithNumel([{ name: 'position_emb', storageKey: '0', shape: [1] }], () => 2 ** 28), [{ ...one[0]!, declaredSize: 2 ** 30, deflated: EMPTY_DEFLATE }]),
+    message: /storage record 0 is compressed and declares 1073741824 bytes, but its tensors read only 4/,
+  },
+  {
     name: 'one tensor of 2^26 elements (256 MiB) backed by a deflated record that holds nothing',
     file: () => checkpointZip(pickleWithNumel([{ name: 'position_emb', storageKey: '0', shape: [2 ** 26] }], () => 2 ** 26), [{ ...one[0]!, declaredSize: 2 ** 28, deflated: EMPTY_DEFLATE }]),
     message: /tensor position_emb has shape \[67108864\]: more than 33554432 elements, the limit for one tensor/,
