@@ -5,7 +5,7 @@
  * child process and reports its exit code, output and peak RSS.
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
@@ -119,30 +119,19 @@ export interface RunCliOptions {
   cwd?: string;
 }
 
-let hookFile: Promise<string> | undefined;
 /** A preload script that writes the process's peak RSS (KiB, from getrusage) to $FR_TEST_PEAK_FILE on exit. */
-function peakHook(): Promise<string> {
-  hookFile ??= (async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'fr-peak-'));
-    await chmod(dir, 0o755);
-    const file = path.join(dir, 'peak.mjs');
-    await writeFile(
-      file,
-      "import { writeFileSync } from 'node:fs';\n" +
-        "process.on('exit', () => { const f = process.env.FR_TEST_PEAK_FILE; if (f) writeFileSync(f, String(process.resourceUsage().maxRSS)); });\n",
-    );
-    return file;
-  })();
-  return hookFile;
-}
+const PEAK_HOOK =
+  "import { writeFileSync } from 'node:fs';\n" +
+  "process.on('exit', () => { const f = process.env.FR_TEST_PEAK_FILE; if (f) writeFileSync(f, String(process.resourceUsage().maxRSS)); });\n";
 
 /** Runs `bin/facerestore.mjs` with `args` in a child process; never rejects. */
 export async function runCli(args: string[], o: RunCliOptions = {}): Promise<CliRun> {
-  const hook = await peakHook();
-  const peakDir = await mkdtemp(path.join(os.tmpdir(), 'fr-peak-run-'));
+  const peakDir = await mkdtemp(path.join(os.tmpdir(), 'fr-peak-'));
   await chmod(peakDir, 0o777);
+  const hook = path.join(peakDir, 'peak.mjs');
+  await writeFile(hook, PEAK_HOOK);
+  await chmod(hook, 0o644);
   const peakFile = path.join(peakDir, 'kib');
-  const { readFile, rm } = await import('node:fs/promises');
   return new Promise((resolve) => {
     execFile(
       process.execPath,
