@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { floatToHalf, halfToFloat, openCheckpoint } from '../src/models/checkpoint.ts';
-import { buildCodeFormerOnnx, loadCodeFormerCheckpoint } from '../src/models/codeformer/index.ts';
+import { buildCodeFormerOnnx, inferArch, loadCodeFormerCheckpoint } from '../src/models/codeformer/index.ts';
 import { ALLOWED_GLOBALS, unpickle } from '../src/models/pickle.ts';
+import { checkpointZip, fixtureTensors } from './helpers/hostileFiles.ts';
 import { PickleWriter, f32Bytes, simpleStateDict, stateDictPickle, torchLegacy, torchZip, zipStore, type CfStorage, type CfTensor } from './helpers/cfTorch.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/codeformer-small/${name}`, import.meta.url));
@@ -244,5 +245,80 @@ describe('malicious and damaged checkpoints', () => {
     const p = await put('other.pth', torchZip(stateDictPickle(sd.tensors, sd.storages), sd.storages));
     const e = await checkpointError(buildCodeFormerOnnx(p));
     expect(e.message).toMatch(/does not fit the CodeFormer architecture: unexpected tensor backbone\.conv\.weight/);
+  });
+});
+
+describe('bounds on what a checkpoint can make the reader allocate', () => {
+  it('a re-zipped checkpoint with deflate-compressed records reads the same values, views and offsets included', async () => {
+    const base = Array.from({ length: 5000 }, (_, i) => i);
+    const storages: CfStorage[] = [{ key: 's', dtype: 'float32', bytes: f32Bytes(base) }];
+    const tensors: CfTensor[] = [
+      { name: 'transposed', storageKey: 's', shape: [2, 3], stride: [1, 2], offset: 4000 },
+      { name: 'slice', storageKey: 's', shape: [3], stride: [5], offset: 4100 },
+      { name: 'whole', storageKey: 's', shape: [50, 100] },
+    ];
+    const p = await put('deflated-views.pth', checkpointZip(stateDictPickle(tensors, storages), storages, { deflatePickle: true, deflateStorages: true }));
+    const ckpt = await openCheckpoint(p);
+    try {
+      expect([...(await ckpt.read('transposed'))]).toEqual([4000, 4002, 4004, 4001, 4003, 4005]);
+      expect([...(await ckpt.read('slice'))]).toEqual([4100, 4105, 4110]);
+      expect([...(await ckpt.read('whole'))]).toEqual(base);
+    } finally {
+      await ckpt.close();
+    }
+  });
+
+  it('the fixture with every record deflated builds the very same ONNX bytes as the stored original', async () => {
+    const entries = await fixtureTensors(SMALL);
+    const sd = simpleStateDict(entries);
+    const p = await put('small-deflated.pth', checkpointZip(stateDictPickle(sd.tensors, sd.storages), sd.storages, { deflatePickle: true, deflateStorages: true }));
+    expect(Buffer.compare(Buffer.from(await buildCodeFormerOnnx(p)), Buffer.from(await buildCodeFormerOnnx(SMALL)))).toBe(0);
+  });
+
+  it('refuses stride 0, overlapping strides and views past their storage, naming the tensor; accepts size-1 dimensions with any stride', async () => {
+    const storages: CfStorage[] = [{ key: '0', dtype: 'float32', bytes: f32Bytes([1, 2, 3, 4, 5, 6]) }];
+    const open = (t: CfTensor) => openCheckpoint(checkpointPathFor(t, storages));
+    const checkpointPathFor = (t: CfTensor, st: CfStorage[]): string => {
+      const file = path.join(dir, `view-${t.name}.pth`);
+      writeFileSync(file, torchZip(stateDictPickle([t], st), st));
+      return file;
+    };
+    let e = await checkpointError(open({ name: 'bcast', storageKey: '0', shape: [3, 2], stride: [0, 1] }));
+    expect(e.message).toMatch(/tensor bcast has shape \[3, 2\] with stride 0 on dimension 0 \(size 3\)/);
+    e = await checkpointError(open({ name: 'overlap', storageKey: '0', shape: [2, 3], stride: [1, 1] }));
+    expect(e.message).toMatch(/tensor overlap .* overlap in the storage/);
+    e = await checkpointError(open({ name: 'past', storageKey: '0', shape: [2, 3], offset: 1 }));
+    expect(e.message).toMatch(/tensor past of shape \[2, 3\] at offset 1 reaches element 6 of storage '0', which holds 6/);
+    const ckpt = await open({ name: 'unit', storageKey: '0', shape: [1, 3, 1], stride: [0, 2, 0], offset: 1 });
+    expect([...(await ckpt.read('unit'))]).toEqual([2, 4, 6]);
+    await ckpt.close();
+  });
+
+  it('element limits per tensor and in total are enforced before anything is read; CodeFormer caps its parameters', async () => {
+    const sd = simpleStateDict([
+      { name: 'a', shape: [10, 10], data: new Float32Array(100) },
+      { name: 'b', shape: [10, 10], data: new Float32Array(100) },
+    ]);
+    const p = await put('limits.pth', torchZip(stateDictPickle(sd.tensors, sd.storages), sd.storages));
+    let e = await checkpointError(openCheckpoint(p, { limits: { maxTensorElements: 99 } }));
+    expect(e.message).toMatch(/tensor a has shape \[10, 10\]: more than 99 elements, the limit for one tensor/);
+    e = await checkpointError(openCheckpoint(p, { limits: { maxTotalElements: 150 } }));
+    expect(e.message).toMatch(/tensor b brings the state dict past 150 elements/);
+    const ckpt = await openCheckpoint(SMALL);
+    const shapes = new Map([...ckpt.tensors.values()].map((t) => [t.name, t.shape]));
+    expect(ckpt.totalElements).toBeGreaterThan(1e6);
+    await ckpt.close();
+    expect(() => inferArch(shapes, { maxParams: 1000 })).toThrow(/add up to \d+ parameters, more than the 1000 accepted/);
+  });
+
+  it('pickle inputs that used to overflow the stack are E_CHECKPOINT', () => {
+    const appends = new PickleWriter().proto(2).emptyList().mark();
+    for (let i = 0; i < 300_000; i++) appends.raw(0x4e);
+    expect(unpickle(appends.appends().stop().bytes()).value).toHaveLength(300_000);
+    const nested = new PickleWriter().proto(2).emptyDict();
+    for (let i = 0; i < 50_000; i++) nested.emptyList();
+    for (let i = 0; i < 49_999; i++) nested.raw(0x61);
+    expect(() => unpickle(nested.int(1).setitem().stop().bytes())).toThrow(/nested tuple/);
+    expect(() => unpickle(new PickleWriter().proto(2).none().raw(0x70, ...new TextEncoder().encode('99999999999\n')).stop().bytes())).toThrow(/invalid memo index/);
   });
 });

@@ -6,12 +6,17 @@
  *   storage keys, then each storage's raw bytes preceded by its 8-byte element count.
  * Pickles go through the safe subset in pickle.ts. Tensors are listed first (names, shapes, dtypes) and
  * their data is read on demand as contiguous float32 (float16/bfloat16/float64 are converted).
+ * Every view is bounds-checked before anything is read (tensorBounds.ts); zip records are read with
+ * bounded memory (zipRecords.ts).
+ *
+ * Longer than most files on purpose: both formats share the persistent-id, record and tensor checks here,
+ * so one reading covers every path a checkpoint's bytes take into memory.
  */
 import { createHash } from 'node:crypto';
 import { open as openFile, stat, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { FaceRestoreError } from '../errors.ts';
+import { halfToFloat } from './half.ts';
 import {
   DTYPE_BYTES,
   PickleDict,
@@ -23,11 +28,28 @@ import {
   type StorageRef,
   type TensorRef,
 } from './pickle.ts';
+import { DEFAULT_LIMITS, checkTensorView, type CheckpointLimits } from './tensorBounds.ts';
+import { readZipRecord } from './zipRecords.ts';
+
+export { floatToHalf, halfToFloat } from './half.ts';
+export { DEFAULT_LIMITS, type CheckpointLimits } from './tensorBounds.ts';
+
+/**
+ * Largest pickle (`data.pkl`, or a legacy file's header pickles) read into memory: the official
+ * CodeFormer's is about 40 KB, so 64 MiB is far beyond any state dict.
+ */
+export const MAX_PICKLE_BYTES = 64 << 20;
+/** Largest storage record: 2 GiB, the most a single read (one tensor's span) could ever ask for. */
+const MAX_RECORD_BYTES = 2 ** 31;
 
 /** One tensor of a state dict. */
 export interface CheckpointTensor {
   readonly name: string;
   readonly shape: readonly number[];
+  /** Elements of the tensor. */
+  readonly numel: number;
+  /** Elements of its storage that a read touches (≥ numel; larger for views with gaps). */
+  readonly span: number;
   /** Element type as stored (data is always returned as float32). */
   readonly dtype: TensorRef['dtype'];
   readonly ref: TensorRef;
@@ -40,6 +62,8 @@ export interface Checkpoint {
   /** Key under which the state dict was found: `params_ema`, `params`, `state_dict` or '' (top level). */
   readonly stateDictKey: string;
   readonly tensors: ReadonlyMap<string, CheckpointTensor>;
+  /** Elements over all tensors (each checked against the limits before anything is read). */
+  readonly totalElements: number;
   /** Contiguous float32 data of a tensor (row-major in its shape). */
   read(name: string): Promise<Float32Array>;
   close(): Promise<void>;
@@ -49,12 +73,21 @@ function fail(path: string, message: string, cause?: unknown): never {
   throw new FaceRestoreError('E_CHECKPOINT', `checkpoint ${path}: ${message}`, cause === undefined ? undefined : { cause });
 }
 
+/** A file-system error in words, without a stack: 'no such file', 'permission denied', … */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'a part of the path is not a directory', ELOOP: 'too many symbolic links', ENAMETOOLONG: 'the name is too long' };
+  return (code && words[code]) ?? (e as Error).message;
+}
+
 /** Reads raw bytes of storage records. */
 interface StorageSource {
   /** `byteLength` bytes of record `key` from `byteStart`. */
   read(key: string, byteStart: number, byteLength: number): Promise<Uint8Array>;
   /** Size in bytes of record `key`, or undefined when there is no such record. */
   size(key: string): number | undefined;
+  /** True when record `key` is compressed (its declared size is then not backed by bytes in the file). */
+  compressed(key: string): boolean;
   close(): Promise<void>;
 }
 
@@ -63,30 +96,43 @@ const ZIP_EMPTY_MAGIC = [0x50, 0x4b, 0x05, 0x06];
 /** The legacy magic number 0x1950a86a20f9469cfc6c as Python's LONG1 pickle bytes. */
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
+/** Options for {@link openCheckpoint}. */
+export interface OpenCheckpointOptions {
+  /** Element limits per tensor and in total. Default {@link DEFAULT_LIMITS}. */
+  limits?: Partial<CheckpointLimits>;
+}
+
 /**
- * Opens a checkpoint and lists its state dict. Errors are E_CHECKPOINT (empty, truncated, not a checkpoint,
- * disallowed pickle content, tensors outside their storage, no state dict found) or E_MODEL_MISSING.
+ * Opens a checkpoint and lists its state dict; no tensor data is read yet. Errors are E_CHECKPOINT (empty,
+ * truncated, not a checkpoint, disallowed pickle content, a view that is broadcast, overlapping, outside its
+ * storage or over the element limits — naming the tensor —, no state dict found) or E_MODEL_MISSING.
  */
-export async function openCheckpoint(path: string): Promise<Checkpoint> {
+export async function openCheckpoint(path: string, options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+  const limits: CheckpointLimits = { ...DEFAULT_LIMITS, ...options.limits };
   let info;
   try {
     info = await stat(path);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: e });
+    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${path}: ${fileProblem(e)}`, { cause: e });
   }
+  if (info.isDirectory()) fail(path, 'is a directory, not a checkpoint file');
   if (!info.isFile()) fail(path, 'is not a regular file');
   if (info.size === 0) fail(path, 'is an empty file (0 bytes), not a PyTorch checkpoint');
-  const fh = await openFile(path, 'r');
+  let fh: FileHandle;
+  try {
+    fh = await openFile(path, 'r');
+  } catch (e) {
+    fail(path, `cannot be read: ${fileProblem(e)}`, e);
+  }
   try {
     const head = new Uint8Array(16);
     await fh.read(head, 0, Math.min(16, info.size), 0);
     const isZip = ZIP_MAGIC.every((b, i) => head[i] === b) || ZIP_EMPTY_MAGIC.every((b, i) => head[i] === b);
     if (isZip) {
       await fh.close();
-      return await openZip(path, info.size);
+      return await openZip(path, limits);
     }
-    if (head[0] === 0x80) return await openLegacy(path, fh, info.size);
+    if (head[0] === 0x80) return await openLegacy(path, fh, info.size, limits);
     fail(path, `is neither a zip-format nor a legacy PyTorch checkpoint (starts with bytes ${[...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`);
   } catch (e) {
     await fh.close().catch(() => undefined);
@@ -96,7 +142,7 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
 
 // ---------------------------------------------------------------- zip format
 
-async function openZip(path: string, fileSize: number): Promise<Checkpoint> {
+async function openZip(path: string, limits: CheckpointLimits): Promise<Checkpoint> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(path, { autoClose: false, lazyEntries: true, validateEntrySizes: true });
@@ -116,50 +162,29 @@ async function openZip(path: string, fileSize: number): Promise<Checkpoint> {
     fail(path, pkl.length === 0 ? 'is a zip archive without a data.pkl record: not a PyTorch checkpoint' : `has ${pkl.length} data.pkl records`);
   }
   const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
-  const readEntry = async (entry: yauzl.Entry, start?: number, end?: number): Promise<Uint8Array> => {
-    const stored = entry.compressionMethod === 0 && !entry.isEncrypted();
-    const ranged = start !== undefined && stored;
-    if (entry.uncompressedSize > 2 ** 31) fail(path, `record ${entry.fileName} is too large`);
-    let stream: Readable;
-    try {
-      stream = await zip.openReadStreamPromise(entry, ranged ? { decodeFileData: false, start, end } : {});
-    } catch (e) {
-      fail(path, `cannot read record ${entry.fileName}: ${(e as Error).message}`, e);
-    }
-    const chunks: Buffer[] = [];
-    try {
-      for await (const c of stream) chunks.push(c as Buffer);
-    } catch (e) {
-      fail(path, `record ${entry.fileName} is damaged or truncated: ${(e as Error).message}`, e);
-    }
-    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    if (ranged || start === undefined) return all;
-    return all.subarray(start, end);
-  };
-  const byteorder = entries.get(`${prefix}byteorder`);
-  if (byteorder && new TextDecoder().decode(await readEntry(byteorder)).trim() === 'big') {
-    zip.close();
-    fail(path, 'stores big-endian tensors, which this reader does not support');
-  }
   const source: StorageSource = {
     size: (key) => entries.get(`${prefix}data/${key}`)?.uncompressedSize,
+    compressed: (key) => entries.get(`${prefix}data/${key}`)?.compressionMethod !== 0,
     read: async (key, byteStart, byteLength) => {
       const entry = entries.get(`${prefix}data/${key}`);
       if (!entry) fail(path, `storage record data/${key} is missing`);
-      const data = await readEntry(entry, byteStart, byteStart + byteLength);
-      if (data.length !== byteLength) fail(path, `storage record data/${key} is shorter than its tensors need`);
-      return data;
+      if (byteStart + byteLength > entry.uncompressedSize) fail(path, `storage record data/${key} is shorter than its tensors need`);
+      return readZipRecord(zip, entry, path, MAX_RECORD_BYTES, byteStart, byteStart + byteLength);
     },
     close: async () => zip.close(),
   };
   try {
-    const pickleBytes = await readEntry(entries.get(pkl[0]!)!);
+    const byteorder = entries.get(`${prefix}byteorder`);
+    if (byteorder && new TextDecoder().decode(await readZipRecord(zip, byteorder, path, 64)).trim() === 'big') {
+      fail(path, 'stores big-endian tensors, which this reader does not support');
+    }
+    const pickleBytes = await readZipRecord(zip, entries.get(pkl[0]!)!, path, MAX_PICKLE_BYTES);
     const persistentLoad = makePersistentLoad(path, undefined);
     const { value } = unpickle(pickleBytes, 0, { persistentLoad, source: `checkpoint ${path} (${pkl[0]})` });
-    return makeCheckpoint(path, 'zip', value, source);
+    return makeCheckpoint(path, 'zip', value, source, limits);
   } catch (e) {
     zip.close();
-    if (e instanceof PickleTruncatedError) fail(path, `${pkl[0]} is truncated`, e);
+    if (e instanceof PickleTruncatedError) fail(path, `${pkl[0]} is truncated or damaged: ${e.detail}`, e);
     throw e;
   }
 }
@@ -176,7 +201,7 @@ function makePersistentLoad(path: string, seen: Map<string, StorageRef> | undefi
     if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) fail(path, `a storage key is not a plain name: ${String(key)}`);
     if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) fail(path, `storage ${key} has an invalid element count`);
     const location = typeof pid[3] === 'string' ? pid[3] : 'cpu';
-    let ref: StorageRef = { kind: 'storage', key, dtype, numel, elementOffset: 0, location };
+    let ref: StorageRef = { kind: 'storage', key, dtype, numel, recordNumel: numel, elementOffset: 0, location };
     const prev = cache.get(key);
     if (prev && prev.dtype !== dtype) fail(path, `storage ${key} is used with two element types (${prev.dtype}, ${dtype})`);
     if (!prev) cache.set(key, ref);
@@ -184,7 +209,9 @@ function makePersistentLoad(path: string, seen: Map<string, StorageRef> | undefi
     if (Array.isArray(view) && view.length === 3) {
       // Legacy view storage: (view_key, offset, size) inside the root storage `key`.
       const [, offset, size] = view;
-      if (typeof offset !== 'number' || typeof size !== 'number' || offset < 0 || offset + size > numel) fail(path, `view of storage ${key} lies outside it`);
+      if (typeof offset !== 'number' || typeof size !== 'number' || !Number.isInteger(offset) || !Number.isInteger(size) || offset < 0 || size < 0 || offset + size > numel) {
+        fail(path, `view of storage ${key} lies outside it`);
+      }
       ref = { ...ref, elementOffset: offset, numel: size };
     }
     return ref;
@@ -193,26 +220,29 @@ function makePersistentLoad(path: string, seen: Map<string, StorageRef> | undefi
 
 // ---------------------------------------------------------------- legacy format
 
-async function openLegacy(path: string, fh: FileHandle, fileSize: number): Promise<Checkpoint> {
-  // The header pickles are small next to the storages; read a prefix and grow it until they all decode.
-  let window = Math.min(fileSize, 1 << 20);
+async function openLegacy(path: string, fh: FileHandle, fileSize: number, limits: CheckpointLimits): Promise<Checkpoint> {
+  // The header pickles are small next to the storages; read a prefix and grow it until they all decode,
+  // up to MAX_PICKLE_BYTES (a forged length must not make the reader load the whole file).
+  const most = Math.min(fileSize, MAX_PICKLE_BYTES);
+  let window = Math.min(most, 1 << 20);
   for (;;) {
     const buf = new Uint8Array(window);
     const { bytesRead } = await fh.read(buf, 0, window, 0);
     try {
-      return await parseLegacy(path, fh, fileSize, buf.subarray(0, bytesRead));
+      return await parseLegacy(path, fh, fileSize, buf.subarray(0, bytesRead), limits);
     } catch (e) {
-      if (e instanceof PickleTruncatedError && window < fileSize) {
-        window = Math.min(fileSize, window * 4);
+      if (e instanceof PickleTruncatedError && window < most) {
+        window = Math.min(most, window * 4);
         continue;
       }
-      if (e instanceof PickleTruncatedError) fail(path, 'the legacy checkpoint ends inside its pickled header (truncated file?)', e);
+      if (e instanceof PickleTruncatedError && most < fileSize) fail(path, `the legacy checkpoint's pickled header is larger than ${MAX_PICKLE_BYTES} bytes or damaged: ${e.detail}`, e);
+      if (e instanceof PickleTruncatedError) fail(path, `the legacy checkpoint ends inside its pickled header (truncated file?): ${e.detail}`, e);
       throw e;
     }
   }
 }
 
-async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head: Uint8Array): Promise<Checkpoint> {
+async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head: Uint8Array, limits: CheckpointLimits): Promise<Checkpoint> {
   const src = `checkpoint ${path}`;
   const magic = unpickle(head, 0, { source: src });
   if (magic.value !== LEGACY_MAGIC) fail(path, 'starts with a pickle but not with the legacy torch.save magic number: not a PyTorch checkpoint');
@@ -234,14 +264,16 @@ async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head:
     if (!storage) fail(path, `the legacy storage list names storage ${key}, which no tensor uses`);
     const { bytesRead } = await fh.read(countBuf, 0, 8, pos);
     if (bytesRead < 8) fail(path, `the legacy checkpoint is truncated: storage ${key} is missing`);
-    const count = Number(new DataView(countBuf.buffer).getBigUint64(0, true));
-    const bytes = count * DTYPE_BYTES[storage.dtype];
+    const count = new DataView(countBuf.buffer).getBigUint64(0, true);
+    if (count > BigInt(fileSize)) fail(path, `the legacy checkpoint declares ${count} elements for storage ${key}, more than the file's ${fileSize} bytes`);
+    const bytes = Number(count) * DTYPE_BYTES[storage.dtype];
     if (pos + 8 + bytes > fileSize) fail(path, `the legacy checkpoint is truncated: storage ${key} needs ${bytes} bytes at ${pos + 8}, the file has ${fileSize}`);
     records.set(key, { start: pos + 8, bytes });
     pos += 8 + bytes;
   }
   const source: StorageSource = {
     size: (key) => records.get(key)?.bytes,
+    compressed: () => false,
     read: async (key, byteStart, byteLength) => {
       const rec = records.get(key);
       if (!rec) fail(path, `storage ${key} has no data in the legacy checkpoint`);
@@ -253,7 +285,7 @@ async function parseLegacy(path: string, fh: FileHandle, fileSize: number, head:
     },
     close: () => fh.close(),
   };
-  return makeCheckpoint(path, 'legacy', obj.value, source);
+  return makeCheckpoint(path, 'legacy', obj.value, source, limits);
 }
 
 // ---------------------------------------------------------------- common
@@ -268,24 +300,35 @@ function findStateDict(path: string, root: PickleValue): { key: string; dict: Pi
   fail(path, `holds no state dict (top-level keys: ${[...root.keys()].slice(0, 10).map(String).join(', ') || 'none'})`);
 }
 
-function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValue, source: StorageSource): Checkpoint {
+function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValue, source: StorageSource, limits: CheckpointLimits): Checkpoint {
   const { key, dict } = findStateDict(path, root);
   const tensors = new Map<string, CheckpointTensor>();
+  let totalElements = 0;
+  const used = new Map<string, number>(); // record key → last byte any tensor reads, + 1
   for (const [name, v] of dict) {
     if (!isTensorRef(v)) continue;
     const n = String(name);
     const recordBytes = source.size(v.storage.key);
     if (recordBytes === undefined) fail(path, `tensor ${n}: storage record ${v.storage.key} is missing`);
-    const needed = (v.storage.elementOffset + v.storage.numel) * DTYPE_BYTES[v.dtype];
-    if (recordBytes < needed) fail(path, `tensor ${n}: storage record ${v.storage.key} has ${recordBytes} bytes, its declared size needs ${needed}`);
-    tensors.set(n, { name: n, shape: v.shape, dtype: v.dtype, ref: v });
+    const { numel, span } = checkTensorView(path, n, v, recordBytes, limits);
+    totalElements += numel;
+    if (totalElements > limits.maxTotalElements) fail(path, `tensor ${n} brings the state dict past ${limits.maxTotalElements} elements, the limit over all tensors`);
+    tensors.set(n, { name: n, shape: v.shape, numel, span, dtype: v.dtype, ref: v });
+    const end = numel === 0 ? 0 : (v.storage.elementOffset + v.storageOffset + span) * DTYPE_BYTES[v.dtype];
+    used.set(v.storage.key, Math.max(used.get(v.storage.key) ?? 0, end));
   }
   if (tensors.size === 0) fail(path, 'has a state dict without tensors');
+  // A compressed record's declared size is not backed by the file: it may be no larger than its tensors read.
+  for (const [key, end] of used) {
+    const declared = source.size(key)!;
+    if (source.compressed(key) && declared > end) fail(path, `storage record ${key} is compressed and declares ${declared} bytes, but its tensors read only ${end}`);
+  }
   return {
     path,
     format,
     stateDictKey: key,
     tensors,
+    totalElements,
     read: async (name) => {
       const t = tensors.get(name);
       if (!t) fail(path, `has no tensor ${name}`);
@@ -296,13 +339,10 @@ function makeCheckpoint(path: string, format: 'zip' | 'legacy', root: PickleValu
 }
 
 async function readTensor(path: string, t: CheckpointTensor, source: StorageSource): Promise<Float32Array> {
-  const { ref } = t;
-  const numel = ref.shape.reduce((a, b) => a * b, 1);
+  const { ref, numel, span } = t;
   const out = new Float32Array(numel);
   if (numel === 0) return out;
   const esize = DTYPE_BYTES[ref.dtype];
-  // Span of storage elements the view touches.
-  const span = 1 + ref.shape.reduce((acc, d, i) => acc + (d - 1) * ref.stride[i]!, 0);
   const first = ref.storage.elementOffset + ref.storageOffset;
   const raw = await source.read(ref.storage.key, first * esize, span * esize);
   const values = decode(path, t, raw, span);
@@ -351,65 +391,6 @@ function decode(path: string, t: CheckpointTensor, raw: Uint8Array, count: numbe
     default:
       fail(path, `tensor ${t.name} has element type ${t.dtype}; CodeFormer weights are floating point`);
   }
-}
-
-/** IEEE half → float32 (exact). */
-export function halfToFloat(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) {
-    const h = src[i]!;
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) {
-      out[i] = (mant / 1024) * 2 ** -14;
-      if (sign) out[i] = -out[i]!;
-    } else if (exp === 31) {
-      bits[i] = sign | 0x7f800000 | (mant << 13);
-    } else {
-      bits[i] = sign | ((exp + 112) << 23) | (mant << 13);
-    }
-  }
-  return out;
-}
-
-/** float32 → IEEE half, round to nearest even (overflow → ±inf). */
-export function floatToHalf(src: Float32Array): Uint16Array {
-  const out = new Uint16Array(src.length);
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < src.length; i++) {
-    const x = bits[i]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 31) {
-      out[i] = sign | 0x7c00;
-    } else if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let h = mant >> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const half = 1 << (shift - 1);
-      if (rem > half || (rem === half && (h & 1))) h++;
-      out[i] = sign | h;
-    } else {
-      let h = (e << 10) | (mant >> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-      out[i] = sign | h;
-    }
-  }
-  return out;
 }
 
 /** sha256 and size of a file, streamed. */

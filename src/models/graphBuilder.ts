@@ -3,7 +3,7 @@
  * and encoding through onnxProto.ts. It tracks each value's element type so float16 graphs can keep chosen
  * parts in float32 with explicit Casts.
  */
-import { floatToHalf } from './checkpoint.ts';
+import { floatToHalf } from './half.ts';
 import {
   AttributeType,
   DataType,

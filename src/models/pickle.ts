@@ -6,6 +6,11 @@
  * single opcode runs. `STACK_GLOBAL` (protocol 4), whose names come from the stack, is checked the moment
  * it executes, before anything could call it. The allow-listed globals are data builders written here in
  * TypeScript (tensor references, ordered dicts, dtype markers): no Python semantics are reproduced.
+ * Size and nesting are bounded too (opcode count, integer widths, memo indices, flat keys), so a pickle
+ * can neither run code nor exhaust memory or the stack.
+ *
+ * Longer than most files on purpose: the opcode decoder, the stack machine and the allow-list are the
+ * whole attack surface of a checkpoint's pickle, and an audit has to read them together.
  */
 import { FaceRestoreError } from '../errors.ts';
 
@@ -64,8 +69,10 @@ export interface StorageRef {
   /** Key of the storage record (file `data/<key>` in zip checkpoints). */
   readonly key: string;
   readonly dtype: StorageDtype;
-  /** Elements in the storage as declared. */
+  /** Elements in the storage as declared (in this view, for legacy view storages). */
   readonly numel: number;
+  /** Elements of the whole record as declared by the persistent id (equals `numel` except for legacy views). */
+  readonly recordNumel: number;
   /** First element of this view within the record (legacy view storages); 0 otherwise. */
   readonly elementOffset: number;
   readonly location: string;
@@ -116,7 +123,22 @@ export interface UnpickleOptions {
   persistentLoad?: PersistentLoader;
   /** Name of the source for error messages (e.g. `codeformer.pth: archive/data.pkl`). */
   source?: string;
+  /**
+   * Most opcodes one pickle may hold. Default {@link MAX_PICKLE_OPS}. Decoded opcodes are kept in memory
+   * (tens of bytes each) before anything runs, so this bounds what a pickle can make the reader allocate.
+   */
+  maxOps?: number;
 }
+
+/**
+ * Default opcode limit: the official CodeFormer state dict's pickle has about 15,000 opcodes (515 tensors),
+ * so one million leaves room for any real state dict and keeps the decoded list under about 100 MB.
+ */
+export const MAX_PICKLE_OPS = 1_000_000;
+/** Longest integer a state dict pickle needs, in bytes (LONG1/LONG4) or digits (INT/LONG): the legacy magic is 10 bytes. */
+const MAX_INT_BYTES = 64;
+/** Memo indices are 32-bit in every protocol that writes them in binary. */
+const MAX_MEMO_INDEX = 0xffff_ffff;
 
 /** Result of {@link unpickle}: the object and where the pickle's STOP was (for back-to-back pickles). */
 export interface UnpickleResult {
@@ -127,8 +149,12 @@ export interface UnpickleResult {
 
 /** Thrown when the bytes end before STOP; legacy readers use it to fetch more of the file and retry. */
 export class PickleTruncatedError extends FaceRestoreError {
-  constructor(source: string) {
-    super('E_CHECKPOINT', `${source}: the pickle ends before its STOP opcode (file truncated?)`);
+  /** What ran past the end, without the source name. */
+  readonly detail: string;
+  constructor(source: string, what?: string) {
+    const detail = what ?? 'the pickle ends before its STOP opcode (file truncated?)';
+    super('E_CHECKPOINT', `${source}: ${detail}`);
+    this.detail = detail;
   }
 }
 
@@ -147,8 +173,15 @@ type StackItem = PickleValue | typeof MARK;
  */
 export function unpickle(bytes: Uint8Array, start = 0, options: UnpickleOptions = {}): UnpickleResult {
   const source = options.source ?? 'pickle';
-  const { ops, end } = scan(bytes, start, source);
-  return { value: execute(ops, source, options), end };
+  try {
+    const { ops, end } = scan(bytes, start, source, options.maxOps ?? MAX_PICKLE_OPS);
+    return { value: execute(ops, source, options), end };
+  } catch (e) {
+    // A backstop: whatever shape a hostile pickle finds that still exhausts the engine's stack or array
+    // limits is a bad checkpoint, not an internal error.
+    if (e instanceof RangeError) fail(source, `the pickle is too large or too deeply nested to be a state dict (${e.message})`);
+    throw e;
+  }
 }
 
 function fail(source: string, message: string): never {
@@ -168,14 +201,17 @@ function checkGlobal(source: string, module: string, name: string): string {
 }
 
 /** First pass: opcodes and their arguments, with every GLOBAL checked. Nothing is executed. */
-function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; end: number } {
+function scan(bytes: Uint8Array, start: number, source: string, maxOps: number): { ops: Op[]; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const latin1 = new TextDecoder('latin1');
   const utf8 = new TextDecoder('utf-8', { fatal: false });
   const ops: Op[] = [];
   let p = start;
   const need = (n: number): void => {
-    if (p + n > bytes.length) throw new PickleTruncatedError(source);
+    if (p + n > bytes.length) {
+      // A length far past the end is a forged field, not a short read; say so (legacy readers still retry).
+      throw new PickleTruncatedError(source, n > 64 ? `a ${n}-byte field at byte ${p} runs past the end of the pickle (${bytes.length - start} bytes)` : undefined);
+    }
   };
   const u8 = (): number => (need(1), bytes[p++]!);
   const u16 = (): number => (need(2), (p += 2), view.getUint16(p - 2, true));
@@ -202,6 +238,7 @@ function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; en
   };
   const longFrom = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
+    if (b.length > MAX_INT_BYTES) fail(source, `a ${b.length}-byte integer at byte ${p - b.length}; a state dict never needs more than ${MAX_INT_BYTES} bytes`);
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
     if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
@@ -224,7 +261,7 @@ function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; en
         break;
       case 0x71: case 0x68: arg = u8(); break; // BINPUT BINGET
       case 0x72: case 0x6a: arg = u32(); break; // LONG_BINPUT LONG_BINGET
-      case 0x70: case 0x67: arg = Number.parseInt(line(), 10); break; // PUT GET
+      case 0x70: case 0x67: arg = memoIndex(source, line(), pos); break; // PUT GET
       case 0x4a: arg = i32(); break; // BININT
       case 0x4b: arg = u8(); break; // BININT1
       case 0x4d: arg = u16(); break; // BININT2
@@ -235,7 +272,12 @@ function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; en
       }
       case 0x4c: arg = parseIntText(source, line().replace(/L$/, '')); break; // LONG (text)
       case 0x8a: arg = longFrom(take(u8())); break; // LONG1
-      case 0x8b: arg = longFrom(take(u32())); break; // LONG4
+      case 0x8b: { // LONG4: the length is checked before the bytes are taken
+        const n = u32();
+        if (n > MAX_INT_BYTES) fail(source, `a ${n}-byte integer at byte ${pos}; a state dict never needs more than ${MAX_INT_BYTES} bytes`);
+        arg = longFrom(take(n));
+        break;
+      }
       case 0x58: arg = utf8.decode(take(u32())); break; // BINUNICODE
       case 0x8c: arg = utf8.decode(take(u8())); break; // SHORT_BINUNICODE
       case 0x8d: arg = utf8.decode(take(u64())); break; // BINUNICODE8
@@ -264,11 +306,19 @@ function scan(bytes: Uint8Array, start: number, source: string): { ops: Op[]; en
       default:
         fail(source, `unsupported pickle opcode 0x${code.toString(16).padStart(2, '0')} ('${String.fromCharCode(code)}') at byte ${pos}; a state dict never needs it`);
     }
+    if (ops.length >= maxOps) fail(source, `the pickle has more than ${maxOps} opcodes; a state dict needs far fewer`);
     ops.push({ code, arg, pos });
   }
 }
 
+function memoIndex(source: string, text: string, pos: number): number {
+  const s = text.trim();
+  if (!/^\d{1,10}$/.test(s) || Number(s) > MAX_MEMO_INDEX) fail(source, `invalid memo index '${s.slice(0, 40)}' at byte ${pos}`);
+  return Number(s);
+}
+
 function parseIntText(source: string, s: string): number | bigint {
+  if (s.length > MAX_INT_BYTES) fail(source, `a ${s.length}-character integer; a state dict never needs more than ${MAX_INT_BYTES} digits`);
   if (!/^[+-]?\d+$/.test(s.trim())) fail(source, `malformed integer '${s}'`);
   const v = BigInt(s.trim());
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
@@ -297,21 +347,19 @@ function isGlobal(v: PickleValue | undefined): v is GlobalRef {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Uint8Array) && (v as GlobalRef).kind === 'global';
 }
 
-/** Builds a TensorRef, checking that the view stays inside its storage. */
+/**
+ * Builds a TensorRef from `_rebuild_tensor*` arguments, checking only their types here: the view's bounds
+ * (stride 0, overlap, fitting its storage, element limits) are checked by the checkpoint reader, which
+ * knows the tensor's name.
+ */
 function makeTensor(source: string, storage: PickleValue, offset: PickleValue, size: PickleValue, stride: PickleValue): TensorRef {
   if (!isStorage(storage)) fail(source, 'a tensor is rebuilt from something that is not a storage');
   if (!isInt(offset) || offset < 0) fail(source, `a tensor has an invalid storage offset ${String(offset)}`);
   const shape = asIntList(source, size, 'a tensor size');
   const strides = asIntList(source, stride, 'a tensor stride');
   if (shape.length !== strides.length) fail(source, `a tensor has ${shape.length} sizes but ${strides.length} strides`);
+  if (shape.length > 16) fail(source, `a tensor has ${shape.length} dimensions; CodeFormer's have at most 4`);
   if (shape.some((d) => d < 0) || strides.some((s) => s < 0)) fail(source, 'a tensor has a negative size or stride');
-  const numel = shape.reduce((a, b) => a * b, 1);
-  if (numel > 0) {
-    const last = offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i]!, 0);
-    if (last >= storage.numel) {
-      fail(source, `a tensor of shape [${shape.join(',')}] at offset ${offset} reaches element ${last} of storage '${storage.key}', which holds ${storage.numel}`);
-    }
-  }
   return { kind: 'tensor', storage, storageOffset: offset, shape, stride: strides, dtype: storage.dtype };
 }
 
@@ -356,10 +404,15 @@ function call(source: string, fn: GlobalRef, args: PickleValue[]): PickleValue {
   }
 }
 
+function isScalarKey(v: PickleValue): v is PickleKey {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+}
+
+/** A dict key: a scalar, or a flat tuple of scalars (nested keys are refused, so no key needs recursion). */
 function toKey(source: string, v: PickleValue): PickleKey {
-  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
-  if (Array.isArray(v)) return JSON.stringify(v.map((x) => (typeof x === 'bigint' ? x.toString() : x)));
-  fail(source, 'a dict key is not a string, number or tuple');
+  if (isScalarKey(v)) return v;
+  if (Array.isArray(v) && v.every(isScalarKey)) return JSON.stringify(v.map((x) => (typeof x === 'bigint' ? x.toString() : x)));
+  fail(source, Array.isArray(v) ? 'a dict key is a nested tuple; a state dict has string keys' : 'a dict key is not a string, number or tuple');
 }
 
 /** Second pass: a stack machine over the decoded opcodes. */
@@ -409,7 +462,13 @@ function execute(ops: readonly Op[], source: string, options: UnpickleOptions): 
       case 0x6c: stack.push(popMark()); break;
       case 0x64: { const d = new PickleDict(); setItems(d, popMark()); stack.push(d); break; }
       case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) fail(source, 'APPEND to a non-list'); l.push(v); break; }
-      case 0x65: case 0x90: { const items = popMark(); const l = top(); if (!Array.isArray(l)) fail(source, 'APPENDS to a non-list'); l.push(...items); break; }
+      case 0x65: case 0x90: { // a loop, not push(...items): a spread of millions of items overflows the stack
+        const items = popMark();
+        const l = top();
+        if (!Array.isArray(l)) fail(source, 'APPENDS to a non-list');
+        for (const it of items) l.push(it);
+        break;
+      }
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
       case 0x75: { const kv = popMark(); setItems(top(), kv); break; }
       case 0x71: case 0x72: case 0x70: memo.set(op.arg as number, top()); break;

@@ -67,7 +67,7 @@ export function buildEncodeArgs(o: EncodeArgsOptions): string[] {
     args.push(...(o.audioFrom.duration !== undefined ? ['-t', String(o.audioFrom.duration)] : []));
     args.push('-i', localInput(o.audioFrom.path), '-map', '0:v:0', '-map', '1:a:0');
     const copy = (format === 'mp4' || format === 'mov') && MP4_AUDIO_COPY.has(o.audioFrom.codec);
-    args.push(...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '160k']));
+    args.push(...(copy ? ['-c:a', 'copy'] : format === 'webm' ? ['-c:a', 'libopus', '-b:a', '128k'] : ['-c:a', 'aac', '-b:a', '160k'])); // WebM holds only Opus or Vorbis audio
   } else {
     args.push('-map', '0:v:0');
   }

@@ -5,6 +5,7 @@ import { onnxForCheckpoint } from '../../restore/checkpointModel.ts';
 import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, verifyCheckpoint } from '../../models/codeformer/index.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import type { CliContext } from './context.ts';
+import { checkWritableTarget } from './outputFormat.ts';
 import { numberIn } from './parse.ts';
 
 /** Writes a built model atomically; failures become E_OUTPUT. */
@@ -30,6 +31,7 @@ export function registerModels(program: Command, ctx: CliContext): void {
       const started = performance.now();
       let target: string;
       if (flags.output) {
+        await checkWritableTarget(flags.output, 'model');
         await writeModel(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16 }));
         target = flags.output;
       } else {
@@ -60,6 +62,7 @@ export function registerModels(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'random seed', numberIn(0, 2 ** 31, true), 0)
     .option('--fp16', 'float16 weights and activations (for CUDA)')
     .action(async (flags: { output: string; seed: number; fp16?: boolean }) => {
+      await checkWritableTarget(flags.output, 'model');
       await writeModel(flags.output, buildRandomCodeFormer({ officialShape: true, seed: flags.seed, fp16: !!flags.fp16 }));
       ctx.stdout(`${flags.output}\n`);
     });

@@ -4,6 +4,7 @@ import { FaceRestoreError } from '../../errors.ts';
 import { createPipeline } from '../file/pipeline.ts';
 import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
+import { checkVideoOutput, checkWritableTarget } from './outputFormat.ts';
 import { numberIn } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 import { progressBar } from './progress.ts';
@@ -27,6 +28,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
     const output = flags.output as string;
     if (path.resolve(output) === path.resolve(input)) throw new FaceRestoreError('E_USAGE', 'the output must not be the input file');
+    flags.codec = await checkVideoOutput(output, { codec: flags.codec as string, codecIsDefault: cmd.getOptionValueSource('codec') === 'default' });
+    if (flags.tracksJson) await checkWritableTarget(flags.tracksJson as string, 'tracks file');
     const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
       onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),

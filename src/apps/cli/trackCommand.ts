@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createPipeline } from '../file/pipeline.ts';
 import { NullSink } from '../../stream/nullSink.ts';
 import type { CliContext } from './context.ts';
+import { checkWritableTarget } from './outputFormat.ts';
 import { numberIn } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 import { progressBar } from './progress.ts';
@@ -18,6 +19,7 @@ export function registerTrack(program: Command, ctx: CliContext): void {
     .option('--duration <seconds>', 'length to process', numberIn(0.001, 1e7))
     .option('--no-progress', 'no progress bar');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
+    await checkWritableTarget(flags.json as string, 'tracks file');
     const pipeline = await createPipeline({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), restorer: 'none' }, {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
     });

@@ -61,10 +61,19 @@ export const GROUPS = 32;
 const FUSE_ENCODER_BLOCK: Readonly<Record<number, number>> = { 512: 2, 256: 5, 128: 8, 64: 11, 32: 14, 16: 18 };
 const FUSE_GENERATOR_BLOCK: Readonly<Record<number, number>> = { 16: 6, 32: 9, 64: 12, 128: 15, 256: 18, 512: 21 };
 
+/**
+ * Most parameters a CodeFormer checkpoint may declare: twice the official network's 94.1 M. Its weights are
+ * read as float32 and then written into a graph, so this bounds what building one can allocate
+ * (about 0.8 GB of weights) whatever the checkpoint's widths claim.
+ */
+export const MAX_PARAMS = 200_000_000;
+
 /** Options for {@link inferArch}. */
 export interface InferOptions {
   /** Attention heads of the transformer (not recorded in a state dict). Default 8, the official value. */
   nHead?: number;
+  /** Most parameters accepted. Default {@link MAX_PARAMS}. */
+  maxParams?: number;
   /** Name for error messages. */
   source?: string;
 }
@@ -207,7 +216,16 @@ export function inferArch(shapes: ReadonlyMap<string, readonly number[]>, option
   }
   for (const name of expected.keys()) if (!shapes.has(name)) fail(`missing tensor ${name}`);
   let params = 0;
-  for (const s of expected.values()) params += s.reduce((a, b) => a * b, 1);
+  let largest = { name: '', numel: 0 };
+  for (const [name, s] of expected) {
+    const numel = s.reduce((a, b) => a * b, 1);
+    params += numel;
+    if (numel > largest.numel) largest = { name, numel };
+  }
+  const maxParams = options.maxParams ?? MAX_PARAMS;
+  if (params > maxParams) {
+    fail(`its tensors add up to ${params} parameters, more than the ${maxParams} accepted (the official network has 94.1 M; largest tensor ${largest.name} [${expected.get(largest.name)!.join(', ')}])`);
+  }
   return { imgSize, encoder, generator, encoderRes, generatorRes, embDim, codebookSize, latentSide, latentTokens, dimEmbd, nHead, nLayers, dimMlp, fuse, params };
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { inferArch, type CodeFormerArch } from './arch.ts';
-import { openCheckpoint, sha256File, type Checkpoint } from '../checkpoint.ts';
+import { fileProblem, openCheckpoint, sha256File, type Checkpoint } from '../checkpoint.ts';
 import { buildCodeFormerGraph, type GraphOptions, type WeightMap } from './graph.ts';
 
 export type { CodeFormerArch } from './arch.ts';
@@ -70,15 +70,20 @@ export async function buildCodeFormerOnnx(checkpointPath: string, options: Build
 
 /**
  * Size and sha256 of a checkpoint, and whether it is the official `codeformer.pth`.
- * Errors: E_MODEL_MISSING when the file does not exist.
+ * Errors: E_MODEL_MISSING when the file does not exist; E_CHECKPOINT for a folder or an unreadable file.
  */
 export async function verifyCheckpoint(checkpointPath: string): Promise<{ sha256: string; bytes: number; official: boolean }> {
+  let info;
   try {
-    await stat(checkpointPath);
+    info = await stat(checkpointPath);
   } catch (e) {
-    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${checkpointPath}: no such file`, { cause: e });
+    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${checkpointPath}: ${fileProblem(e)}`, { cause: e });
   }
-  const { sha256, bytes } = await sha256File(checkpointPath);
+  if (info.isDirectory()) throw new FaceRestoreError('E_CHECKPOINT', `checkpoint ${checkpointPath}: is a directory, not a checkpoint file`);
+  if (!info.isFile()) throw new FaceRestoreError('E_CHECKPOINT', `checkpoint ${checkpointPath}: is not a regular file`);
+  const { sha256, bytes } = await sha256File(checkpointPath).catch((e: unknown) => {
+    throw new FaceRestoreError('E_CHECKPOINT', `checkpoint ${checkpointPath}: cannot be read: ${fileProblem(e)}`, { cause: e });
+  });
   return { sha256, bytes, official: sha256 === OFFICIAL_CHECKPOINT.sha256 && bytes === OFFICIAL_CHECKPOINT.bytes };
 }
 
