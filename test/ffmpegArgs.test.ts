@@ -52,7 +52,7 @@ describe('encode argument builder', () => {
       '-i', 'file:/v/src.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'copy',
       '-c:v', 'libx264', '-preset', 'medium', '-crf', '18',
       '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
-      '-f', 'mp4', '-y', '/o/.x.partial',
+      '-f', 'mp4', '-y', 'file:/o/.x.partial',
     ]);
   });
 

@@ -47,7 +47,7 @@ describe('job argument builders', () => {
       '-f', 'concat', '-safe', '0', '-i', 'file:/w/l.ffconcat',
       '-i', 'file:/in/a.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'copy',
       '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
-      '-f', 'mp4', '-y', '/w/.join.partial',
+      '-f', 'mp4', '-y', 'file:/w/.join.partial',
     ]);
     const pcm = buildJoinArgs({ list: 'l', source: 's.avi', audioCodec: 'pcm_s16le', output: 'o' });
     expect(pcm.slice(pcm.indexOf('-c:a'), pcm.indexOf('-c:a') + 4)).toEqual(['-c:a', 'aac', '-b:a', '160k']);

@@ -1,6 +1,6 @@
 /** Pure builders of ffmpeg argument lists for encoding. Nothing here spawns anything. */
 
-import { localInput } from '../util/localInput.ts';
+import { localInput, localOutput } from '../util/localInput.ts';
 
 /** Audio codecs an MP4/MOV container can carry as they are (copied, not re-encoded). */
 const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'flac']);
@@ -82,6 +82,6 @@ export function buildEncodeArgs(o: EncodeArgsOptions): string[] {
   if (format === 'mp4' || format === 'mov') args.push('-movflags', '+faststart');
   // Deterministic output also needs no encoder tag with a version string that could change between hosts.
   if (o.deterministic) args.push('-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1');
-  args.push('-f', format, '-y', o.output);
+  args.push('-f', format, '-y', localOutput(o.output));
   return args;
 }

@@ -10,3 +10,6 @@ import path from 'node:path';
 export function localInput(file: string): string {
   return `file:${path.resolve(file)}`;
 }
+
+/** A local output file as ffmpeg must be given it (same reasons as localInput: `out:1.mp4` would be a protocol). */
+export const localOutput = localInput;

@@ -188,16 +188,16 @@ describe('hostile file names and the formats the CLI writes', () => {
     const r = await runCli(args, { cwd: dir, env: { FACERESTORE_CACHE_DIR: cache } });
     return { ...r, dir };
   }
-  // The last two fail today (ffprobe reads '-clip.mp4' as an option and 'take:1.mp4' as a protocol): they
-  // wait for local paths to reach ffmpeg as `file:` URLs, which another change brings; then drop `todo`.
-  const names: Array<[string, string, string, 'todo'?]> = [
+  // A leading dash was read by ffprobe as an option and a colon as a protocol before local paths reached
+  // ffmpeg as `file:` + absolute path.
+  const names: Array<[string, string, string]> = [
     ['spaces', 'my clip.mp4', 'my clip restored.mp4'],
     ['unicode', 'visage-été-顔.mp4', 'restauré-顔.mp4'],
-    ['a leading dash', '-clip.mp4', '-restored.mp4', 'todo'],
-    ['a colon (ffmpeg protocol syntax)', 'take:1.mp4', 'out:1.mp4', 'todo'],
+    ['a leading dash', '-clip.mp4', '-restored.mp4'],
+    ['a colon (ffmpeg protocol syntax)', 'take:1.mp4', 'out:1.mp4'],
   ];
-  for (const [what, input, output, todo] of names) {
-    (todo ? it.todo : it)(`names with ${what} are read and written as files`, async () => {
+  for (const [what, input, output] of names) {
+    it(`names with ${what} are read and written as files`, async () => {
       const r = await restoreNamed(input, output);
       expect(r.code, r.stderr).toBe(0);
       const probe = await ffprobeJson(path.join(r.dir, output));

@@ -4,7 +4,7 @@
  */
 
 import { FaceRestoreError } from '../../errors.ts';
-import { localInput } from '../../util/localInput.ts';
+import { localInput, localOutput } from '../../util/localInput.ts';
 
 /** Audio codecs an MP4 container carries as they are (the same list as the file encoder's). */
 const MP4_AUDIO_COPY = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus', 'flac']);
@@ -114,7 +114,7 @@ export function buildJoinArgs(o: JoinArgsOptions): string[] {
   }
   if (format === 'mp4' || format === 'mov') args.push('-movflags', '+faststart');
   if (o.deterministic) args.push('-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1');
-  args.push('-f', format, '-y', o.output);
+  args.push('-f', format, '-y', localOutput(o.output));
   return args;
 }
 
