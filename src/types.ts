@@ -121,5 +121,5 @@ export type Provider = 'cpu' | 'webgpu' | 'cuda';
  */
 export type Device = Provider | 'auto';
 
-/** Float precision of a built CodeFormer graph: `auto` picks per provider (fp16 on CUDA, and on WebGPU when the adapter has shader-f16). */
+/** Float precision of a built CodeFormer graph: `auto` picks per provider (fp16 on CUDA, fp32 on WebGPU and the CPU). */
 export type Precision = 'auto' | 'fp32' | 'fp16';

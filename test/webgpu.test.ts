@@ -79,11 +79,13 @@ describe.skipIf(!webgpu.ok)('WebGPU provider (Vulkan adapter present)', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('fp16: the probe says whether the adapter runs float16; the precision choice follows it', async () => {
+  it('fp16: the probe says whether the adapter runs float16; auto stays fp32 on WebGPU, an fp16 request follows the probe', async () => {
     const r = await resolveDevice('webgpu');
     expect(typeof r.fp16).toBe('boolean');
     const warnings: string[] = [];
-    expect(chooseFp16(r, 'auto', (m) => warnings.push(m))).toBe(r.fp16);
+    expect(chooseFp16(r, 'auto', (m) => warnings.push(m))).toBe(false);
+    expect(warnings).toEqual([]);
+    expect(chooseFp16(r, 'fp16', (m) => warnings.push(m))).toBe(r.fp16);
     expect(chooseFp16(r, 'fp32')).toBe(false);
     if (!r.fp16) expect(warnings.join()).toMatch(/no shader-f16.*using the float32 graph/);
     else expect(warnings).toEqual([]);
@@ -147,5 +149,6 @@ describe('device selection errors and the auto report', () => {
     expect(chooseFp16({ provider: 'cpu', fp16: true, tried: [] }, 'auto')).toBe(false);
     expect(chooseFp16({ provider: 'cpu', fp16: true, tried: [] }, 'fp16')).toBe(true);
     expect(chooseFp16({ provider: 'cuda', fp16: true, tried: [] }, 'auto')).toBe(true);
+    expect(chooseFp16({ provider: 'webgpu', fp16: true, tried: [] }, 'auto')).toBe(false);
   });
 });

@@ -28,8 +28,9 @@ const portableShape = {
      */
     device: z.enum(['cpu', 'webgpu', 'cuda', 'auto']).default('cpu'),
     /**
-     * Precision of the graph built from a CodeFormer `.pth`: `auto` is fp16 on CUDA and on WebGPU with
-     * shader-f16, fp32 elsewhere; an fp16 the provider cannot run falls back to fp32 with a warning. Default `auto`.
+     * Precision of the graph built from a CodeFormer `.pth`: `auto` is fp16 on CUDA and fp32 elsewhere (WebGPU's
+     * fp16 was measured inaccurate on lavapipe); `fp16` where the provider cannot run it falls back to fp32 with a
+     * warning. Default `auto`.
      */
     precision: z.enum(['auto', 'fp32', 'fp16']).default('auto'),
     /** Faces per restorer call (file mode fills it across frames). Default 4. */

@@ -12,7 +12,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
     .option('--device <device>', 'cpu | webgpu (Vulkan GPU, or lavapipe on the CPU) | cuda (needs the CUDA provider libraries) | auto (cuda, then webgpu, then cpu; says why)', oneOf('cpu', 'webgpu', 'cuda', 'auto'), 'cpu')
-    .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, and on webgpu with shader-f16) | fp32 | fp16', oneOf('auto', 'fp32', 'fp16'), 'auto')
+    .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
