@@ -4,7 +4,7 @@
  * precision. Writes one JSON object to --out and prints it.
  *
  *   node bench/gpu-check.ts [--providers cuda,webgpu] [--batches 1,8,32] [--precisions fp32,fp16]
- *     [--model official|small] [--fixture DIR] [--parity] [--budget-s 420] [--reps 3] [--out gpu-check.json]
+ *     [--model official|small] [--fixture DIR] [--parity] [--budget-s 420] [--reps 3] [--warmup 1] [--out gpu-check.json]
  *
  * `--model official` is the official-size network with seeded random weights (`facerestore models random`;
  * speed does not depend on the weights' values); `small` is the fixture's reduced network (for trying the
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     'no-parity': { type: 'boolean', default: false },
     'budget-s': { type: 'string', default: '420' },
     reps: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     out: { type: 'string', default: 'gpu-check.json' },
   },
 });
@@ -39,6 +40,7 @@ const providers = values.providers.split(',').filter(Boolean) as Provider[];
 const batches = values.batches.split(',').map(Number);
 const precisions = values.precisions.split(',').filter(Boolean) as Array<'fp32' | 'fp16'>;
 const reps = Number(values.reps);
+const warmup = Number(values.warmup);
 const deadline = Date.now() + Number(values['budget-s']) * 1000;
 const fixture = (f: string) => `${values.fixture}/${f}`;
 const haveFixture = existsSync(fixture('codeformer_small.pth'));
@@ -92,7 +94,7 @@ async function speed(provider: Provider, precision: 'fp32' | 'fp16'): Promise<Sp
       const x = Float32Array.from({ length: batch * 3 * 512 * 512 }, (_, i) => Math.sin(i * 1e-3));
       const f = feeds(x, Array.from({ length: batch }, (_, i) => (i % 3) / 2));
       try {
-        await model.run(f);
+        for (let k = 0; k < warmup; k++) await model.run(f);
         const times: number[] = [];
         for (let r = 0; r < reps && (r === 0 || Date.now() < deadline); r++) {
           const t0 = performance.now();
@@ -115,7 +117,7 @@ async function speed(provider: Provider, precision: 'fp32' | 'fp16'): Promise<Sp
 const report: Record<string, unknown> = {
   date: new Date().toISOString(),
   host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg() },
-  settings: { providers, batches, precisions, model: values.model, reps, budgetS: Number(values['budget-s']), parity: values.parity && !values['no-parity'] },
+  settings: { providers, batches, precisions, model: values.model, reps, warmup, budgetS: Number(values['budget-s']), parity: values.parity && !values['no-parity'] },
   bundledBackends: bundledBackends(),
   providers: {} as Record<string, unknown>,
 };

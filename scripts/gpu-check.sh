@@ -6,7 +6,7 @@
 #
 #   bash scripts/gpu-check.sh [out.json]
 # Reduced settings (e.g. to try it on lavapipe, software Vulkan): GPU_CHECK_PROVIDERS=webgpu
-#   GPU_CHECK_MODEL=small GPU_CHECK_BATCHES=1 GPU_CHECK_PRECISIONS=fp32 GPU_CHECK_PARITY=0 GPU_CHECK_REPS=1
+#   GPU_CHECK_MODEL=small GPU_CHECK_BATCHES=1 GPU_CHECK_PRECISIONS=fp32 GPU_CHECK_PARITY=0 GPU_CHECK_REPS=1 GPU_CHECK_WARMUP=0
 #   GPU_CHECK_BUDGET_S (default 420: measurements still pending then are recorded as skipped).
 # Needs the repository set up (scripts/setup.sh) and, for parity, the fixture at ../shared/fixtures/codeformer-small
 # (or GPU_CHECK_FIXTURE). CUDA additionally needs ONNXRUNTIME_NODE_INSTALL=cuda12's provider libraries.
@@ -35,7 +35,7 @@ echo "ONNX Runtime providers: $(ls "$ortdir" 2>/dev/null | grep -E 'providers' |
 section Measurements
 args=(--providers "${GPU_CHECK_PROVIDERS:-cuda,webgpu}" --batches "${GPU_CHECK_BATCHES:-1,8,32}"
   --precisions "${GPU_CHECK_PRECISIONS:-fp32,fp16}" --model "${GPU_CHECK_MODEL:-official}"
-  --budget-s "${GPU_CHECK_BUDGET_S:-420}" --reps "${GPU_CHECK_REPS:-3}" --out "$out.tmp")
+  --budget-s "${GPU_CHECK_BUDGET_S:-420}" --reps "${GPU_CHECK_REPS:-3}" --warmup "${GPU_CHECK_WARMUP:-1}" --out "$out.tmp")
 [ -n "${GPU_CHECK_FIXTURE:-}" ] && args+=(--fixture "$GPU_CHECK_FIXTURE")
 [ "${GPU_CHECK_PARITY:-1}" = 0 ] && args+=(--no-parity)
 node bench/gpu-check.ts "${args[@]}" >/dev/null || { echo "measurements failed"; exit 1; }
