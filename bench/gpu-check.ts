@@ -103,7 +103,7 @@ async function speed(provider: Provider, precision: 'fp32' | 'fp16'): Promise<Sp
         }
         const median = [...times].sort((a, b) => a - b)[times.length >> 1]!;
         rows.push({ precision, batch, facesPerSecond: batch / median, secondsPerRun: times });
-        log(`${provider} ${precision} batch ${batch}: ${(batch / median).toFixed(2)} faces/s`);
+        log(`${provider} ${precision} batch ${batch}: ${(batch / median).toPrecision(3)} faces/s`);
       } catch (e) {
         rows.push({ precision, batch, error: (e as Error).message.split('\n')[0] });
       }

@@ -48,7 +48,7 @@ fs.writeFileSync(out + ".part", JSON.stringify(r, null, 2) + "\n"); fs.renameSyn
 for (const [p, e] of Object.entries(r.providers)) {
   console.log(`${p}: ${e.loads ? "loads" : "does not load: " + e.reason}`);
   for (const q of e.parity ?? []) console.log(`  parity ${q.precision}: ${q.skipped ?? JSON.stringify(q.maxAbsDiff)}`);
-  for (const s of e.speed ?? []) console.log(`  ${s.precision} batch ${s.batch}: ${s.facesPerSecond ? s.facesPerSecond.toFixed(2) + " faces/s" : s.skipped ?? s.error}`);
+  for (const s of e.speed ?? []) console.log(`  ${s.precision} batch ${s.batch}: ${s.facesPerSecond ? s.facesPerSecond.toPrecision(3) + " faces/s" : s.skipped ?? s.error}`);
 }
 console.log(`wrote ${out}`);
 ' "$out.tmp" "$out" "$gpu" "$icds" "$cuda" "$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null)"
