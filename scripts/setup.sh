@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-shot, idempotent set-up on a fresh Debian machine (npm registry + apt only):
-#   system packages (ffmpeg, redis, chromium, the mediasoup worker's build libraries),
+#   system packages (ffmpeg, redis, chromium, the mediasoup worker's build libraries, Vulkan/lavapipe),
 #   Node >= 22.18 from the npm registry when the system's is older, npm dependencies,
 #   the mediasoup worker built from the sources in its npm package (cached by version),
 #   and the demo clip (made from a photograph shipped inside an npm package).
@@ -20,6 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+# Vulkan (Mesa >= 25 from bookworm-backports, lavapipe included) for the WebGPU provider and its tests.
+bash scripts/setup-vulkan.sh
 
 NODE_MIN_MAJOR=22; NODE_MIN_MINOR=18
 node_ok() { "$1" -e "const [a,b]=process.versions.node.split('.').map(Number);process.exit(a>$NODE_MIN_MAJOR||(a===$NODE_MIN_MAJOR&&b>=$NODE_MIN_MINOR)?0:1)" 2>/dev/null; }

@@ -112,5 +112,14 @@ export interface StageTimes {
   encode: number;
 }
 
-/** Device choice for ONNX Runtime: `auto` tries CUDA and falls back to CPU with a warning. */
-export type Device = 'cpu' | 'cuda' | 'auto';
+/** An ONNX Runtime execution provider the product can run on. */
+export type Provider = 'cpu' | 'webgpu' | 'cuda';
+
+/**
+ * Device choice for ONNX Runtime: a provider, or `auto`, which tries CUDA, then WebGPU (Vulkan), then the CPU,
+ * and reports which one runs and why the others did not.
+ */
+export type Device = Provider | 'auto';
+
+/** Float precision of a built CodeFormer graph: `auto` picks per provider (fp16 on CUDA, fp32 on WebGPU and the CPU). */
+export type Precision = 'auto' | 'fp32' | 'fp16';

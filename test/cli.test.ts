@@ -120,7 +120,7 @@ describe('bad input: a clear error, a distinct exit code, no partial output', ()
     ['nonexistent model', () => [shared('footage/retalk_2.mp4'), '--model', '/nonexistent/model.onnx'], 4, /E_MODEL_MISSING.*no such file/],
     ['a model that is not ONNX', () => [shared('footage/retalk_2.mp4'), '--model', repo('package.json')], 4, /E_MODEL_INVALID.*not a loadable ONNX model/],
     ['an ONNX whose inputs do not fit the contract', () => [shared('footage/retalk_2.mp4'), '--model', shared('models/face_detection_yunet_2026may.onnx')], 4, /E_MODEL_CONTRACT.*face_detection_yunet/],
-    ['an unknown device', () => [shared('footage/retalk_2.mp4'), '--device', 'tpu'], 2, /Expected one of cpu, cuda, auto/],
+    ['an unknown device', () => [shared('footage/retalk_2.mp4'), '--device', 'tpu'], 2, /Expected one of cpu, webgpu, cuda, auto/],
     ['fidelity out of range', () => [shared('footage/retalk_2.mp4'), '--fidelity', '1.5'], 2, /Expected a number in \[0, 1\]/],
     ['yunet without a model file', () => [shared('footage/retalk_2.mp4'), '--detector', 'yunet'], 2, /E_CONFIG.*detectorModel/],
     ['CUDA where it cannot load', () => [shared('footage/retalk_2.mp4'), '--device', 'cuda'], 5, /E_DEVICE.*CUDA execution provider is not available.*libonnxruntime_providers/],

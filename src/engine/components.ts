@@ -1,6 +1,7 @@
 import { createDetector } from '../detect/createDetector.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
+import { resolveDevice } from '../runtime/devices.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
 import { MultiFaceTracker } from '../track/multiTracker.ts';
@@ -58,10 +59,12 @@ export class Components {
   static async create(input: PipelineOptionsInput = {}, hooks: ComponentHooks = {}): Promise<Components> {
     const o = parsePipelineOptions(input);
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
-    const common = { device: o.device, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning };
+    // One device decision (and report, for `auto`) for the detector and the restorer.
+    const resolved = await resolveDevice(o.device, { onInfo: hooks.onInfo, onWarning: hooks.onWarning });
+    const common = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
     const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common });
     try {
-      const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, onInfo: hooks.onInfo, ...common });
+      const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       return new Components(o, detector, restorer, hooks);
     } catch (e) {
       await detector.close();

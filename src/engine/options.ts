@@ -21,8 +21,18 @@ const portableShape = {
     detectorModel: z.string().min(1).optional(),
     /** Minimum detector score. Default 0.6. */
     detectorThreshold: z.number().min(0).max(1).optional(),
-    /** Execution device for ONNX models. Default `cpu`. */
-    device: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
+    /**
+     * Execution device for ONNX models (detector and restorer): `cpu`, `webgpu` (Vulkan: NVIDIA, AMD, Intel, or
+     * Mesa's software lavapipe), `cuda` (needs the CUDA provider libraries), or `auto` (CUDA, then WebGPU, then
+     * the CPU, reporting why the faster ones did not load). Default `cpu`.
+     */
+    device: z.enum(['cpu', 'webgpu', 'cuda', 'auto']).default('cpu'),
+    /**
+     * Precision of the graph built from a CodeFormer `.pth`: `auto` is fp16 on CUDA and fp32 elsewhere (WebGPU's
+     * fp16 was measured inaccurate on lavapipe); `fp16` where the provider cannot run it falls back to fp32 with a
+     * warning. Default `auto`.
+     */
+    precision: z.enum(['auto', 'fp32', 'fp16']).default('auto'),
     /** Faces per restorer call (file mode fills it across frames). Default 4. */
     batch: z.number().int().min(1).max(256).default(4),
     /** ONNX Runtime intra-op threads; default all cores. */

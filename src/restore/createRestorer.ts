@@ -2,6 +2,8 @@ import { FaceRestoreError } from '../errors.ts';
 import { ClassicRestorer } from './classicRestorer.ts';
 import { OnnxRestorer } from './onnxRestorer.ts';
 import { sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
+import { chooseFp16, resolveDevice, type DeviceResolution } from '../runtime/devices.ts';
+import type { Precision } from '../types.ts';
 import type { Restorer } from './restorer.ts';
 
 /** Options for createRestorer. */
@@ -10,7 +12,10 @@ export interface RestorerChoice extends OrtSessionChoice {
   model?: string;
   batch?: number;
   cacheDir?: string;
-  onInfo?: (message: string) => void;
+  /** Precision of the graph built from a `.pth` checkpoint (see chooseFp16). Default `auto`. Ignored for `.onnx` files. */
+  precision?: Precision;
+  /** The device already resolved (Components resolves once for detector and restorer); resolved here when absent. */
+  resolved?: DeviceResolution;
 }
 
 /**
@@ -21,10 +26,13 @@ export async function createRestorer(c: RestorerChoice): Promise<Restorer | unde
   if (c.kind === 'none') return undefined;
   if (c.kind === 'classic') return ClassicRestorer.create({ threads: c.intraOpThreads });
   if (!c.model) throw new FaceRestoreError('E_CONFIG', 'the onnx restorer needs a model file');
+  const resolved = c.resolved ?? (await resolveDevice(c.device ?? 'cpu', { onInfo: c.onInfo, onWarning: c.onWarning }));
   let model = c.model;
   if (/\.(pth|pt|ckpt)$/i.test(model)) {
+    const fp16 = chooseFp16(resolved, c.precision ?? 'auto', c.onWarning);
+    c.onInfo?.(`CodeFormer graph: ${fp16 ? 'float16' : 'float32'} on ${resolved.provider}`);
     const { onnxForCheckpoint } = await import('./checkpointModel.ts');
-    model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16: c.device === 'cuda', onInfo: c.onInfo });
+    model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16, onInfo: c.onInfo });
   }
-  return OnnxRestorer.create(model, { ...sessionChoice(c), batch: c.batch });
+  return OnnxRestorer.create(model, { ...sessionChoice(c), device: resolved.provider, batch: c.batch });
 }

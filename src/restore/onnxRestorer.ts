@@ -1,5 +1,5 @@
 import { FaceRestoreError } from '../errors.ts';
-import { CROP_SIZE } from '../types.ts';
+import { CROP_SIZE, type Provider } from '../types.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice, type TensorData, type TensorSpec } from '../runtime/ort.ts';
 import { checkRestoreArgs, cropsToNchw, nchwToCrop, type Restorer } from './restorer.ts';
 
@@ -89,7 +89,7 @@ export class OnnxRestorer implements Restorer {
   }
 
   /** Execution provider in use. */
-  get provider(): 'cpu' | 'cuda' {
+  get provider(): Provider {
     return this.#model.provider;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The one module that imports onnxruntime-node. Everything else passes plain typed arrays in and out
  * through OrtModel, which checks every input against the session's own metadata (name, dtype, shape)
- * before running, and names the model and the shapes in every error.
+ * before running, and names the model and the shapes in every error. (Just over 300 lines: the session
+ * options and the mapping of ORT's load errors to typed device errors belong with the one import.)
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FaceRestoreError } from '../errors.ts';
-import type { Device } from '../types.ts';
+import type { Device, Provider } from '../types.ts';
+import { CUDA_HELP, WEBGPU_HELP, vulkanIcds } from './deviceHelp.ts';
 
 /** Element types the product exchanges with models. */
 export type TensorType = 'float32' | 'float64' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -36,7 +38,10 @@ export interface TensorSpec {
 
 /** Options for OrtModel.create. */
 export interface OrtModelOptions {
-  /** Execution device. `auto` tries CUDA then CPU (with a warning through `onWarning`). Default `cpu`. */
+  /**
+   * Execution device. `auto` tries CUDA, then WebGPU, then the CPU, and says which one runs through `onInfo`
+   * (and through `onWarning` when it is the CPU). Default `cpu`.
+   */
   device?: Device;
   /** Intra-op thread count; default ORT's (all cores). */
   intraOpThreads?: number;
@@ -48,18 +53,49 @@ export interface OrtModelOptions {
   threadSpinning?: boolean;
   /** Name used in error messages; default the file name. */
   name?: string;
-  /** Receives non-fatal warnings (e.g. the CUDA fallback). */
+  /** Receives non-fatal warnings (e.g. `auto` falling back to the CPU). */
   onWarning?: (message: string) => void;
+  /** Receives notes (e.g. which provider `auto` chose and why the others did not load). */
+  onInfo?: (message: string) => void;
   /** Enables ORT's CUDA provider options (device id). Default 0. */
   cudaDeviceId?: number;
+  /**
+   * Refuse to load (E_DEVICE) when any node would run on the CPU instead of the chosen provider
+   * (ORT's `session.disable_cpu_ep_fallback`). Default false: ORT may place small nodes (shape arithmetic,
+   * ops the provider lacks) on the CPU. Used by device probes and parity tests to prove where a graph ran.
+   */
+  strictDevice?: boolean;
 }
 
 /** The session settings every ONNX-backed detector and restorer takes and hands on to OrtModel.create. */
-export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning'>;
+export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning' | 'onInfo'>;
 
 /** Just the session settings of a larger options object (what a component passes to OrtModel.create). */
 export function sessionChoice(o: OrtSessionChoice): OrtSessionChoice {
-  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning };
+  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning, onInfo: o.onInfo };
+}
+
+/** The order `auto` tries providers in: fastest first. */
+export const AUTO_ORDER: readonly Provider[] = ['cuda', 'webgpu', 'cpu'];
+
+/** Providers to try for a device choice, in order. */
+export function providersFor(device: Device): readonly Provider[] {
+  return device === 'auto' ? AUTO_ORDER : [device];
+}
+
+/**
+ * The one place that maps a provider to ONNX Runtime execution providers. WebGPU and CUDA list no CPU
+ * entry: ORT adds its CPU provider by itself for nodes the device lacks (unless `strictDevice`).
+ */
+export function executionProviders(provider: Provider, options: Pick<OrtModelOptions, 'cudaDeviceId'> = {}): ort.InferenceSession.SessionOptions['executionProviders'] {
+  switch (provider) {
+    case 'cuda':
+      return [{ name: 'cuda', deviceId: options.cudaDeviceId ?? 0 } as ort.InferenceSession.ExecutionProviderConfig];
+    case 'webgpu':
+      return [{ name: 'webgpu' }];
+    case 'cpu':
+      return ['cpu'];
+  }
 }
 
 /** Execution providers this build of onnxruntime-node can load on this machine, e.g. ['cpu']. */
@@ -67,23 +103,17 @@ export function bundledBackends(): string[] {
   return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
 }
 
-const CUDA_HELP =
-  'onnxruntime-node ships only the CPU provider in its npm package. For CUDA, install it on the GPU machine with ' +
-  'ONNXRUNTIME_NODE_INSTALL=cuda12 (it fetches libonnxruntime_providers_cuda.so), and make the CUDA 12 runtime ' +
-  '(libcudart.so.12, libcublas.so.12, libcublasLt.so.12, libcufft.so.11, libcurand.so.10) and cuDNN 9 (libcudnn.so.9) ' +
-  'findable through LD_LIBRARY_PATH.';
-
 /** A loaded ONNX model: the single gateway to ONNX Runtime. */
 export class OrtModel {
   readonly name: string;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   /** The provider the session really runs on. */
-  readonly provider: 'cpu' | 'cuda';
+  readonly provider: Provider;
   #session: ort.InferenceSession | undefined;
   #running: Promise<unknown> = Promise.resolve();
 
-  private constructor(name: string, session: ort.InferenceSession, provider: 'cpu' | 'cuda') {
+  private constructor(name: string, session: ort.InferenceSession, provider: Provider) {
     this.name = name;
     this.#session = session;
     this.provider = provider;
@@ -93,7 +123,8 @@ export class OrtModel {
 
   /**
    * Loads a model from a path or bytes. Errors: E_MODEL_MISSING (no such file), E_MODEL_INVALID
-   * (not a loadable ONNX model), E_DEVICE (CUDA requested and cannot load).
+   * (not a loadable ONNX model), E_DEVICE (the provider asked for cannot load: no CUDA provider libraries,
+   * no WebGPU adapter; with `auto`, only when not even the CPU loads, which does not happen).
    */
   static async create(source: string | Uint8Array, options: OrtModelOptions = {}): Promise<OrtModel> {
     const name = options.name ?? (typeof source === 'string' ? path.basename(source) : 'in-memory model');
@@ -114,16 +145,18 @@ export class OrtModel {
     }
     if (bytes.byteLength === 0) throw new FaceRestoreError('E_MODEL_INVALID', `model ${name} is an empty file`);
     const device = options.device ?? 'cpu';
-    if (device === 'cpu') return new OrtModel(name, await openSession(name, bytes, 'cpu', options), 'cpu');
-    try {
-      return new OrtModel(name, await openSession(name, bytes, 'cuda', options), 'cuda');
-    } catch (e) {
-      if (device === 'auto' && e instanceof FaceRestoreError && e.code === 'E_DEVICE') {
-        options.onWarning?.(`${e.message} Falling back to the CPU provider.`);
-        return new OrtModel(name, await openSession(name, bytes, 'cpu', options), 'cpu');
+    const skipped: string[] = [];
+    for (const provider of providersFor(device)) {
+      try {
+        const model = new OrtModel(name, await openSession(name, bytes, provider, options), provider);
+        if (device === 'auto') reportAuto(name, provider, skipped, options);
+        return model;
+      } catch (e) {
+        if (device !== 'auto' || provider === 'cpu' || !(e instanceof FaceRestoreError && e.code === 'E_DEVICE')) throw e;
+        skipped.push(`${provider}: ${e.message}`);
       }
-      throw e;
     }
+    throw new FaceRestoreError('E_DEVICE', `no execution provider loads model ${name}`);
   }
 
   /** The declared input with this name, or undefined. */
@@ -206,15 +239,26 @@ export class OrtModel {
   }
 }
 
-async function openSession(name: string, bytes: Uint8Array, provider: 'cpu' | 'cuda', options: OrtModelOptions): Promise<ort.InferenceSession> {
+/** Says which provider `auto` chose, and why the faster ones did not load. */
+function reportAuto(name: string, provider: Provider, skipped: readonly string[], options: OrtModelOptions): void {
+  const why = skipped.length ? `; not ${skipped.join('; not ')}` : '';
+  const message = `device auto: model ${name} runs on ${provider}${why}`;
+  if (provider === 'cpu') options.onWarning?.(message);
+  else options.onInfo?.(message);
+}
+
+async function openSession(name: string, bytes: Uint8Array, provider: Provider, options: OrtModelOptions): Promise<ort.InferenceSession> {
+  const session: Record<string, Record<string, string> | string> = {};
+  // Session config entries session.intra_op.allow_spinning / session.inter_op.allow_spinning.
+  if (options.threadSpinning === false) Object.assign(session, { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } });
+  if (options.strictDevice && provider !== 'cpu') session.disable_cpu_ep_fallback = '1';
   const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: options.cudaDeviceId ?? 0 } as ort.InferenceSession.ExecutionProviderConfig] : ['cpu'],
+    executionProviders: executionProviders(provider, options),
     graphOptimizationLevel: 'all',
     // ORT's C++ warnings (unused initialisers and the like) go to stderr and drown the CLI's output.
     logSeverityLevel: 3,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    // Session config entries session.intra_op.allow_spinning / session.inter_op.allow_spinning.
-    ...(options.threadSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+    ...(Object.keys(session).length ? { extra: { session } } : {}),
   };
   try {
     return await ort.InferenceSession.create(bytes, sessionOptions);
@@ -227,6 +271,19 @@ async function openSession(name: string, bytes: Uint8Array, provider: 'cpu' | 'c
         `CUDA execution provider is not available for model ${name}` + (lib ? ` (missing ${lib})` : '') + `: ${firstLine(msg)}. ${CUDA_HELP}`,
         { cause: e, details: { bundledBackends: bundledBackends() } },
       );
+    }
+    if (provider === 'webgpu' && /adapter|webgpu|dawn|vulkan/i.test(msg)) {
+      const icds = vulkanIcds();
+      const noAdapter = /adapter/i.test(msg);
+      throw new FaceRestoreError(
+        'E_DEVICE',
+        (noAdapter ? `WebGPU has no adapter for model ${name}` : `WebGPU execution provider failed to load model ${name}`) +
+          `: ${firstLine(msg)}. Vulkan ICDs found: ${icds.length ? icds.join(', ') : 'none'}. ${WEBGPU_HELP}`,
+        { cause: e, details: { vulkanIcds: icds, bundledBackends: bundledBackends() } },
+      );
+    }
+    if (options.strictDevice && /fallback to CPU EP has been explicitly disabled/i.test(msg)) {
+      throw new FaceRestoreError('E_DEVICE', `model ${name} has nodes that ${provider} cannot run (strict device): ${firstLine(msg)}`, { cause: e });
     }
     throw new FaceRestoreError('E_MODEL_INVALID', `model ${name} is not a loadable ONNX model: ${firstLine(msg)}`, { cause: e });
   }

@@ -131,7 +131,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       .option('--lock-seconds <s>', "a job's lock; a dead worker's job is taken over after it runs out", numberIn(1, 3600), 30)
       .option('--stalled-seconds <s>', 'how often to look for jobs of dead workers', numberIn(0.5, 3600), 30)
       .option('--max-stalled <n>', 'take-overs allowed per job before it fails', numberIn(0, 1000, true), 5)
-      .option('--device <device>', "override every job's device on this machine: cpu | cuda | auto", oneOf('cpu', 'cuda', 'auto'))
+      .option('--device <device>', "override every job's device on this machine: cpu | webgpu | cuda | auto", oneOf('cpu', 'webgpu', 'cuda', 'auto'))
       .option('--threads <n>', 'override ONNX Runtime intra-op threads on this machine', numberIn(1, 256, true)),
   ).action(async (flags: Record<string, unknown>) => {
     const url = redisUrl(flags, ctx);
@@ -147,7 +147,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       cacheDir: ctx.env.cacheDir,
       ffmpegPath: ctx.env.ffmpegPath,
       ffprobePath: ctx.env.ffprobePath,
-      overrides: { device: flags.device as 'cpu' | 'cuda' | 'auto' | undefined, threads: flags.threads as number | undefined },
+      overrides: { device: flags.device as 'cpu' | 'webgpu' | 'cuda' | 'auto' | undefined, threads: flags.threads as number | undefined },
       log,
     });
     await new Promise<void>((resolve) => {

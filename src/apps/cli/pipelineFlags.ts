@@ -11,7 +11,8 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
-    .option('--device <device>', 'cpu | cuda | auto (auto falls back to cpu with a warning)', oneOf('cpu', 'cuda', 'auto'), 'cpu')
+    .option('--device <device>', 'cpu | webgpu (Vulkan GPU, or lavapipe on the CPU) | cuda (needs the CUDA provider libraries) | auto (cuda, then webgpu, then cpu; says why)', oneOf('cpu', 'webgpu', 'cuda', 'auto'), 'cpu')
+    .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
@@ -38,6 +39,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     detectorModel: f.detectorModel as string | undefined,
     detectorThreshold: f.detectorThreshold as number | undefined,
     device: f.device as PipelineOptionsInput['device'],
+    precision: f.precision as PipelineOptionsInput['precision'],
     batch: f.batch as number,
     threads: f.threads as number | undefined,
     track: f.track !== false,
