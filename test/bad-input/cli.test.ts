@@ -152,6 +152,8 @@ const cases: Case[] = [
   { name: 'an existing output is untouched when its extension is unsupported', prepare: async (d) => restore(clips.tiny, await put(path.join(d, 'keep.gif'), 'GIF89a')), code: 2, error: 'E_USAGE', message: /'\.gif'/ },
   { name: 'track --json a folder', prepare: async (d) => (await mkdir(path.join(d, 'tracks')), ['track', clips.tiny, '--json', path.join(d, 'tracks'), '--no-progress']), code: 6, error: 'E_OUTPUT', message: /tracks file .*tracks is a folder/ },
   { name: 'track --json into a folder that is not writable', unprivileged: true, prepare: async (d) => { await mkdir(path.join(d, 'ro')); await chmod(path.join(d, 'ro'), 0o555); return ['track', clips.tiny, '--json', path.join(d, 'ro', 't.json'), '--no-progress']; }, code: 6, error: 'E_OUTPUT', message: /the folder .*ro is not writable/ },
+  // ---- jobs
+  { name: 'jobs status with Redis unreachable: not exit 9 (no job failed)', prepare: async () => ['jobs', 'status', '--redis', 'redis://127.0.0.1:1'], code: 11, error: 'E_UNAVAILABLE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/ },
   { name: 'restore --tracks-json a folder', prepare: async (d) => (await mkdir(path.join(d, 'tracks')), restore(clips.tiny, path.join(d, 'out.mp4'), '--tracks-json', path.join(d, 'tracks'))), code: 6, error: 'E_OUTPUT', message: /tracks file .*tracks is a folder/ },
 ];
 

@@ -106,7 +106,7 @@ export class JobQueue {
     this.#flow.on('error', () => undefined);
   }
 
-  /** Connects (E_JOB when Redis does not answer within `timeoutMs`). */
+  /** Connects (E_UNAVAILABLE when Redis does not answer within `timeoutMs`). */
   static async create(o: { redisUrl: string; queueName?: string; timeoutMs?: number }): Promise<JobQueue> {
     const redis = createRedis(o.redisUrl, 'facerestore-client');
     try {

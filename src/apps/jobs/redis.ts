@@ -38,7 +38,7 @@ export function createRedis(url: string, name: string, onError?: (e: Error) => v
   return client;
 }
 
-/** Resolves when `client` answers PING; rejects with E_JOB after `timeoutMs` (a command-line tool should not hang on a wrong URL). */
+/** Resolves when `client` answers PING; rejects with E_UNAVAILABLE (exit 11, not 9: no job failed) after `timeoutMs` (a command-line tool should not hang on a wrong URL). */
 export async function ensureReachable(client: Redis & { lastError?: Error }, url: string, timeoutMs = 5000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -47,7 +47,7 @@ export async function ensureReachable(client: Redis & { lastError?: Error }, url
       new Promise((_, reject) => {
         timer = setTimeout(() => {
           const why = client.lastError ? `: ${client.lastError.message}` : '';
-          reject(new FaceRestoreError('E_JOB', `cannot reach Redis at ${redactRedisUrl(url)} within ${timeoutMs / 1000} s${why} (set --redis or FACERESTORE_REDIS_URL)`));
+          reject(new FaceRestoreError('E_UNAVAILABLE', `cannot reach Redis at ${redactRedisUrl(url)} within ${timeoutMs / 1000} s${why} (set --redis or FACERESTORE_REDIS_URL)`));
         }, timeoutMs);
       }),
     ]);
