@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClassicRestorer } from '../src/restore/classicRestorer.ts';
-import { CLASSIC_DEFAULTS, mix } from '../src/restore/classicKernel.ts';
+import { bilinearTaps, CLASSIC_DEFAULTS, mix } from '../src/restore/classicKernel.ts';
 import { median3x3 } from '../src/restore/median3.ts';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { classicReference } from './helpers/classicReference.ts';
@@ -33,18 +33,6 @@ async function libvipsReference(crop: Uint8Array, w: number): Promise<Uint8Array
   const low = await sharp(small, { raw: { width: 24, height: 24, channels: 3 } }).resize(N, N, { kernel: 'linear' }).raw().toBuffer();
   const s = 1 - 0.6 * w;
   return Uint8Array.from(crop, (c, i) => Math.min(255, Math.max(0, Math.round(c + s * (d[i]! + 1.2 * (d[i]! - soft[i]!) + 0.35 * (d[i]! - low[i]!) - c)))));
-}
-
-/** The bilinear taps the restorer uses (pixel centres aligned, edges clamped). */
-function bilinear(from: number, to: number): { index: Int32Array; frac: Float32Array } {
-  const index = new Int32Array(to);
-  const frac = new Float32Array(to);
-  for (let i = 0; i < to; i++) {
-    const t = Math.min(from - 1, Math.max(0, ((i + 0.5) * from) / to - 0.5));
-    index[i] = Math.floor(t);
-    frac[i] = t - index[i]!;
-  }
-  return { index, frac };
 }
 
 const meanAbs = (a: Uint8Array, b: Uint8Array) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
@@ -80,7 +68,7 @@ describe('ClassicRestorer', () => {
   });
 
   it('keeps the float64 JS mix (the path without WebAssembly SIMD) byte-identical to the reference', async () => {
-    const taps = bilinear(24, N);
+    const taps = bilinearTaps(24, N);
     const row = new Float32Array(24 * 3);
     for (const [i, face] of faces.entries()) {
       const w = [0, 0.5, 1, 0.3][i]!;

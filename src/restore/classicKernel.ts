@@ -113,7 +113,7 @@ function mixWeights(w: number, o: ClassicParams): { kIn: number; kD: number; kSo
 }
 
 /** For each of `to` output positions, the source index and weight of bilinear sampling from `from` positions. */
-function bilinearTaps(from: number, to: number): { index: Int32Array; frac: Float32Array } {
+export function bilinearTaps(from: number, to: number): { index: Int32Array; frac: Float32Array } {
   const index = new Int32Array(to);
   const frac = new Float32Array(to);
   for (let i = 0; i < to; i++) {

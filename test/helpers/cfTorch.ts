@@ -2,7 +2,7 @@
  * Writes PyTorch checkpoints by hand, for tests of the checkpoint reader: a minimal pickle writer
  * (protocol 2, the opcodes torch.save emits), a store-only zip writer, and the legacy (pre-1.6) layout.
  */
-import { crc32 } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 
 /** Emits pickle opcodes. */
 export class PickleWriter {
@@ -160,51 +160,61 @@ export function stateDictPickle(tensors: CfTensor[], storages: CfStorage[], opti
   return p.stop().bytes();
 }
 
-/** A store-only (uncompressed) zip archive. */
-export function zipStore(files: Array<{ name: string; data: Uint8Array }>): Uint8Array {
+/** One zip entry; `deflate` compresses it, `declaredSize` overrides the uncompressed size in its headers. */
+export interface ZipEntry {
+  name: string;
+  data: Uint8Array;
+  deflate?: boolean;
+  /** Ready deflate bytes (raw), used instead of compressing `data`. */
+  deflated?: Uint8Array;
+  declaredSize?: number;
+}
+
+/** A zip archive of stored or deflated entries, sizes as declared (which may lie). */
+export function zipArchive(entries: ZipEntry[]): Uint8Array {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
-  for (const f of files) {
-    const name = new TextEncoder().encode(f.name);
-    const crc = crc32(f.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0, 6);
-    local.writeUInt16LE(0, 8);
-    local.writeUInt16LE(0, 10);
-    local.writeUInt16LE(0x21, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(f.data.length, 18);
-    local.writeUInt32LE(f.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(20, 4);
-    cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(0, 8);
-    cd.writeUInt16LE(0, 10);
-    cd.writeUInt16LE(0, 12);
-    cd.writeUInt16LE(0x21, 14);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(f.data.length, 20);
-    cd.writeUInt32LE(f.data.length, 24);
-    cd.writeUInt16LE(name.length, 28);
-    cd.writeUInt32LE(offset, 42);
-    chunks.push(local, name, f.data);
-    central.push(cd, name);
-    offset += 30 + name.length + f.data.length;
+  for (const e of entries) {
+    const name = new TextEncoder().encode(e.name);
+    const method = e.deflate || e.deflated ? 8 : 0;
+    const body = e.deflated ?? (e.deflate ? deflateRawSync(e.data) : e.data);
+    const size = e.declaredSize ?? e.data.length;
+    const crc = crc32(e.data);
+    const header = (isCentral: boolean): Buffer => {
+      const b = Buffer.alloc(isCentral ? 46 : 30);
+      const o = isCentral ? 2 : 0; // the central record has "version made by" before the common fields
+      b.writeUInt32LE(isCentral ? 0x02014b50 : 0x04034b50, 0);
+      if (isCentral) b.writeUInt16LE(20, 4);
+      b.writeUInt16LE(20, 4 + o);
+      b.writeUInt16LE(0, 6 + o);
+      b.writeUInt16LE(method, 8 + o);
+      b.writeUInt16LE(0, 10 + o);
+      b.writeUInt16LE(0x21, 12 + o);
+      b.writeUInt32LE(crc, 14 + o);
+      b.writeUInt32LE(body.length, 18 + o);
+      b.writeUInt32LE(size >>> 0, 22 + o);
+      b.writeUInt16LE(name.length, 26 + o);
+      if (isCentral) b.writeUInt32LE(offset, 42);
+      return b;
+    };
+    chunks.push(header(false), name, body);
+    central.push(header(true), name);
+    offset += 30 + name.length + body.length;
   }
   const cdSize = central.reduce((a, c) => a + c.length, 0);
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(files.length, 8);
-  eocd.writeUInt16LE(files.length, 10);
+  eocd.writeUInt16LE(entries.length, 8);
+  eocd.writeUInt16LE(entries.length, 10);
   eocd.writeUInt32LE(cdSize, 12);
   eocd.writeUInt32LE(offset, 16);
   return Buffer.concat([...chunks, ...central, eocd]);
+}
+
+/** A store-only (uncompressed) zip archive. */
+export function zipStore(files: Array<{ name: string; data: Uint8Array }>): Uint8Array {
+  return zipArchive(files);
 }
 
 /** A zip-format checkpoint (`<folder>/data.pkl`, `<folder>/data/<key>`, `<folder>/version`). */

@@ -2,60 +2,52 @@ import sharp from 'sharp';
 import { median3x3 } from './median3Reference.ts';
 
 /**
- * The classic restorer's computation as it was before the worker pool and the faster kernels (commit
- * 3ded0ef, `ClassicRestorer#one` with default options), kept verbatim as the reference the new
- * implementation must reproduce byte for byte, and as the "before" of `bench/classic-restorer.ts`.
+ * The classic restorer's computation written plainly, pass by pass, as the oracle for its fast paths:
+ * the median by its definition, sharp for the blur and the 24² cubic shrink, the low-pass image
+ * upsampled bilinearly (pixel centres aligned, edges clamped; each vertical step rounded to float32 as
+ * the restorer's row buffer is), then out = kIn·in + kD·d − kSoft·soft − kLow·low in float64 with the
+ * restorer's weights. Default options only.
  */
 export async function classicReference(crop: Uint8Array, w: number): Promise<Uint8Array> {
-  const o = { denoise: 3, sharpenSigma: 2.5, sharpenAmount: 1.2, contrastScale: 24, contrastAmount: 0.35, minStrength: 0.4 };
   const N = 512;
-  const S = o.contrastScale;
+  const S = 24;
   const raw = { raw: { width: N, height: N, channels: 3 as const } };
   const denoised = median3x3(crop, N, N, 3);
-  const [soft, small] = await Promise.all([
-    sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
-    sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer(),
-  ]);
-  const s = 1 - (1 - o.minStrength) * w;
-  const kIn = 1 - s;
-  const kD = s * (1 + o.sharpenAmount + o.contrastAmount);
-  const kSoft = s * o.sharpenAmount;
-  const kLow = s * o.contrastAmount;
-  const { index: xi, frac: xf } = bilinearTaps(S, N);
-  const { index: yi, frac: yf } = bilinearTaps(S, N);
-  const row = new Float32Array(S * 3);
-  const out = new Uint8Array(crop.length);
-  for (let y = 0; y < N; y++) {
-    const r0 = yi[y]! * S * 3;
-    const r1 = Math.min(yi[y]! + 1, S - 1) * S * 3;
-    const fy = yf[y]!;
-    for (let k = 0; k < S * 3; k++) row[k] = small[r0 + k]! + (small[r1 + k]! - small[r0 + k]!) * fy;
-    let p = y * N * 3;
-    for (let x = 0; x < N; x++, p += 3) {
-      const c0 = xi[x]! * 3;
-      const c1 = c0 + (xi[x]! + 1 < S ? 3 : 0);
-      const fx = xf[x]!;
-      const base = kIn * crop[p]! + kD * denoised[p]! - kSoft * soft[p]!;
-      const v0 = base - kLow * (row[c0]! + (row[c1]! - row[c0]!) * fx);
-      const base1 = kIn * crop[p + 1]! + kD * denoised[p + 1]! - kSoft * soft[p + 1]!;
-      const v1 = base1 - kLow * (row[c0 + 1]! + (row[c1 + 1]! - row[c0 + 1]!) * fx);
-      const base2 = kIn * crop[p + 2]! + kD * denoised[p + 2]! - kSoft * soft[p + 2]!;
-      const v2 = base2 - kLow * (row[c0 + 2]! + (row[c1 + 2]! - row[c0 + 2]!) * fx);
-      out[p] = v0 <= 0 ? 0 : v0 >= 255 ? 255 : (v0 + 0.5) | 0;
-      out[p + 1] = v1 <= 0 ? 0 : v1 >= 255 ? 255 : (v1 + 0.5) | 0;
-      out[p + 2] = v2 <= 0 ? 0 : v2 >= 255 ? 255 : (v2 + 0.5) | 0;
-    }
-  }
-  return out;
+  const soft = await sharp(denoised, raw).blur(2.5).raw().toBuffer();
+  const small = await sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer();
+  const low = upsampleLow(small, S, N);
+  const strength = 1 - 0.6 * w;
+  const weights = [1 - strength, strength * (1 + 1.2 + 0.35), strength * 1.2, strength * 0.35] as const;
+  return Uint8Array.from(crop, (c, i) => {
+    const v = weights[0] * c + weights[1] * denoised[i]! - weights[2] * soft[i]! - weights[3] * low[i]!;
+    return v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v + 0.5);
+  });
 }
 
-function bilinearTaps(from: number, to: number): { index: Int32Array; frac: Float32Array } {
-  const index = new Int32Array(to);
-  const frac = new Float32Array(to);
-  for (let i = 0; i < to; i++) {
-    const t = Math.min(from - 1, Math.max(0, ((i + 0.5) * from) / to - 0.5));
-    index[i] = Math.floor(t);
-    frac[i] = t - index[i]!;
+/** Source position of output pixel i when `from` samples are stretched over `to` (centres aligned, clamped). */
+function sourcePosition(i: number, from: number, to: number): number {
+  return Math.min(from - 1, Math.max(0, ((i + 0.5) * from) / to - 0.5));
+}
+
+function upsampleLow(small: Uint8Array, from: number, to: number): Float64Array {
+  const low = new Float64Array(to * to * 3);
+  for (let y = 0; y < to; y++) {
+    const ty = sourcePosition(y, from, to);
+    const y0 = Math.floor(ty);
+    const y1 = Math.min(y0 + 1, from - 1);
+    const fy = Math.fround(ty - y0);
+    for (let x = 0; x < to; x++) {
+      const tx = sourcePosition(x, from, to);
+      const x0 = Math.floor(tx);
+      const x1 = Math.min(x0 + 1, from - 1);
+      const fx = Math.fround(tx - x0);
+      for (let c = 0; c < 3; c++) {
+        const at = (yy: number, xx: number) => small[(yy * from + xx) * 3 + c]!;
+        const left = Math.fround(at(y0, x0) + (at(y1, x0) - at(y0, x0)) * fy);
+        const right = Math.fround(at(y0, x1) + (at(y1, x1) - at(y0, x1)) * fy);
+        low[(y * to + x) * 3 + c] = left + (right - left) * fx;
+      }
+    }
   }
-  return { index, frac };
+  return low;
 }

@@ -8,62 +8,10 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
 import { openCheckpoint } from '../../src/models/checkpoint.ts';
-import { PickleWriter, stateDictPickle, type CfStorage, type CfTensor } from './cfTorch.ts';
+import { PickleWriter, stateDictPickle, zipArchive, type CfStorage, type CfTensor } from './cfTorch.ts';
+export { zipArchive, type ZipEntry } from './cfTorch.ts';
 import { repo } from './paths.ts';
-
-/** One zip entry; `deflate` compresses it, `declaredSize` overrides the uncompressed size in its headers. */
-export interface ZipEntry {
-  name: string;
-  data: Uint8Array;
-  deflate?: boolean;
-  /** Ready deflate bytes (raw), used instead of compressing `data`. */
-  deflated?: Uint8Array;
-  declaredSize?: number;
-}
-
-/** A zip archive of stored or deflated entries, sizes as declared (which may lie). */
-export function zipArchive(entries: ZipEntry[]): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = new TextEncoder().encode(e.name);
-    const method = e.deflate || e.deflated ? 8 : 0;
-    const body = e.deflated ?? (e.deflate ? deflateRawSync(e.data) : e.data);
-    const size = e.declaredSize ?? e.data.length;
-    const crc = crc32(e.data);
-    const header = (isCentral: boolean): Buffer => {
-      const b = Buffer.alloc(isCentral ? 46 : 30);
-      const o = isCentral ? 2 : 0; // the central record has "version made by" before the common fields
-      b.writeUInt32LE(isCentral ? 0x02014b50 : 0x04034b50, 0);
-      if (isCentral) b.writeUInt16LE(20, 4);
-      b.writeUInt16LE(20, 4 + o);
-      b.writeUInt16LE(0, 6 + o);
-      b.writeUInt16LE(method, 8 + o);
-      b.writeUInt16LE(0, 10 + o);
-      b.writeUInt16LE(0x21, 12 + o);
-      b.writeUInt32LE(crc, 14 + o);
-      b.writeUInt32LE(body.length, 18 + o);
-      b.writeUInt32LE(size >>> 0, 22 + o);
-      b.writeUInt16LE(name.length, 26 + o);
-      if (isCentral) b.writeUInt32LE(offset, 42);
-      return b;
-    };
-    chunks.push(header(false), name, body);
-    central.push(header(true), name);
-    offset += 30 + name.length + body.length;
-  }
-  const cdSize = central.reduce((a, c) => a + c.length, 0);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cdSize, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...chunks, ...central, eocd]);
-}
 
 /** A zip checkpoint from a pickle and storages, each record stored unless listed in `deflate`. */
 export function checkpointZip(pickle: Uint8Array, storages: Array<CfStorage & { declaredSize?: number; deflated?: Uint8Array }>, o: { deflatePickle?: boolean; deflateStorages?: boolean } = {}): Uint8Array {
