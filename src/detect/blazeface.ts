@@ -90,7 +90,7 @@ export class BlazeFaceDetector implements FaceDetector {
 
   async detect(frame: VideoFrame): Promise<FaceDetection[]> {
     const S = this.#size;
-    const { data, box } = await letterboxRgb(frame, S, S, true);
+    const { data, box } = letterboxRgb(frame, S, S, true);
     const input = new Float32Array(S * S * 3);
     for (let i = 0; i < input.length; i++) input[i] = data[i]! / 127.5 - 1;
     const out = await this.#model.run({ [this.#inputName]: { type: 'float32', dims: [1, S, S, 3], data: input } });

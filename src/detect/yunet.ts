@@ -61,7 +61,7 @@ export class YuNetDetector implements FaceDetector {
     const scale = Math.min(1, this.#maxSide / Math.max(frame.width, frame.height));
     const W = fixedW ?? Math.ceil((frame.width * scale) / 32) * 32;
     const H = fixedH ?? Math.ceil((frame.height * scale) / 32) * 32;
-    const { data, box } = await letterboxRgb(frame, W, H, false, scale);
+    const { data, box } = letterboxRgb(frame, W, H, false, scale);
     const plane = W * H;
     const chw = new Float32Array(3 * plane);
     for (let i = 0; i < plane; i++) {

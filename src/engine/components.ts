@@ -59,7 +59,9 @@ export class Components {
     const o = parsePipelineOptions(input);
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
     const common = { device: o.device, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning };
-    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common });
+    // The detectors' runs are short (a few ms): pool threads spinning between them doubled the detector's CPU
+    // per frame (measured 45 → 23 ms per 640×360 frame with BlazeFace on 2 cores) for no gain in wall time.
+    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false });
     try {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, onInfo: hooks.onInfo, ...common });
       return new Components(o, detector, restorer, hooks);

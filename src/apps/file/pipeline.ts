@@ -6,7 +6,8 @@ import { FileSink, type FileSinkOptions } from '../../stream/fileSink.ts';
 import type { FrameSink } from '../../stream/sink.ts';
 import type { FaceDetector } from '../../detect/detector.ts';
 import { type FaceTracker, type FidelityPolicy, type TrackerFrameSummary } from '../../track/tracker.ts';
-import type { AnalyzedFrame, Face, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
+import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
+import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
 import type { PipelineOptions, PipelineOptionsInput } from '../../engine/options.ts';
@@ -38,8 +39,25 @@ export interface RunSummary {
   detector: string;
   /** Wall-clock seconds for the whole run. */
   seconds: number;
-  /** Milliseconds per stage; stages overlap, so they can add up to more than the wall time. */
+  /** Wall-clock milliseconds per stage (awaited time); stages overlap, so they can add up to more than the wall time. */
   stageMs: StageTimes;
+  /** Main-thread CPU milliseconds per stage over the run (thread CPU time of each stage's synchronous work; see StageCpu). */
+  stageCpuMs: StageCpu;
+  /** CPU milliseconds of this process's other threads over the run: ONNX Runtime's thread pools, worker threads, GC helpers. */
+  offMainCpuMs: number;
+  /**
+   * CPU milliseconds (user + system, all threads) of the ffmpeg children: `decode` the decoder, `encode` the
+   * sink's (the encoder for a file; 0 for a sink without a process). Undefined where /proc is unavailable.
+   * Counted from this process's reaped-children CPU, so other children reaped during the run (another run
+   * in the same process) would be counted too.
+   */
+  childCpuMs: { decode: number; encode: number } | undefined;
+  /**
+   * CPU milliseconds per frame, everything together: the main thread's stages (as stageCpuMs / frames),
+   * `offMain` (offMainCpuMs / frames), `ffmpegDecode` and `ffmpegEncode` (childCpuMs / frames, 0 when unknown)
+   * and `total`, their sum.
+   */
+  cpuMsPerFrame: StageCpu & { offMain: number; ffmpegDecode: number; ffmpegEncode: number; total: number };
   /** Peak resident memory of this process so far, MiB. */
   peakRssMB: number;
 }
@@ -129,8 +147,11 @@ export class Pipeline {
     const o = this.options;
     const info: VideoInfo = await probeVideo(input, o.ffprobePath);
     run.onStart?.(info);
-    const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
-    const processor = new FaceProcessor(this.detector, run.tracker ?? this.newTracker(), this.restorer, times);
+    const cpu = new StageCpuMeter();
+    const childStart = reapedChildrenCpuMs();
+    let childAfterDecode: number | undefined;
+    const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
+    const processor = new FaceProcessor(this.detector, run.tracker ?? this.newTracker(), this.restorer, times, true, cpu);
     const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
     const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
     const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -154,6 +175,8 @@ export class Pipeline {
           await decoded.push(frame);
           t = performance.now();
         }
+        // The generator returns after ffmpeg has exited and been reaped: its CPU is in the children's total now.
+        childAfterDecode = reapedChildrenCpuMs();
         decoded.close();
       })(),
       (async () => {
@@ -181,10 +204,15 @@ export class Pipeline {
         composed.close();
       })(),
       (async () => {
-        await sink.start(info);
-        for (let item = await composed.pop(); item; item = await composed.pop()) {
+        // The sink starts with the first frame in hand, so it knows the frames' colour (to tag the output).
+        let item = await composed.pop();
+        await sink.start(item?.frame.colour ? { ...info, colour: item.frame.colour } : info);
+        for (; item; item = await composed.pop()) {
           const t = performance.now();
-          await sink.write(item);
+          const c = cpu.now();
+          const written = sink.write(item);
+          cpu.add('encode', c);
+          await written;
           times.encode += performance.now() - t;
           stats.frames++;
           stats.faces += item.faces.length;
@@ -214,6 +242,13 @@ export class Pipeline {
       this.#runs.delete(stop);
       await decoder.close();
     }
+    const childEnd = reapedChildrenCpuMs();
+    const childCpuMs =
+      childStart !== undefined && childEnd !== undefined && childAfterDecode !== undefined
+        ? { decode: childAfterDecode - childStart, encode: childEnd - childAfterDecode }
+        : undefined;
+    const stageCpuMs = cpu.result();
+    const offMainCpuMs = cpu.offMainMs();
     return {
       input,
       output: undefined,
@@ -226,6 +261,10 @@ export class Pipeline {
       detector: this.detector.name,
       seconds: (performance.now() - started) / 1000,
       stageMs: times,
+      stageCpuMs,
+      offMainCpuMs,
+      childCpuMs,
+      cpuMsPerFrame: perFrame(stageCpuMs, offMainCpuMs, childCpuMs, stats.frames),
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   }
@@ -237,6 +276,14 @@ export class Pipeline {
     for (const run of this.#runs) run.abort(new FaceRestoreError('E_CLOSED', 'pipeline closed during a run'));
     await this.components.close();
   }
+}
+
+function perFrame(stage: StageCpu, offMain: number, child: RunSummary['childCpuMs'], frames: number): RunSummary['cpuMsPerFrame'] {
+  const n = Math.max(1, frames);
+  const out = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, v / n])) as unknown as StageCpu;
+  const r = { ...out, offMain: offMain / n, ffmpegDecode: (child?.decode ?? 0) / n, ffmpegEncode: (child?.encode ?? 0) / n, total: 0 };
+  r.total = Object.values(out).reduce((a, b) => a + b, 0) + r.offMain + r.ffmpegDecode + r.ffmpegEncode;
+  return r;
 }
 
 /** Creates a file-mode pipeline (library entry point). */

@@ -1,7 +1,7 @@
 /**
  * Worker-thread side of LiveRestorer: owns a Pipeline's detector and restorer and a tracker with
- * per-track fidelity, and restores one I420 frame at a time (detect → track → align → restore → paste,
- * then only the changed rectangles are converted back to I420). Restoring here keeps the restore peer's
+ * per-track fidelity, and restores one I420 frame at a time, in place (detect → track → align → restore →
+ * paste all work on the I420 planes; only the faces' crops are RGB). Restoring here keeps the restore peer's
  * main thread free for WebRTC frame delivery.
  */
 import { parentPort } from 'node:worker_threads';
@@ -11,7 +11,6 @@ import { TrackFidelity } from '../../track/fidelity.ts';
 import { MultiFaceTracker } from '../../track/multiTracker.ts';
 import type { FaceTracker } from '../../track/tracker.ts';
 import type { VideoFrame } from '../../types.ts';
-import { i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../../compose/i420.ts';
 import type { FaceInfo } from './protocol.ts';
 
 /** Messages to the worker. */
@@ -36,11 +35,7 @@ let pipeline: Pipeline | undefined;
 let processor: FaceProcessor | undefined;
 let tracker: MultiFaceTracker | undefined;
 let policy: TrackFidelity | undefined;
-let rgb: Uint8Array | undefined;
 let work: Promise<void> = Promise.resolve();
-
-/** Pass-through mode looks for faces in frames subsampled to about this width, px. */
-const OVERLAY_WIDTH = 640;
 
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
@@ -76,26 +71,14 @@ async function handle(m: ToWorker): Promise<void> {
       const t = performance.now();
       try {
         const { width, height, data } = m;
-        let frame: VideoFrame;
-        if (processor.restorer) {
-          const size = width * height * 3;
-          if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
-          i420ToRgb(data, width, height, rgb);
-          frame = { index: m.seq, pts: m.seq / 30, width, height, data: rgb };
-        } else {
-          // Pass-through: the faces are for the overlay only (boxes relative to the frame), so a frame of at
-          // most ~640 px across is enough, and converting a fraction of the pixels leaves the cores to the codecs.
-          const small = i420ToRgbSubsampled(data, width, height, Math.max(1, Math.round(width / OVERLAY_WIDTH)), rgb);
-          rgb = small.data;
-          frame = { index: m.seq, pts: m.seq / 30, ...small };
-        }
+        // WebRTC frames are I420 already (BT.601 limited range, the VideoFrame default): used as they are.
+        const frame: VideoFrame = { index: m.seq, pts: m.seq / 30, width, height, data };
         const prepared = processor.restorer
           ? await processor.prepare(frame)
           : { frame, faces: tracker!.update(frame, await pipeline!.detector.detect(frame)), aligned: [] };
         let restored = false;
         if (processor.restorer && prepared.aligned.length > 0) {
           const [composed] = await processor.compose([prepared]);
-          for (const box of composed!.changed) rgbToI420Region(rgb, width, height, data, box);
           restored = composed!.changed.length > 0;
         }
         const fw = frame.width;
