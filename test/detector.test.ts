@@ -140,12 +140,13 @@ describe('detector input sampled from the I420 planes', () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'fr-detector-'));
     try {
       const hd = path.join(tmp, 'hamilton-1080.mp4');
-      await ffmpeg('-i', shared('footage/short_hamilton_clip.mp4'), '-t', '8', '-vf', 'scale=1920:1080', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '14', '-an', hd);
+      await ffmpeg('-ss', '6', '-i', shared('footage/short_hamilton_clip.mp4'), '-t', '2', '-vf', 'scale=1920:1080', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '14', '-an', hd);
       let faces = 0;
       let worst = 0;
-      for (const [file, every] of [[shared('footage/short_hamilton_clip.mp4'), 25], [hd, 40], [shared('footage/retalk_1.mp4'), 25], [shared('footage/retalk_2.mp4'), 25]] as const) {
+      for (const [file, every, upTo] of [[shared('footage/short_hamilton_clip.mp4'), 25, 300], [hd, 15, 60], [shared('footage/retalk_1.mp4'), 30, 60], [shared('footage/retalk_2.mp4'), 30, 60]] as const) {
         let i = 0;
         for await (const f of decodeFrames(file)) {
+          if (i >= upTo) break;
           if (i++ % every !== 0) continue;
           const S = blaze.inputSize;
           const b = await blaze.detectLetterboxed(await sharpLetterbox(f, S, S, true));
@@ -156,12 +157,12 @@ describe('detector input sampled from the I420 planes', () => {
           faces += b.length + yr.length;
         }
       }
-      expect(faces).toBeGreaterThan(40);
+      expect(faces).toBeGreaterThan(30);
       expect(worst).toBeLessThan(1);
     } finally {
       await blaze.close();
       await yunet.close();
       await rm(tmp, { recursive: true, force: true });
     }
-  });
+  }, 600_000);
 });
