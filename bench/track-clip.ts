@@ -30,11 +30,11 @@ export async function probeVideo(file: string): Promise<{ width: number; height:
   return { width: s.width, height: s.height, fps: d ? n! / d : n! };
 }
 
-/** Decodes every coded frame of a clip as RGB24 (ffmpeg, `-fps_mode passthrough`). */
+/** Decodes every coded frame of a clip as I420 (ffmpeg, `-fps_mode passthrough`; colour taken as the BT.601 default). */
 export async function* decodeFrames(file: string, limit = Infinity): AsyncGenerator<VideoFrame> {
   const { width, height, fps } = await probeVideo(file);
-  const size = width * height * 3;
-  const args = ['-v', 'error', '-nostdin', '-i', file, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const size = width * height + 2 * ((width + 1) >> 1) * ((height + 1) >> 1);
+  const args = ['-v', 'error', '-nostdin', '-i', file, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1'];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));

@@ -25,6 +25,14 @@ import type { FaceDetector } from '../src/detect/detector.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
+import { i420Size, rgbToI420Region } from '../src/compose/i420.ts';
+
+/** Packed RGB24 → an I420 frame (BT.601 limited range, the frames' default), what detectors and trackers take. */
+function i420Frame(index: number, width: number, height: number, rgb: Uint8Array): VideoFrame {
+  const data = new Uint8Array(i420Size(width, height));
+  rgbToI420Region(rgb, width, height, data, { x: 0, y: 0, width, height });
+  return { index, pts: index / 30, width, height, data };
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_STILL = path.resolve(here, '../../shared/stills/obama.jpg');
@@ -359,11 +367,11 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   const { image, unpadded } = await loadStill(stillPath, options.stillScale ?? 0.5, pad);
   // Truth: the detector's points on the untransformed still, seen in a frame like the others (the still
   // copied into the frame by a whole-pixel shift, so the detector sees the same context as in moved frames).
-  const rough = await options.detector.detect({ index: 0, pts: 0, ...unpadded });
+  const rough = await options.detector.detect(i420Frame(0, unpadded.width, unpadded.height, unpadded.data));
   if (rough.length === 0) throw new Error(`no face detected in the still ${stillPath}`);
   const faceCentre: Point = roundPoint(centroidOf(rough[0]!.points.map(([x, y]) => [x + pad, y + pad] as const) as unknown as FivePoints));
   const still = poseTransform({ dx: 0, dy: 0, zoom: 1, angle: 0 }, faceCentre, W, H);
-  const stillFrame: VideoFrame = { index: 0, pts: 0, width: W, height: H, data: await renderFrame(image, still, W, H) };
+  const stillFrame = i420Frame(0, W, H, await renderFrame(image, still, W, H));
   const base = nearest(await options.detector.detect(stillFrame), [W / 2, H / 2]);
   if (base === undefined) throw new Error(`no face detected in the still ${stillPath} placed in a frame`);
   // Back to still coordinates (the placement is a whole-pixel translation).
@@ -385,7 +393,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
         const without = poseTransform(poseAt(motion, t, Infinity), faceCentre, W, H);
         step.push(stillPoints.map((p, i) => sub(g[i]!, applySimilarity(without, p))) as unknown as FivePoints);
       }
-      const frame: VideoFrame = { index: t, pts: t / 30, width: W, height: H, data: await renderFrame(image, m, W, H) };
+      const frame = i420Frame(t, W, H, await renderFrame(image, m, W, H));
       options.onFrame?.(frame, g);
       const dets = await options.detector.detect(frame);
       const d = nearest(dets, centroidOf(g));

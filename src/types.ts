@@ -3,6 +3,9 @@
  * Pixel coordinates are in the decoded frame's pixel grid, x to the right, y down, origin at the
  * top-left corner of the top-left pixel (a pixel's centre is at +0.5).
  */
+import type { YuvColour } from './util/yuv.ts';
+
+export type { YuvColour } from './util/yuv.ts';
 
 /** A 2-D point in pixels. */
 export type Point = readonly [x: number, y: number];
@@ -48,18 +51,30 @@ export interface VideoInfo {
   codec: string;
   /** Audio stream facts, when the file has audio. */
   audio: { codec: string; channels: number; sampleRate: number } | undefined;
+  /** Colour of the decoded frames, once known (the file runner sets it from the first frame before a sink starts). */
+  colour?: YuvColour;
 }
 
-/** One decoded frame, packed RGB24 (width × height × 3 bytes). */
+/**
+ * One decoded frame, I420 (YUV 4:2:0 planar, ffmpeg's `yuv420p`) as the decoder gives it and the encoder
+ * takes it: no colour conversion on the way; stages convert only the samples they read (see util/yuv.ts).
+ */
 export interface VideoFrame {
   /** 0-based position of the frame in decode order (which is presentation order after decoding). */
   index: number;
   /** Presentation time in seconds. */
   pts: number;
+  /** Width in pixels (any size ≥ 1, odd included). */
   width: number;
+  /** Height in pixels (any size ≥ 1, odd included). */
   height: number;
-  /** Packed RGB24 pixels, row-major, no padding. */
+  /**
+   * I420 planes, contiguous and unpadded: Y (width × height), then U, then V (each ⌈width/2⌉ × ⌈height/2⌉;
+   * chroma sample (i, j) covers luma pixels 2i…2i+1, 2j…2j+1). `i420Layout` gives the offsets.
+   */
   data: Uint8Array;
+  /** How the samples encode colour (the stream's matrix and range). Default: BT.601 limited range. */
+  colour?: YuvColour;
 }
 
 /** One detected face. */
@@ -102,7 +117,7 @@ export interface AlignedFace {
 /** Row-major 2×3 affine matrix [a, b, tx, c, d, ty]: x' = a·x + b·y + tx, y' = c·x + d·y + ty. */
 export type Affine = readonly [number, number, number, number, number, number];
 
-/** Wall-clock milliseconds spent per stage. */
+/** Wall-clock milliseconds spent per stage (awaited time: includes waiting for the event loop and other threads). */
 export interface StageTimes {
   decode: number;
   detect: number;
@@ -110,6 +125,24 @@ export interface StageTimes {
   restore: number;
   paste: number;
   encode: number;
+}
+
+/**
+ * Main-thread CPU milliseconds per stage (thread CPU time of the stage's synchronous sections, not awaited
+ * time). `detect` is building the detector's input from the planes; `track` the tracker (smoothing, shot
+ * cuts, fidelity); `other` is main-thread CPU outside every stage: mostly ONNX Runtime's inference, which
+ * onnxruntime-node runs synchronously on the main thread inside a setImmediate (so no stage's bracket can
+ * hold it), plus pipe I/O, garbage collection and the detectors' post-processing.
+ */
+export interface StageCpu {
+  decode: number;
+  detect: number;
+  track: number;
+  align: number;
+  restore: number;
+  paste: number;
+  encode: number;
+  other: number;
 }
 
 /** An ONNX Runtime execution provider the product can run on. */

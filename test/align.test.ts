@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine, cropFootprint, FFHQ_TEMPLATE_512, fitSimilarity, invertAffine, similarityScale } from '../src/compose/align.ts';
-import { warpToCrop } from '../src/compose/warp.ts';
+import { CROP_BORDER_RGB, warpToCrop } from '../src/compose/warp.ts';
+import { i420Layout, yuvCoefficients } from '../src/util/yuv.ts';
 import type { Affine, FivePoints, Point } from '../src/types.ts';
 
 function similarity(scale: number, angle: number, tx: number, ty: number): Affine {
@@ -53,22 +54,55 @@ describe('similarity alignment', () => {
     expect(cropFootprint(invertAffine(similarity(0.25, 0, 580, -20)), 640, 360)).toEqual({ x: 580, y: 0, width: 60, height: 108 });
   });
 
-  it('warps a frame into the crop: template points sample the pixels under the face points', () => {
+  it('warps an I420 frame into the RGB crop: template points sample the pixels under the face points', () => {
     const W = 320, H = 240;
-    const data = new Uint8Array(W * H * 3);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      data[(y * W + x) * 3] = x % 256;
-      data[(y * W + x) * 3 + 1] = y;
-      data[(y * W + x) * 3 + 2] = 7;
-    }
+    const L = i420Layout(W, H);
+    // Grey (U = V = 128) with luma 16 + x/2 + y/4: every RGB channel is yk·(Y − 16), linear in x and y.
+    const data = new Uint8Array(L.size).fill(128);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[y * W + x] = 16 + (x >> 1) + (y >> 2);
+    const frame = { index: 0, pts: 0, width: W, height: H, data };
     const toFrame = similarity(0.25, 0, 100, 60);
-    const crop = warpToCrop({ index: 0, pts: 0, width: W, height: H, data }, invertAffine(toFrame));
-    // Crop pixel (u, v) covers frame position toFrame(u + 0.5, v + 0.5); its centre value is that position − 0.5.
+    const crop = warpToCrop(frame, invertAffine(toFrame));
+    const k = yuvCoefficients();
+    const lumaAt = (x: number, y: number) => {
+      const x0 = Math.floor(x), y0 = Math.floor(y), fx = x - x0, fy = y - y0;
+      const p = (i: number, j: number) => data[j * W + i]!;
+      return (p(x0, y0) * (1 - fx) + p(x0 + 1, y0) * fx) * (1 - fy) + (p(x0, y0 + 1) * (1 - fx) + p(x0 + 1, y0 + 1) * fx) * fy;
+    };
+    // Crop pixel (u, v) covers frame position toFrame(u + 0.5, v + 0.5); its value is the bilinear sample at that position − 0.5.
     for (const [u, v] of [[0, 0], [256, 256], [511, 100]] as const) {
       const [fx, fy] = applyAffine(toFrame, [u + 0.5, v + 0.5]);
-      expect(crop[(v * 512 + u) * 3]).toBe(Math.round(fx - 0.5));
-      expect(crop[(v * 512 + u) * 3 + 1]).toBe(Math.round(fy - 0.5));
-      expect(crop[(v * 512 + u) * 3 + 2]).toBe(7);
+      const want = k.yk * (lumaAt(fx - 0.5, fy - 0.5) - 16);
+      for (let ch = 0; ch < 3; ch++) expect(Math.abs(crop[(v * 512 + u) * 3 + ch]! - want)).toBeLessThanOrEqual(0.5 + 1e-9);
     }
+  });
+
+  it('converts with the frame\'s colour matrix: one YCbCr colour warps to its BT.601 or BT.709 RGB', () => {
+    const W = 64, H = 48;
+    const L = i420Layout(W, H);
+    const data = new Uint8Array(L.size);
+    data.fill(120, 0, L.uOff);
+    data.fill(90, L.uOff, L.vOff);
+    data.fill(190, L.vOff);
+    const toCrop = invertAffine(similarity(0.05, 0.1, 10, 8));
+    for (const colour of [undefined, { matrix: 'bt709', range: 'limited' }] as const) {
+      const crop = warpToCrop({ index: 0, pts: 0, width: W, height: H, data, ...(colour ? { colour } : {}) }, toCrop);
+      const k = yuvCoefficients(colour);
+      const l = k.yk * (120 - 16);
+      const want = [l + k.rv * 62, l - k.gu * -38 - k.gv * 62, l + k.bu * -38].map((v) => Math.max(0, Math.min(255, Math.round(v))));
+      expect([crop[0], crop[1], crop[2]]).toEqual(want);
+      expect([crop[3 * 300 * 512], crop[3 * 300 * 512 + 1], crop[3 * 300 * 512 + 2]]).toEqual(want);
+    }
+    // The two matrices really differ here (a test that would pass with either is no test).
+    const a = warpToCrop({ index: 0, pts: 0, width: W, height: H, data }, toCrop);
+    const b = warpToCrop({ index: 0, pts: 0, width: W, height: H, data, colour: { matrix: 'bt709', range: 'limited' } }, toCrop);
+    expect(Math.abs(a[1]! - b[1]!)).toBeGreaterThan(5);
+  });
+
+  it('fills crop pixels outside the frame with the border colour, in RGB', () => {
+    const W = 32, H = 32;
+    const data = new Uint8Array(i420Layout(W, H).size).fill(128);
+    const crop = warpToCrop({ index: 0, pts: 0, width: W, height: H, data }, invertAffine(similarity(0.25, 0, -200, -200)));
+    expect([crop[0], crop[1], crop[2]]).toEqual([...CROP_BORDER_RGB]);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
-import { decodeFrames, ffmpeg, ffprobeJson } from './helpers/media.ts';
+import { decodeFrames, ffmpeg, ffprobeJson, rgbFromI420 } from './helpers/media.ts';
 import { repo, shared } from './helpers/paths.ts';
 
 interface CliResult {
@@ -64,9 +64,11 @@ describe('facerestore restore on real footage', () => {
         const g = (await src.next()).value!;
         if (i++ % 10 !== 0) continue;
         const rects = (await detector.detect(g)).map((d) => cropFootprint(alignmentFor(d.points), g.width, g.height));
+        const fr = rgbFromI420(f);
+        const gr = rgbFromI420(g);
         for (let y = 0; y < f.height; y += 2) for (let x = 0; x < f.width; x += 2) {
           const k = (y * f.width + x) * 3;
-          const d = Math.abs(f.data[k]! - g.data[k]!) + Math.abs(f.data[k + 1]! - g.data[k + 1]!) + Math.abs(f.data[k + 2]! - g.data[k + 2]!);
+          const d = Math.abs(fr[k]! - gr[k]!) + Math.abs(fr[k + 1]! - gr[k + 1]!) + Math.abs(fr[k + 2]! - gr[k + 2]!);
           if (rects.some((r) => x >= r.x + r.width * 0.3 && x < r.x + r.width * 0.7 && y >= r.y + r.height * 0.3 && y < r.y + r.height * 0.7)) { faceDiff += d; faceN++; }
           else if (!rects.some((r) => x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height)) { bgDiff += d; bgN++; }
         }

@@ -2,9 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { applyAffine, cropFootprint, invertAffine } from '../src/compose/align.ts';
 import { maskGeometry, maskWeight, pasteCrop } from '../src/compose/paste.ts';
 import type { Affine, VideoFrame } from '../src/types.ts';
+import { i420Layout, lumaOf, yuvCoefficients } from '../src/util/yuv.ts';
 
+/** A mid-grey I420 frame with a little texture, so untouched bytes are recognisable. */
 function frameOf(W: number, H: number, fill = 50): VideoFrame {
-  return { index: 0, pts: 0, width: W, height: H, data: new Uint8Array(W * H * 3).fill(fill) };
+  const L = i420Layout(W, H);
+  const data = new Uint8Array(L.size).fill(128);
+  for (let i = 0; i < W * H; i++) data[i] = fill + (i % 7);
+  return { index: 0, pts: 0, width: W, height: H, data };
 }
 
 describe('soft mask', () => {
@@ -37,37 +42,71 @@ describe('paste-back', () => {
   const toCrop = invertAffine(toFrame);
   const white = new Uint8Array(512 * 512 * 3).fill(250);
 
-  it('changes pixels only inside the footprint; everything else stays bit-identical', () => {
+  const inRect = (x: number, y: number, r: { x: number; y: number; width: number; height: number }) => x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+
+  for (const [w, h] of [[W, H], [W + 1, H + 1]] as const) {
+    it(`changes Y, U and V samples only inside the footprint; every other byte stays bit-identical (${w}×${h})`, () => {
+      const frame = frameOf(w, h);
+      const L = i420Layout(w, h);
+      const before = Uint8Array.from(frame.data);
+      // A coloured crop, so chroma moves too.
+      const red = new Uint8Array(512 * 512 * 3);
+      for (let i = 0; i < red.length; i += 3) red.set([230, 40, 60], i);
+      const rect = pasteCrop(frame, red, toCrop);
+      expect(rect).toEqual(cropFootprint(toCrop, w, h));
+      let changedY = 0;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const changed = frame.data[y * w + x] !== before[y * w + x];
+        if (!inRect(x, y, rect)) expect(changed, `Y (${x},${y})`).toBe(false);
+        if (changed) changedY++;
+      }
+      let changedC = 0;
+      for (let cy = 0; cy < L.ch; cy++) for (let cx = 0; cx < L.cw; cx++) {
+        const i = cy * L.cw + cx;
+        const changed = frame.data[L.uOff + i] !== before[L.uOff + i] || frame.data[L.vOff + i] !== before[L.vOff + i];
+        // A chroma sample may move only when one of the luma pixels it covers is inside the footprint.
+        const covers = [0, 1].some((dy) => [0, 1].some((dx) => inRect(2 * cx + dx, 2 * cy + dy, rect)));
+        if (!covers) expect(changed, `chroma (${cx},${cy})`).toBe(false);
+        if (changed) changedC++;
+      }
+      expect(changedY).toBeGreaterThan(1000);
+      expect(changedC).toBeGreaterThan(250);
+    });
+  }
+
+  it('blending in YCbCr gives the colour of the restored pixel at the centre: Y, U and V of the crop colour', () => {
     const frame = frameOf(W, H);
-    const before = Uint8Array.from(frame.data);
-    const rect = pasteCrop(frame, white, toCrop);
-    expect(rect).toEqual(cropFootprint(toCrop, W, H));
-    let changedInside = 0;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const i = (y * W + x) * 3;
-      const inside = x >= rect.x && x < rect.x + rect.width && y >= rect.y && y < rect.y + rect.height;
-      const changed = frame.data[i] !== before[i] || frame.data[i + 1] !== before[i + 1] || frame.data[i + 2] !== before[i + 2];
-      if (!inside) expect(changed).toBe(false);
-      if (changed) changedInside++;
-    }
-    expect(changedInside).toBeGreaterThan(1000);
+    const red = new Uint8Array(512 * 512 * 3);
+    for (let i = 0; i < red.length; i += 3) red.set([230, 40, 60], i);
+    pasteCrop(frame, red, toCrop);
+    const k = yuvCoefficients();
+    const L = i420Layout(W, H);
+    const [cx, cy] = applyAffine(toFrame, [256, 256]).map(Math.floor);
+    const l = k.kr * 230 + k.kg * 40 + k.kb * 60;
+    expect(frame.data[cy! * W + cx!]).toBe(Math.round(lumaOf(k, 230, 40, 60)));
+    const ci = (cy! >> 1) * L.cw + (cx! >> 1);
+    expect(Math.abs(frame.data[L.uOff + ci]! - (128 + k.ku * (60 - l)))).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(frame.data[L.vOff + ci]! - (128 + k.kv * (230 - l)))).toBeLessThanOrEqual(0.5);
   });
 
   it('takes the restored pixel fully at the face centre and blends softly towards the edge', () => {
-    const frame = frameOf(W, H);
+    const frame = frameOf(W, H, 50);
+    const before = Uint8Array.from(frame.data);
     pasteCrop(frame, white, toCrop);
+    const white8 = Math.round(lumaOf(yuvCoefficients(), 250, 250, 250));
     const [cx, cy] = applyAffine(toFrame, [256, 256]).map(Math.floor);
-    expect(frame.data[(cy! * W + cx!) * 3]).toBe(250);
-    // Walking from the centre to the crop's left edge, values never increase (a monotone feather).
-    let prev = 255;
+    expect(frame.data[cy! * W + cx!]).toBe(white8);
+    // Walking from the centre to the crop's left edge, the blend weight never increases (a monotone feather).
+    let prev = 1;
     for (let u = 256; u >= 0; u -= 4) {
       const [x, y] = applyAffine(toFrame, [u, 256]).map(Math.floor);
-      const v = frame.data[(y! * W + x!) * 3]!;
-      expect(v).toBeLessThanOrEqual(prev + 1);
-      prev = v;
+      const i = y! * W + x!;
+      const m = (frame.data[i]! - before[i]!) / (white8 - before[i]!);
+      expect(m).toBeLessThanOrEqual(prev + 0.02);
+      prev = m;
     }
     const [ex, ey] = applyAffine(toFrame, [2, 256]).map(Math.floor);
-    expect(frame.data[(ey! * W + ex!) * 3]).toBe(50);
+    expect(frame.data[ey! * W + ex!]).toBe(before[ey! * W + ex!]);
   });
 
   it('handles a face cut by the frame border', () => {

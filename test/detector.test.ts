@@ -5,11 +5,31 @@ import type { FaceDetector } from '../src/detect/detector.ts';
 import { iou } from '../src/detect/nms.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import type { FaceDetection, VideoFrame } from '../src/types.ts';
+import type { Letterbox } from '../src/detect/letterbox.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeFrames, ffmpeg, rgbFromI420, stillFrame } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
 
 async function still(name: string): Promise<VideoFrame> {
-  const { data, info } = await sharp(shared(`stills/${name}`)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { index: 0, pts: 0, width: info.width, height: info.height, data };
+  return stillFrame(shared(`stills/${name}`));
+}
+
+/**
+ * The detector input as it was built before frames were I420: the whole frame converted to RGB, then
+ * resized by sharp (bilinear, libvips) and padded. The reference the plane-sampling letterbox is held to.
+ */
+async function sharpLetterbox(frame: VideoFrame, width: number, height: number, centre: boolean, maxScale = Infinity): Promise<{ data: Uint8Array; box: Letterbox }> {
+  const scale = Math.min(width / frame.width, height / frame.height, maxScale);
+  const rw = Math.max(1, Math.min(width, Math.round(frame.width * scale)));
+  const rh = Math.max(1, Math.min(height, Math.round(frame.height * scale)));
+  const padX = centre ? Math.floor((width - rw) / 2) : 0;
+  const padY = centre ? Math.floor((height - rh) / 2) : 0;
+  let img = sharp(rgbFromI420(frame), { raw: { width: frame.width, height: frame.height, channels: 3 } });
+  if (rw !== frame.width || rh !== frame.height) img = img.resize(rw, rh, { fit: 'fill', kernel: 'linear' });
+  if (rw !== width || rh !== height) img = img.extend({ left: padX, top: padY, right: width - rw - padX, bottom: height - rh - padY, background: { r: 0, g: 0, b: 0 } });
+  return { data: new Uint8Array(await img.raw().toBuffer()), box: { scale: rw / frame.width, padX, padY } };
 }
 
 /** Geometry every real detection must have: points in template order inside a plausible face box. */
@@ -27,8 +47,10 @@ function expectPlausible(d: FaceDetection): void {
 }
 
 describe.each([
-  ['blazeface (bundled)', () => BlazeFaceDetector.create(), { 'obama.jpg': 1, 'obama-240p.jpg': 1, 'two_people.jpg': 2, 'obama_and_biden.jpg': 2 }],
-  // YuNet also finds the child in the lower right of obama_and_biden.jpg (a real, partly shaded face).
+  // Both detectors find the child in the lower right of obama_and_biden.jpg (a real, partly shaded face). BlazeFace
+  // scores it 0.665 on its input sampled from the planes (threshold 0.6); on a libvips-resized RGB input it scored
+  // just under the threshold (this 2000 px still is shrunk 7.8×, where the two filters differ most).
+  ['blazeface (bundled)', () => BlazeFaceDetector.create(), { 'obama.jpg': 1, 'obama-240p.jpg': 1, 'two_people.jpg': 2, 'obama_and_biden.jpg': 3 }],
   ['yunet (user-supplied)', () => YuNetDetector.create({ modelPath: shared('models/face_detection_yunet_2026may.onnx') }), { 'obama.jpg': 1, 'obama-240p.jpg': 1, 'two_people.jpg': 2, 'obama_and_biden.jpg': 3 }],
 ] as const)('%s', (_name, make, counts) => {
   let det: FaceDetector;
@@ -91,4 +113,56 @@ describe('detectors agree', () => {
     expect(err.code).toBe('E_MODEL_CONTRACT');
     expect(err.message).toMatch(/not a YuNet detector/);
   });
+});
+
+describe('detector input sampled from the I420 planes', () => {
+  /**
+   * Matches each reference face to a new one by IoU; returns the worst box-corner error relative to the
+   * tolerance: 6 % of the face's side, or 3 detector-input pixels (1 / `scale` frame pixels each) for faces
+   * so small that a few input pixels are more than that.
+   */
+  function compare(ref: FaceDetection[], got: FaceDetection[], scale: number, where: string): number {
+    expect(got.length, `${where}: face count`).toBe(ref.length);
+    let worst = 0;
+    for (const r of ref) {
+      const g = got.find((d) => iou(d.box, r.box) > 0.5);
+      expect(g, `${where}: no match for a face at ${JSON.stringify(r.box)}`).toBeDefined();
+      const side = Math.max(0.06 * Math.max(r.box.width, r.box.height), 3 / scale) / 0.06;
+      const err = Math.max(Math.abs(g!.box.x - r.box.x), Math.abs(g!.box.y - r.box.y), Math.abs(g!.box.x + g!.box.width - r.box.x - r.box.width), Math.abs(g!.box.y + g!.box.height - r.box.y - r.box.height));
+      worst = Math.max(worst, err / side);
+    }
+    return worst;
+  }
+
+  it('finds the same faces as the full-frame RGB resize on real footage, 640 to 1920 px wide (boxes within 6% of the face size or 3 input px)', async () => {
+    const blaze = await BlazeFaceDetector.create();
+    const yunet = await YuNetDetector.create({ modelPath: shared('models/face_detection_yunet_2026may.onnx') });
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'fr-detector-'));
+    try {
+      const hd = path.join(tmp, 'hamilton-1080.mp4');
+      await ffmpeg('-ss', '6', '-i', shared('footage/short_hamilton_clip.mp4'), '-t', '2', '-vf', 'scale=1920:1080', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '14', '-an', hd);
+      let faces = 0;
+      let worst = 0;
+      for (const [file, every, upTo] of [[shared('footage/short_hamilton_clip.mp4'), 25, 300], [hd, 15, 60], [shared('footage/retalk_1.mp4'), 30, 60], [shared('footage/retalk_2.mp4'), 30, 60]] as const) {
+        let i = 0;
+        for await (const f of decodeFrames(file)) {
+          if (i >= upTo) break;
+          if (i++ % every !== 0) continue;
+          const S = blaze.inputSize;
+          const b = await blaze.detectLetterboxed(await sharpLetterbox(f, S, S, true));
+          worst = Math.max(worst, compare(b, await blaze.detect(f), S / Math.max(f.width, f.height), `blazeface ${file} frame ${f.index}`));
+          const y = yunet.inputFor(f.width, f.height);
+          const yr = await yunet.detectLetterboxed(await sharpLetterbox(f, y.width, y.height, false, y.maxScale), y.width, y.height);
+          worst = Math.max(worst, compare(yr, await yunet.detect(f), y.maxScale, `yunet ${file} frame ${f.index}`));
+          faces += b.length + yr.length;
+        }
+      }
+      expect(faces).toBeGreaterThan(30);
+      expect(worst).toBeLessThan(1);
+    } finally {
+      await blaze.close();
+      await yunet.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { buildDecodeArgs, buildProbeArgs, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
-import { buildEncodeArgs, defaultPixelFormat } from '../src/stream/encodeArgs.ts';
+import { buildDecodeArgs, buildProbeArgs, parseShowinfoColour, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
+import { buildEncodeArgs, colourTagArgs, defaultPixelFormat } from '../src/stream/encodeArgs.ts';
 import { localInput } from '../src/util/localInput.ts';
+import { colourFromNames } from '../src/util/yuv.ts';
 
 describe('local inputs reach ffmpeg as local files', () => {
   it('as file: + absolute path, whatever the name looks like', () => {
@@ -20,12 +21,12 @@ describe('local inputs reach ffmpeg as local files', () => {
 });
 
 describe('decode argument builder', () => {
-  it('decodes the first video stream to rgb24 on stdout with a showinfo pts line per frame', () => {
+  it('decodes the first video stream to yuv420p on stdout with showinfo lines per frame', () => {
     expect(buildDecodeArgs({ input: '/v/in.mp4' })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
       '-i', 'file:/v/in.mp4',
       '-map', '0:v:0', '-vf', 'showinfo=checksum=0', '-fps_mode', 'passthrough',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1',
     ]);
   });
 
@@ -34,6 +35,15 @@ describe('decode argument builder', () => {
     expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 4)).toEqual(['-ss', '2.5', '-i', 'file:/v/v.mkv']);
     expect(args[args.indexOf('-t') + 1]).toBe('3');
     expect(args[args.indexOf('-vf') + 1]).toBe('fps=1350/61,showinfo=checksum=0');
+  });
+
+  it('parses showinfo colour lines into range and space names', () => {
+    expect(parseShowinfoColour('[Parsed_showinfo_0 @ 0x55] color_range:tv color_space:bt709 color_primaries:bt709 color_trc:bt709')).toEqual({ range: 'tv', space: 'bt709' });
+    expect(parseShowinfoColour('[Parsed_showinfo_0 @ 0x55] color_range:unknown color_space:unknown color_primaries:unknown color_trc:unknown')).toEqual({ range: 'unknown', space: 'unknown' });
+    expect(parseShowinfoColour('[Parsed_showinfo_0 @ 0x55] n:   0 pts:      0 pts_time:0')).toBeUndefined();
+    expect(colourFromNames('bt709', 'tv')).toEqual({ matrix: 'bt709', range: 'limited' });
+    expect(colourFromNames('unknown', 'unknown')).toEqual({ matrix: 'bt601', range: 'limited' });
+    expect(colourFromNames('bt2020nc', 'pc')).toEqual({ matrix: 'bt2020', range: 'full' });
   });
 
   it('parses showinfo lines and ignores others', () => {
@@ -45,10 +55,19 @@ describe('decode argument builder', () => {
 });
 
 describe('encode argument builder', () => {
-  it('reads rgb24 on stdin, copies AAC audio from the source, writes mp4 with x264 defaults', () => {
+  it('tags the raw input with the source colour when it is not BT.601 limited range', () => {
+    expect(colourTagArgs(undefined)).toEqual([]);
+    expect(colourTagArgs({ matrix: 'bt601', range: 'limited' })).toEqual([]);
+    expect(colourTagArgs({ matrix: 'bt709', range: 'limited' })).toEqual(['-colorspace', 'bt709']);
+    expect(colourTagArgs({ matrix: 'bt2020', range: 'full' })).toEqual(['-colorspace', 'bt2020nc', '-color_range', 'pc']);
+    const args = buildEncodeArgs({ width: 64, height: 48, frameRate: '25', output: 'o.mp4', colour: { matrix: 'bt709', range: 'limited' } });
+    expect(args.slice(args.indexOf('-r'), args.indexOf('pipe:0') + 1)).toEqual(['-r', '25', '-colorspace', 'bt709', '-i', 'pipe:0']);
+  });
+
+  it('reads yuv420p on stdin, copies AAC audio from the source, writes mp4 with x264 defaults', () => {
     expect(buildEncodeArgs({ width: 640, height: 360, frameRate: '30000/1001', audioFrom: { path: '/v/src.mp4', codec: 'aac' }, output: '/o/.x.partial' })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x360', '-r', '30000/1001', '-i', 'pipe:0',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', '640x360', '-r', '30000/1001', '-i', 'pipe:0',
       '-i', 'file:/v/src.mp4', '-map', '0:v:0', '-map', '1:a:0', '-c:a', 'copy',
       '-c:v', 'libx264', '-preset', 'medium', '-crf', '18',
       '-pix_fmt', 'yuv420p', '-movflags', '+faststart',

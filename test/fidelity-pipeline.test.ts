@@ -13,7 +13,7 @@ import { TrackFidelity } from '../src/track/fidelity.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { parseTracksDocument } from '../src/track/trackExport.ts';
 import type { VideoFrame } from '../src/types.ts';
-import { ffmpeg } from './helpers/media.ts';
+import { ffmpeg, i420FromRgb } from './helpers/media.ts';
 import { repo, shared } from './helpers/paths.ts';
 
 /** A real restorer that also records the weights of every call. */
@@ -49,7 +49,7 @@ describe('per-face fidelity reaches the restorer', () => {
     try {
       const frames = [];
       for (let i = 0; i < 3; i++) {
-        const frame: VideoFrame = { index: i, pts: i / 25, width: info.width, height: info.height, data: Buffer.from(data) };
+        const frame: VideoFrame = i420FromRgb(data, info.width, info.height, undefined, i);
         frames.push(await processor.prepare(frame));
       }
       expect(frames.map((f) => f.faces.length)).toEqual([2, 2, 2]);

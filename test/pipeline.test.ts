@@ -9,6 +9,7 @@ import { Components } from '../src/engine/components.ts';
 import type { FrameSink, SinkWriteResult } from '../src/stream/sink.ts';
 import type { AnalyzedFrame, Box, VideoFrame } from '../src/types.ts';
 import { CallbackSink, childPids, decodeFrames, ffmpeg, ffprobeJson, frameHash } from './helpers/media.ts';
+import { i420Layout } from '../src/util/yuv.ts';
 import { shared } from './helpers/paths.ts';
 
 function inside(x: number, y: number, rects: readonly Box[]): boolean {
@@ -33,7 +34,7 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
     await pipeline.close();
   });
 
-  it('hamilton clip: every frame in order; outside the face rectangles bit-identical to the decoded input; faces changed', async () => {
+  it('hamilton clip: every frame in order; every Y, U and V byte outside the face rectangles bit-identical to the decoded input; faces changed', async () => {
     const reference = decodeFrames(shared('footage/short_hamilton_clip.mp4'));
     let changedFrames = 0;
     let changedPixels = 0;
@@ -41,17 +42,27 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
     const sink = new CallbackSink(async ({ frame, faces }) => {
       const ref = (await reference.next()).value as VideoFrame;
       expect(ref.index).toBe(frame.index);
+      expect(frame.colour).toEqual({ matrix: 'bt709', range: 'limited' });
       const rects = faces.map((f) => cropFootprint(alignmentFor(f.points), frame.width, frame.height));
+      const L = i420Layout(frame.width, frame.height);
       let changed = 0;
       for (let y = 0; y < frame.height; y++) {
         for (let x = 0; x < frame.width; x++) {
-          const i = (y * frame.width + x) * 3;
-          const same = frame.data[i] === ref.data[i] && frame.data[i + 1] === ref.data[i + 1] && frame.data[i + 2] === ref.data[i + 2];
-          if (!same) {
-            if (!inside(x, y, rects)) throw new Error(`frame ${frame.index}: pixel (${x},${y}) outside every face changed`);
+          const i = y * frame.width + x;
+          if (frame.data[i] !== ref.data[i]) {
+            if (!inside(x, y, rects)) throw new Error(`frame ${frame.index}: luma (${x},${y}) outside every face changed`);
             changed++;
           }
           checked++;
+        }
+      }
+      for (let cy = 0; cy < L.ch; cy++) {
+        for (let cx = 0; cx < L.cw; cx++) {
+          const i = cy * L.cw + cx;
+          if (frame.data[L.uOff + i] === ref.data[L.uOff + i] && frame.data[L.vOff + i] === ref.data[L.vOff + i]) continue;
+          // A chroma sample may change only when a luma pixel it covers is inside a face's rectangle.
+          const covered = [0, 1].some((dy) => [0, 1].some((dx) => inside(2 * cx + dx, 2 * cy + dy, rects)));
+          if (!covered) throw new Error(`frame ${frame.index}: chroma (${cx},${cy}) outside every face changed`);
         }
       }
       if (changed > 0) changedFrames++;
@@ -110,6 +121,51 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
     const v = (await ffprobeJson(out)).streams.find((s) => s.codec_type === 'video')!;
     expect([v.width, v.height]).toEqual([241, 323]);
     expect(Number(v.nb_read_frames)).toBe(summary.frames);
+  });
+
+  it('tiny and odd sizes (1×1, 3×5, 4096×16): every frame through, unchanged without faces, encoded at the exact size', async () => {
+    for (const [w, h] of [[1, 1], [3, 5], [4096, 16]] as const) {
+      const clip = path.join(tmp, `tiny-${w}x${h}.mkv`);
+      await ffmpeg('-f', 'lavfi', '-i', `testsrc2=size=64x64:rate=25:duration=0.4,format=yuv444p,scale=${w}:${h}`, '-c:v', 'ffv1', clip);
+      const ref: string[] = [];
+      for await (const f of decodeFrames(clip)) {
+        expect(f.data.length).toBe(w * h + 2 * Math.ceil(w / 2) * Math.ceil(h / 2));
+        ref.push(frameHash(f));
+      }
+      const got: string[] = [];
+      await pipeline.run(clip, new CallbackSink(({ frame }) => void got.push(frameHash(frame))));
+      expect(got).toEqual(ref);
+      const out = path.join(tmp, `tiny-${w}x${h}-out.mkv`);
+      const summary = await pipeline.restoreFile(clip, out);
+      const v = (await ffprobeJson(out)).streams.find((s) => s.codec_type === 'video')!;
+      expect([v.width, v.height, Number(v.nb_read_frames)]).toEqual([w, h, 10]);
+      expect(summary.frames).toBe(10);
+    }
+  });
+
+  it('the summary carries CPU per stage: main-thread stages, other threads, and the ffmpeg children', async () => {
+    const p = await createPipeline({ restorer: 'none' });
+    try {
+      const summary = await p.restoreFile(shared('footage/short_hamilton_clip.mp4'), path.join(tmp, 'cpu.mp4'), { preset: 'veryfast' }, { duration: 2 });
+      const n = summary.frames;
+      expect(n).toBeGreaterThan(25); // the clip's first frame is at 0.85 s
+      const s = summary.stageCpuMs;
+      for (const k of ['decode', 'detect', 'track', 'encode', 'other'] as const) expect(s[k], k).toBeGreaterThan(0);
+      // No restorer: nothing is warped, restored or pasted.
+      expect([s.restore, s.paste]).toEqual([0, 0]);
+      expect(summary.childCpuMs!.decode).toBeGreaterThan(0);
+      expect(summary.childCpuMs!.encode).toBeGreaterThan(0);
+      const f = summary.cpuMsPerFrame;
+      expect(f.detect).toBeCloseTo(s.detect / n, 9);
+      expect(f.ffmpegEncode).toBeCloseTo(summary.childCpuMs!.encode / n, 9);
+      const parts = f.decode + f.detect + f.track + f.align + f.restore + f.paste + f.encode + f.other + f.offMain + f.ffmpegDecode + f.ffmpegEncode;
+      expect(f.total).toBeCloseTo(parts, 9);
+      // The output is tagged with the source's colour (BT.709), which the frames were never converted out of.
+      const v = (await ffprobeJson(path.join(tmp, 'cpu.mp4'))).streams.find((x) => x.codec_type === 'video')!;
+      expect(v.color_space).toBe('bt709');
+    } finally {
+      await p.close();
+    }
   });
 
   it('a failing sink aborts the run, stops ffmpeg and leaves no child process', async () => {

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Box, FaceDetection, FivePoints, VideoFrame } from '../src/types.ts';
 import { faceQuality, TrackFidelity } from '../src/track/fidelity.ts';
 import { MultiFaceTracker, type TrackedFace } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
+import { i420FromRgb, stillFrame } from './helpers/media.ts';
 
 const W = 640;
 const H = 360;
@@ -16,8 +16,9 @@ const pixels = new Map<string, Uint8Array>();
 function frame(index: number, rgb: readonly [number, number, number] = [90, 90, 90]): VideoFrame {
   let data = pixels.get(rgb.join());
   if (data === undefined) {
-    data = new Uint8Array(W * H * 3);
-    for (let i = 0; i < W * H; i++) data.set(rgb, i * 3);
+    const packed = new Uint8Array(W * H * 3);
+    for (let i = 0; i < W * H; i++) packed.set(rgb, i * 3);
+    data = i420FromRgb(packed, W, H).data;
     pixels.set(rgb.join(), data);
   }
   return { index, pts: index / 30, width: W, height: H, data };
@@ -219,12 +220,7 @@ describe('fidelity per track', () => {
   it('auto mode gives a sharp large face a higher w than a small or blurred one', async () => {
     const detector = await YuNetDetector.create({ modelPath: path.join(SHARED, 'models/face_detection_yunet_2026may.onnx'), intraOpThreads: 1 });
     try {
-      const load = async (file: string, blur?: number): Promise<VideoFrame> => {
-        let img = sharp(path.join(SHARED, 'stills', file)).removeAlpha();
-        if (blur !== undefined) img = img.blur(blur);
-        const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-        return { index: 0, pts: 0, width: info.width, height: info.height, data: new Uint8Array(data) };
-      };
+      const load = (file: string, blur?: number): Promise<VideoFrame> => stillFrame(path.join(SHARED, 'stills', file), blur);
       const policy = new TrackFidelity({ mode: 'auto' });
       const w = async (f: VideoFrame, id: number): Promise<{ w: number; q: ReturnType<typeof faceQuality> }> => {
         const d = (await detector.detect(f))[0]!;

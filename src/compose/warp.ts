@@ -1,20 +1,33 @@
 import type { Affine, VideoFrame } from '../types.ts';
 import { CROP_SIZE } from '../types.ts';
+import { i420Layout, yuvCoefficients } from '../util/yuv.ts';
 import { invertAffine } from './align.ts';
 
 /** Colour outside the frame in a crop (facexlib's border value, what CodeFormer saw in training). */
 export const CROP_BORDER_RGB = [132, 133, 135] as const;
 
 /**
- * Warps the face into a CROP_SIZE² RGB24 crop with bilinear sampling. Reads only the source pixels the
- * crop needs (the face's region), never the whole frame. Coordinates are continuous with pixel centres
- * at +0.5, matching the detectors' points.
+ * Warps the face into a CROP_SIZE² RGB24 crop (what restorers take) with bilinear sampling of the frame's
+ * I420 planes, converting only the crop's samples to RGB with the frame's colour matrix. Reads only the
+ * source pixels the crop needs (the face's region), never the whole frame. Coordinates are continuous with
+ * pixel centres at +0.5, matching the detectors' points.
+ *
+ * The result equals a bilinear warp of the frame converted to RGB with chroma repeated over each 2×2 block
+ * (what ffmpeg's yuv420p → rgb24 conversion does), up to rounding: the conversion is affine, so
+ * interpolating Y, U and V and converting once is interpolating R, G and B.
  */
 export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE): Uint8Array {
   const inv = invertAffine(toCrop);
   const out = new Uint8Array(size * size * 3);
+  // Clamped stores round and saturate in one step (the conversion can leave 0–255 near saturated colours).
+  const outc = new Uint8ClampedArray(out.buffer);
   const { width: W, height: H, data } = frame;
+  const { cw, uOff, vOff } = i420Layout(W, H);
+  const k = yuvCoefficients(frame.colour);
+  const { y0: Y0, yk, rv, gu, gv, bu } = k;
   const [a, b, c, d, e, f] = inv;
+  const taps = new Int32Array(8);
+  const rgb = new Float64Array(12);
   for (let v = 0; v < size; v++) {
     const cy = v + 0.5;
     // Source position of crop pixel (u, v)'s centre, shifted to integer-centred sampling coordinates.
@@ -31,11 +44,16 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
         const y0 = Math.floor(sy);
         const fx = sx - x0;
         const fy = sy - y0;
-        const i00 = (y0 * W + x0) * 3;
-        const i01 = i00 + W * 3;
-        out[o] = lerp2(data[i00]!, data[i00 + 3]!, data[i01]!, data[i01 + 3]!, fx, fy);
-        out[o + 1] = lerp2(data[i00 + 1]!, data[i00 + 4]!, data[i01 + 1]!, data[i01 + 4]!, fx, fy);
-        out[o + 2] = lerp2(data[i00 + 2]!, data[i00 + 5]!, data[i01 + 2]!, data[i01 + 5]!, fx, fy);
+        const i00 = y0 * W + x0;
+        const yy = lerp2(data[i00]!, data[i00 + 1]!, data[i00 + W]!, data[i00 + W + 1]!, fx, fy);
+        // The four taps' chroma samples (a tap pair can share one when it lies inside a 2×2 block).
+        const ca = x0 >> 1, cb = (x0 + 1) >> 1, ra = (y0 >> 1) * cw, rb = ((y0 + 1) >> 1) * cw;
+        const uu = lerp2(data[uOff + ra + ca]!, data[uOff + ra + cb]!, data[uOff + rb + ca]!, data[uOff + rb + cb]!, fx, fy) - 128;
+        const vv = lerp2(data[vOff + ra + ca]!, data[vOff + ra + cb]!, data[vOff + rb + ca]!, data[vOff + rb + cb]!, fx, fy) - 128;
+        const l = yk * (yy - Y0);
+        outc[o] = l + rv * vv;
+        outc[o + 1] = l - gu * uu - gv * vv;
+        outc[o + 2] = l + bu * uu;
       }
       continue;
     }
@@ -50,27 +68,39 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
       }
       const fx = sx - x0;
       const fy = sy - y0;
-      // Taps outside the frame take the border colour, so the crop edge fades exactly like cv2's constant border.
-      const xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
-      const inXa = xa >= 0 && xa < W, inXb = xb >= 0 && xb < W, inYa = ya >= 0 && ya < H, inYb = yb >= 0 && yb < H;
-      for (let ch = 0; ch < 3; ch++) {
-        const border = CROP_BORDER_RGB[ch]!;
-        const p00 = inXa && inYa ? data[(ya * W + xa) * 3 + ch]! : border;
-        const p10 = inXb && inYa ? data[(ya * W + xb) * 3 + ch]! : border;
-        const p01 = inXa && inYb ? data[(yb * W + xa) * 3 + ch]! : border;
-        const p11 = inXb && inYb ? data[(yb * W + xb) * 3 + ch]! : border;
-        const top = p00 + (p10 - p00) * fx;
-        const bottom = p01 + (p11 - p01) * fx;
-        out[o + ch] = Math.round(top + (bottom - top) * fy);
+      // Taps outside the frame take the border colour (in RGB, so the crop edge fades exactly like cv2's
+      // constant border); taps inside are converted one by one.
+      taps[0] = x0; taps[1] = y0; taps[2] = x0 + 1; taps[3] = y0;
+      taps[4] = x0; taps[5] = y0 + 1; taps[6] = x0 + 1; taps[7] = y0 + 1;
+      for (let t = 0; t < 4; t++) {
+        const x = taps[2 * t]!, y = taps[2 * t + 1]!;
+        if (x < 0 || x >= W || y < 0 || y >= H) {
+          rgb[3 * t] = CROP_BORDER_RGB[0];
+          rgb[3 * t + 1] = CROP_BORDER_RGB[1];
+          rgb[3 * t + 2] = CROP_BORDER_RGB[2];
+          continue;
+        }
+        const ci = (y >> 1) * cw + (x >> 1);
+        const l = yk * (data[y * W + x]! - Y0);
+        const uu = data[uOff + ci]! - 128;
+        const vv = data[vOff + ci]! - 128;
+        rgb[3 * t] = clamp255(l + rv * vv);
+        rgb[3 * t + 1] = clamp255(l - gu * uu - gv * vv);
+        rgb[3 * t + 2] = clamp255(l + bu * uu);
       }
+      for (let ch = 0; ch < 3; ch++) outc[o + ch] = lerp2(rgb[ch]!, rgb[3 + ch]!, rgb[6 + ch]!, rgb[9 + ch]!, fx, fy);
     }
   }
   return out;
 }
 
-/** Bilinear blend of four taps (top-left, top-right, bottom-left, bottom-right), rounded. */
+/** Bilinear blend of four taps (top-left, top-right, bottom-left, bottom-right), unrounded. */
 function lerp2(p00: number, p10: number, p01: number, p11: number, fx: number, fy: number): number {
   const top = p00 + (p10 - p00) * fx;
   const bottom = p01 + (p11 - p01) * fx;
-  return Math.round(top + (bottom - top) * fy);
+  return top + (bottom - top) * fy;
+}
+
+function clamp255(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }

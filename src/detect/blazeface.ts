@@ -4,7 +4,7 @@ import { FaceRestoreError } from '../errors.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
-import { letterboxRgb } from './letterbox.ts';
+import { letterboxRgb, type Letterbox } from './letterbox.ts';
 import { weightedNms } from './nms.ts';
 
 /** Options for BlazeFaceDetector.create. */
@@ -88,9 +88,18 @@ export class BlazeFaceDetector implements FaceDetector {
     return new BlazeFaceDetector(model, shape[1], options);
   }
 
+  /** Side of the square model input, px. */
+  get inputSize(): number {
+    return this.#size;
+  }
+
   async detect(frame: VideoFrame): Promise<FaceDetection[]> {
+    return this.detectLetterboxed(letterboxRgb(frame, this.#size, this.#size, true));
+  }
+
+  /** Runs the model on a ready input: `data` is inputSize² packed RGB24, `box` maps it to frame pixels. */
+  async detectLetterboxed({ data, box }: { data: Uint8Array; box: Letterbox }): Promise<FaceDetection[]> {
     const S = this.#size;
-    const { data, box } = await letterboxRgb(frame, S, S, true);
     const input = new Float32Array(S * S * 3);
     for (let i = 0; i < input.length; i++) input[i] = data[i]! / 127.5 - 1;
     const out = await this.#model.run({ [this.#inputName]: { type: 'float32', dims: [1, S, S, 3], data: input } });

@@ -4,7 +4,7 @@ import type { FaceDetection, VideoFrame } from '../types.ts';
 export interface FaceDetector {
   /** Detector name for logs and summaries, e.g. `blazeface-back-256`. */
   readonly name: string;
-  /** Detects faces in an RGB24 frame. Results are in frame pixels, sorted by descending score. */
+  /** Detects faces in an I420 frame (see VideoFrame). Results are in frame pixels, sorted by descending score. */
   detect(frame: VideoFrame): Promise<FaceDetection[]>;
   /** Releases the model. Idempotent. */
   close(): Promise<void>;

@@ -2,7 +2,7 @@ import { FaceRestoreError } from '../errors.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
-import { letterboxRgb } from './letterbox.ts';
+import { letterboxRgb, type Letterbox } from './letterbox.ts';
 import { weightedNms } from './nms.ts';
 
 /** Options for YuNetDetector.create. */
@@ -54,14 +54,23 @@ export class YuNetDetector implements FaceDetector {
     return new YuNetDetector(model, options);
   }
 
-  async detect(frame: VideoFrame): Promise<FaceDetection[]> {
+  /** The model input size for a frame of this size and the largest scale the frame may be fitted with. */
+  inputFor(width: number, height: number): { width: number; height: number; maxScale: number } {
     const input = this.#model.inputs[0]!;
     const fixedH = typeof input.shape[2] === 'number' ? input.shape[2] : undefined;
     const fixedW = typeof input.shape[3] === 'number' ? input.shape[3] : undefined;
-    const scale = Math.min(1, this.#maxSide / Math.max(frame.width, frame.height));
-    const W = fixedW ?? Math.ceil((frame.width * scale) / 32) * 32;
-    const H = fixedH ?? Math.ceil((frame.height * scale) / 32) * 32;
-    const { data, box } = await letterboxRgb(frame, W, H, false, scale);
+    const scale = Math.min(1, this.#maxSide / Math.max(width, height));
+    return { width: fixedW ?? Math.ceil((width * scale) / 32) * 32, height: fixedH ?? Math.ceil((height * scale) / 32) * 32, maxScale: scale };
+  }
+
+  async detect(frame: VideoFrame): Promise<FaceDetection[]> {
+    const { width, height, maxScale } = this.inputFor(frame.width, frame.height);
+    return this.detectLetterboxed(letterboxRgb(frame, width, height, false, maxScale), width, height);
+  }
+
+  /** Runs the model on a ready W × H packed RGB24 input (see inputFor); `box` maps it to frame pixels. */
+  async detectLetterboxed({ data, box }: { data: Uint8Array; box: Letterbox }, W: number, H: number): Promise<FaceDetection[]> {
+    const input = this.#model.inputs[0]!;
     const plane = W * H;
     const chw = new Float32Array(3 * plane);
     for (let i = 0; i < plane; i++) {

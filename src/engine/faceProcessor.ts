@@ -6,8 +6,9 @@ import type { FaceDetector } from '../detect/detector.ts';
 import type { FaceTracker } from '../track/tracker.ts';
 import { detectInRegions } from './regionDetect.ts';
 import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
+import { StageCpuMeter } from '../util/cpuMeter.ts';
 
-/** A frame with its faces aligned and cropped, waiting for restoration. */
+/** A frame with its faces aligned and cropped, waiting for restoration (no crops without a restorer: nothing would read them). */
 export interface PreparedFrame extends AnalyzedFrame {
   aligned: AlignedFace[];
 }
@@ -19,7 +20,8 @@ export interface ComposedFrame extends AnalyzedFrame {
 
 /**
  * The per-frame work shared by file and live modes: detect → track → align (warp crops), and
- * restore (batched across frames) → paste back. Holds no frames between calls; timing goes to `times`.
+ * restore (batched across frames) → paste back, all on I420 frames (only the faces' crops are RGB).
+ * Holds no frames between calls; wall time goes to `times`, main-thread CPU time per stage to `cpu`.
  */
 export class FaceProcessor {
   readonly detector: FaceDetector;
@@ -28,13 +30,15 @@ export class FaceProcessor {
   readonly times: StageTimes;
   /** Re-detect inside tracked regions on frames between full detections. */
   readonly regionDetection: boolean;
+  readonly cpu: StageCpuMeter;
 
-  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true) {
+  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter()) {
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
     this.restorer = restorer;
     this.times = times;
+    this.cpu = cpu;
   }
 
   /**
@@ -43,22 +47,42 @@ export class FaceProcessor {
    * (when `regionDetection`), else prediction alone.
    */
   async prepare(frame: VideoFrame): Promise<PreparedFrame> {
+    const cpu = this.cpu;
     let t = performance.now();
+    let c = cpu.now();
     let faces: Face[];
-    if (this.tracker.needsDetection?.(frame) ?? true) {
-      faces = this.tracker.update(frame, await this.detector.detect(frame));
+    const full = this.tracker.needsDetection?.(frame) ?? true;
+    c = cpu.add('track', c);
+    if (full) {
+      // The detector's synchronous part (building its input from the planes) runs before its first await.
+      const pending = this.detector.detect(frame);
+      c = cpu.add('detect', c);
+      const found = await pending;
+      c = cpu.now();
+      faces = this.tracker.update(frame, found);
+      c = cpu.add('track', c);
     } else {
       const regions = this.regionDetection ? (this.tracker.regions?.(frame.width, frame.height) ?? []) : [];
-      faces = regions.length > 0
-        ? this.tracker.update(frame, await detectInRegions(this.detector, frame, regions), { partial: true })
-        : this.tracker.update(frame, undefined);
+      c = cpu.add('track', c);
+      if (regions.length > 0) {
+        const pending = detectInRegions(this.detector, frame, regions);
+        c = cpu.add('detect', c);
+        const found = await pending;
+        c = cpu.now();
+        faces = this.tracker.update(frame, found, { partial: true });
+      } else faces = this.tracker.update(frame, undefined);
+      c = cpu.add('track', c);
     }
     this.times.detect += performance.now() - t;
     t = performance.now();
-    const aligned: AlignedFace[] = faces.map((face) => {
-      const toCrop = alignmentFor(face.points);
-      return { face, toCrop, crop: warpToCrop(frame, toCrop) };
-    });
+    // Without a restorer nothing reads the crops: no warp at all.
+    const aligned: AlignedFace[] = this.restorer
+      ? faces.map((face) => {
+          const toCrop = alignmentFor(face.points);
+          return { face, toCrop, crop: warpToCrop(frame, toCrop) };
+        })
+      : [];
+    cpu.add('align', c);
     this.times.align += performance.now() - t;
     return { frame, faces, aligned };
   }
@@ -68,14 +92,19 @@ export class FaceProcessor {
    * its frame in place. Returns the frames in the order given.
    */
   async compose(frames: readonly PreparedFrame[]): Promise<ComposedFrame[]> {
+    const cpu = this.cpu;
     const all = frames.flatMap((f) => f.aligned);
     let restored: Uint8Array[] = [];
     if (this.restorer && all.length > 0) {
       const t = performance.now();
-      restored = await this.restorer.restore(all.map((a) => a.crop), all.map((a) => a.face.fidelity));
+      const c = cpu.now();
+      const pending = this.restorer.restore(all.map((a) => a.crop), all.map((a) => a.face.fidelity));
+      cpu.add('restore', c);
+      restored = await pending;
       this.times.restore += performance.now() - t;
     }
     const t = performance.now();
+    const c = cpu.now();
     let k = 0;
     const out = frames.map((f) => {
       const changed: Box[] = [];
@@ -85,6 +114,7 @@ export class FaceProcessor {
       }
       return { frame: f.frame, faces: f.faces, changed };
     });
+    cpu.add('paste', c);
     this.times.paste += performance.now() - t;
     return out;
   }

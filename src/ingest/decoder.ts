@@ -1,7 +1,9 @@
 import { FaceRestoreError } from '../errors.ts';
 import type { VideoFrame, VideoInfo } from '../types.ts';
+import type { StageCpuMeter } from '../util/cpuMeter.ts';
 import { ChildRunner } from '../util/process.ts';
-import { buildDecodeArgs, parseShowinfoLine } from './ffmpegArgs.ts';
+import { colourFromNames, i420Layout, type YuvColour } from '../util/yuv.ts';
+import { buildDecodeArgs, parseShowinfoColour, parseShowinfoLine } from './ffmpegArgs.ts';
 
 /** Options for VideoDecoder.create. */
 export interface DecoderOptions {
@@ -10,10 +12,13 @@ export interface DecoderOptions {
   start?: number;
   /** Decode this many seconds. */
   duration?: number;
+  /** Charges this process's share of decoding (reassembling frames from the pipe) to its `decode` stage. */
+  cpu?: StageCpuMeter;
 }
 
 /**
- * Streams the frames of a probed video as RGB24, in presentation order, each with its index and pts.
+ * Streams the frames of a probed video as I420 (see VideoFrame), in presentation order, each with its index,
+ * pts and colour (matrix and range as ffmpeg's `showinfo` reports them for that frame).
  * Variable-rate input is resampled to its average rate (duplicating or dropping frames, as a player
  * would) so the output keeps its duration and stays in sync with the audio. Memory use is one frame
  * at a time plus the pipe's buffer: the consumer's pace drives ffmpeg's (backpressure through the pipe).
@@ -24,6 +29,8 @@ export class VideoDecoder {
   readonly #frameBytes: number;
   readonly #options: DecoderOptions;
   readonly #pts = new Map<number, number>();
+  readonly #colour = new Map<number, YuvColour>();
+  #lastN = -1;
   #ptsWaiter: (() => void) | undefined;
   #closed = false;
   #started = false;
@@ -32,7 +39,7 @@ export class VideoDecoder {
     this.info = info;
     this.#options = options;
     this.#runner = runner;
-    this.#frameBytes = info.width * info.height * 3;
+    this.#frameBytes = i420Layout(info.width, info.height).size;
   }
 
   /** Starts ffmpeg on `info.path`. Errors: E_FFMPEG_MISSING. */
@@ -57,16 +64,27 @@ export class VideoDecoder {
 
   #onStderr(line: string): void {
     const parsed = parseShowinfoLine(line);
-    if (!parsed) return;
-    this.#pts.set(parsed.n, parsed.ptsTime);
-    this.#ptsWaiter?.();
+    if (parsed) {
+      this.#pts.set(parsed.n, parsed.ptsTime);
+      this.#lastN = parsed.n;
+      this.#ptsWaiter?.();
+      return;
+    }
+    // showinfo logs a frame's colour line after its pts line, before the frame reaches stdout.
+    const colour = parseShowinfoColour(line);
+    if (colour && this.#lastN >= 0) {
+      this.#colour.set(this.#lastN, colourFromNames(colour.space, colour.range));
+      this.#ptsWaiter?.();
+    }
   }
 
-  async #ptsOf(n: number): Promise<number> {
-    while (!this.#pts.has(n)) {
+  /** The pts and colour of frame n, waiting for showinfo's lines about it (a frame's bytes can overtake them). */
+  async #factsOf(n: number): Promise<{ pts: number; colour: YuvColour | undefined }> {
+    // A colour line missing (another ffmpeg's showinfo) must not stall: frame n+1's pts line ends the wait.
+    while (!this.#pts.has(n) || (!this.#colour.has(n) && !this.#pts.has(n + 1))) {
       if (!this.#runner.running) {
         await this.#runner.exited;
-        if (!this.#pts.has(n)) return n / this.info.fps;
+        if (!this.#pts.has(n)) return { pts: n / this.info.fps, colour: this.#takeColour(n) };
         break;
       }
       await new Promise<void>((resolve) => {
@@ -77,7 +95,13 @@ export class VideoDecoder {
     }
     const v = this.#pts.get(n)!;
     this.#pts.delete(n);
-    return v;
+    return { pts: v, colour: this.#takeColour(n) };
+  }
+
+  #takeColour(n: number): YuvColour | undefined {
+    const c = this.#colour.get(n);
+    this.#colour.delete(n);
+    return c;
   }
 
   /**
@@ -92,21 +116,26 @@ export class VideoDecoder {
     let frame = Buffer.allocUnsafe(this.#frameBytes);
     let filled = 0;
     try {
+      const cpu = this.#options.cpu;
       for await (const chunk of this.#runner.child.stdout! as AsyncIterable<Buffer>) {
         let offset = 0;
+        let c = cpu?.now() ?? 0;
         while (offset < chunk.length) {
           const n = Math.min(chunk.length - offset, this.#frameBytes - filled);
           chunk.copy(frame, filled, offset, offset + n);
           filled += n;
           offset += n;
           if (filled === this.#frameBytes) {
-            const pts = await this.#ptsOf(index);
-            yield { index, pts, width, height, data: frame };
+            if (cpu) cpu.add('decode', c);
+            const { pts, colour } = await this.#factsOf(index);
+            yield colour ? { index, pts, width, height, data: frame, colour } : { index, pts, width, height, data: frame };
             index++;
+            c = cpu?.now() ?? 0;
             frame = Buffer.allocUnsafe(this.#frameBytes);
             filled = 0;
           }
         }
+        if (cpu) cpu.add('decode', c);
       }
       const exit = await this.#runner.exited;
       if (this.#closed) return;

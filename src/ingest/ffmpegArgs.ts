@@ -23,9 +23,10 @@ export interface DecodeArgsOptions {
 }
 
 /**
- * ffmpeg arguments that decode the first video stream of `input` to packed RGB24 on stdout, one frame
- * after another, with a `showinfo` line per frame on stderr carrying its pts. Rotation metadata is
- * applied by ffmpeg's autorotation (before our filters), so frames come out upright.
+ * ffmpeg arguments that decode the first video stream of `input` to raw I420 (`yuv420p`) on stdout, one
+ * frame after another, with `showinfo` lines per frame on stderr carrying its pts and colour. Rotation
+ * metadata is applied by ffmpeg's autorotation (before our filters), so frames come out upright. 4:2:0
+ * input (nearly all video) passes through without any colour conversion.
  */
 export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
   const filters = [...(o.constantFrameRate ? [`fps=${o.constantFrameRate}`] : []), 'showinfo=checksum=0'];
@@ -48,7 +49,7 @@ export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
     '-f',
     'rawvideo',
     '-pix_fmt',
-    'rgb24',
+    'yuv420p',
     'pipe:1',
   ];
 }
@@ -60,4 +61,11 @@ export function parseShowinfoLine(line: string): { n: number; ptsTime: number } 
   const t = /\bpts_time:\s*(-?[\d.]+(?:e[-+]?\d+)?)/i.exec(line);
   if (!n || !t) return undefined;
   return { n: Number(n[1]), ptsTime: Number(t[1]) };
+}
+
+/** Parses a `showinfo` colour line (`color_range:tv color_space:bt709 …`) into its range and space names, or undefined. */
+export function parseShowinfoColour(line: string): { range: string; space: string } | undefined {
+  if (!line.includes('Parsed_showinfo')) return undefined;
+  const m = /\bcolor_range:\s*(\S+)\s+color_space:\s*(\S+)/.exec(line);
+  return m ? { range: m[1]!, space: m[2]! } : undefined;
 }

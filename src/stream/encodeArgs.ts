@@ -1,4 +1,5 @@
 /** Pure builders of ffmpeg argument lists for encoding. Nothing here spawns anything. */
+import type { YuvColour } from '../util/yuv.ts';
 
 import { localInput, localOutput } from '../util/localInput.ts';
 
@@ -34,6 +35,21 @@ export interface EncodeArgsOptions extends VideoCodecOptions {
   output: string;
   /** Container format passed as -f (the temp name may lack the extension). Default `mp4`. */
   format?: string;
+  /** Colour of the raw frames (the source's), tagged on the output so players read it as the source. Default: untagged (BT.601 limited). */
+  colour?: YuvColour;
+}
+
+/**
+ * Input options that tag raw I420 frames with their colour: the matrix when it is not BT.601 (ffmpeg's
+ * reading of untagged video) and full range when it is full; nothing for BT.601 limited.
+ */
+export function colourTagArgs(colour: YuvColour | undefined): string[] {
+  if (!colour) return [];
+  const args: string[] = [];
+  if (colour.matrix === 'bt709') args.push('-colorspace', 'bt709');
+  else if (colour.matrix === 'bt2020') args.push('-colorspace', 'bt2020nc');
+  if (colour.range === 'full') args.push('-color_range', 'pc');
+  return args;
 }
 
 /** Default pixel format for a size: 4:2:0 when both sides are even, else 4:4:4 (keeps the exact size). */
@@ -41,7 +57,10 @@ export function defaultPixelFormat(width: number, height: number): string {
   return width % 2 === 0 && height % 2 === 0 ? 'yuv420p' : 'yuv444p';
 }
 
-/** ffmpeg arguments that read raw RGB24 frames on stdin and write an encoded file, copying audio when possible. */
+/**
+ * ffmpeg arguments that read raw I420 (`yuv420p`) frames on stdin and write an encoded file, copying audio
+ * when possible. With the default 4:2:0 output the frames reach the encoder without any conversion.
+ */
 export function buildEncodeArgs(o: EncodeArgsOptions): string[] {
   const codec = o.codec ?? 'libx264';
   const format = o.format ?? 'mp4';
@@ -54,11 +73,12 @@ export function buildEncodeArgs(o: EncodeArgsOptions): string[] {
     '-f',
     'rawvideo',
     '-pix_fmt',
-    'rgb24',
+    'yuv420p',
     '-s',
     `${o.width}x${o.height}`,
     '-r',
     o.frameRate,
+    ...colourTagArgs(o.colour),
     '-i',
     'pipe:0',
   ];

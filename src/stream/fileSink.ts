@@ -54,6 +54,7 @@ export class FileSink implements FrameSink {
       audioFrom: info.audio && this.options.copyAudio !== false ? { path: info.path, codec: info.audio.codec, ...this.options.window } : undefined,
       output: this.#partial,
       format,
+      colour: info.colour,
     });
     this.#runner = await ChildRunner.start(this.options.ffmpegPath ?? 'ffmpeg', args, { missingCode: 'E_FFMPEG_MISSING' });
   }

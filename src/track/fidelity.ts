@@ -1,5 +1,6 @@
 import type { Box, FaceDetection, VideoFrame } from '../types.ts';
 import type { FidelityPolicy } from './tracker.ts';
+import { yuvCoefficients } from '../util/yuv.ts';
 
 /** Parameters of the `auto` fidelity mode (see faceQuality and docs/tracking.md). */
 export interface AutoFidelityOptions {
@@ -73,7 +74,7 @@ export function faceQuality(frame: VideoFrame, box: Box, options: AutoFidelityOp
   return { sizePx, laplacianVariance, sizeScore, sharpScore, quality: Math.sqrt(sizeScore * sharpScore) };
 }
 
-/** Variance of the Laplacian of the grey levels inside the central 70 % of `box` (see faceQuality). */
+/** Variance of the Laplacian of the grey levels (the frame's luma plane, nothing else read) inside the central 70 % of `box` (see faceQuality). */
 export function laplacianVarianceIn(frame: VideoFrame, box: Box): number {
   const { width, height, data } = frame;
   const cx = box.x + box.width / 2;
@@ -87,15 +88,17 @@ export function laplacianVarianceIn(frame: VideoFrame, box: Box): number {
   const gh = Math.floor((y1 - y0) / f);
   if (gw < 3 || gh < 3) return 0;
   const g = new Float32Array(gw * gh);
-  const norm = 1 / (f * f);
+  // Grey levels are the luma plane scaled to 0–255 (the thresholds are in those units).
+  const { yk, y0: lumaZero } = yuvCoefficients(frame.colour);
+  const norm = yk / (f * f);
   for (let gy = 0; gy < gh; gy++) {
     for (let gx = 0; gx < gw; gx++) {
       let s = 0;
       for (let dy = 0; dy < f; dy++) {
-        let o = ((y0 + gy * f + dy) * width + x0 + gx * f) * 3;
-        for (let dx = 0; dx < f; dx++, o += 3) s += 0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]!;
+        let o = (y0 + gy * f + dy) * width + x0 + gx * f;
+        for (let dx = 0; dx < f; dx++, o++) s += data[o]!;
       }
-      g[gy * gw + gx] = s * norm;
+      g[gy * gw + gx] = s * norm - yk * lumaZero;
     }
   }
   let sum = 0;

@@ -1,4 +1,5 @@
 import type { VideoFrame } from '../types.ts';
+import { i420Layout, yuvCoefficients } from '../util/yuv.ts';
 
 /** Options of the shot-cut detector. */
 export interface ShotCutOptions {
@@ -42,27 +43,43 @@ const BITS = 3; // 8 levels per channel → 512 joint RGB bins
 const BINS = 1 << (3 * BITS);
 
 /**
- * Joint RGB histogram (8×8×8 bins) of a frame sampled on a regular grid with about `samples` points along
- * its longer side, normalised to sum 1. Cost is independent of the resolution (≈ 9 k samples for 16:9).
+ * Joint RGB histogram (8×8×8 bins) of an I420 frame sampled on a regular grid with about `samples` points
+ * along its longer side, normalised to sum 1: only the sampled pixels are read and converted to RGB (with
+ * the frame's colour matrix). Cost is independent of the resolution (≈ 9 k samples for 16:9).
  */
 export function colourHistogram(frame: VideoFrame, samples = SHOT_CUT_DEFAULTS.samples): Float64Array {
   const { width, height, data } = frame;
-  if (data.length < width * height * 3) throw new TypeError(`Expected ${width * height * 3} RGB24 bytes for frame ${frame.index} but received ${data.length}`);
+  const L = i420Layout(width, height);
+  if (data.length < L.size) throw new TypeError(`Expected ${L.size} I420 bytes for frame ${frame.index} but received ${data.length}`);
+  const k = yuvCoefficients(frame.colour);
   const step = Math.max(1, Math.max(width, height) / samples);
   const h = new Float64Array(BINS);
   let count = 0;
   const shift = 8 - BITS;
   for (let fy = step / 2; fy < height; fy += step) {
-    const row = Math.floor(fy) * width;
+    const y = Math.floor(fy);
+    const row = y * width;
+    const crow = (y >> 1) * L.cw;
     for (let fx = step / 2; fx < width; fx += step) {
-      const o = (row + Math.floor(fx)) * 3;
-      const bin = ((data[o]! >> shift) << (2 * BITS)) | ((data[o + 1]! >> shift) << BITS) | (data[o + 2]! >> shift);
+      const x = Math.floor(fx);
+      const l = k.yk * (data[row + x]! - k.y0);
+      const u = data[L.uOff + crow + (x >> 1)]! - 128;
+      const v = data[L.vOff + crow + (x >> 1)]! - 128;
+      const r = byte(l + k.rv * v);
+      const g = byte(l - k.gu * u - k.gv * v);
+      const b = byte(l + k.bu * u);
+      const bin = ((r >> shift) << (2 * BITS)) | ((g >> shift) << BITS) | (b >> shift);
       h[bin]! += 1;
       count++;
     }
   }
   for (let i = 0; i < BINS; i++) h[i]! /= count;
   return h;
+}
+
+/** A converted sample as a byte: rounded and clamped to 0–255. */
+function byte(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
 }
 
 /** Hellinger distance sqrt(1 − Σ √(p·q)) between two normalised histograms, in [0, 1]. */

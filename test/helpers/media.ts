@@ -5,6 +5,8 @@ import { VideoDecoder } from '../../src/ingest/decoder.ts';
 import { probeVideo } from '../../src/ingest/probe.ts';
 import type { AnalyzedFrame, VideoFrame, VideoInfo } from '../../src/types.ts';
 import type { FrameSink } from '../../src/stream/sink.ts';
+import { i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../src/util/yuv.ts';
+import sharp from 'sharp';
 
 export const run = promisify(execFile);
 
@@ -66,4 +68,63 @@ export async function childPids(): Promise<number[]> {
     .map((l) => l.trim())
     .filter((l) => l && !/\bps$/.test(l))
     .map((l) => Number(l.split(/\s+/)[0]));
+}
+
+/**
+ * An I420 frame from packed RGB24 pixels (the test's own conversion: luma per pixel, chroma from each 2×2
+ * block's mean colour), so tests can start from stills and synthetic pictures.
+ */
+export function i420FromRgb(rgb: Uint8Array, width: number, height: number, colour?: YuvColour, index = 0): VideoFrame {
+  const L = i420Layout(width, height);
+  const k = yuvCoefficients(colour);
+  const data = new Uint8Array(L.size);
+  const byte = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+  for (let p = 0; p < width * height; p++) data[p] = byte(lumaOf(k, rgb[3 * p]!, rgb[3 * p + 1]!, rgb[3 * p + 2]!));
+  for (let cy = 0; cy < L.ch; cy++) for (let cx = 0; cx < L.cw; cx++) {
+    let r = 0, g = 0, b = 0, n = 0;
+    for (let y = 2 * cy; y < Math.min(height, 2 * cy + 2); y++) for (let x = 2 * cx; x < Math.min(width, 2 * cx + 2); x++) {
+      const i = (y * width + x) * 3;
+      r += rgb[i]!; g += rgb[i + 1]!; b += rgb[i + 2]!; n++;
+    }
+    r /= n; g /= n; b /= n;
+    const l = k.kr * r + k.kg * g + k.kb * b;
+    data[L.uOff + cy * L.cw + cx] = byte(128 + k.ku * (b - l));
+    data[L.vOff + cy * L.cw + cx] = byte(128 + k.kv * (r - l));
+  }
+  return { index, pts: index / 25, width, height, data, ...(colour ? { colour } : {}) };
+}
+
+/** Packed RGB24 of an I420 frame (chroma repeated over its 2×2 block, as ffmpeg's yuv420p → rgb24 does). */
+export function rgbFromI420(frame: VideoFrame): Uint8Array {
+  const { width, height, data } = frame;
+  const L = i420Layout(width, height);
+  const k = yuvCoefficients(frame.colour);
+  const out = new Uint8ClampedArray(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const ci = (y >> 1) * L.cw + (x >> 1);
+    const l = k.yk * (data[y * width + x]! - k.y0);
+    const u = data[L.uOff + ci]! - 128;
+    const v = data[L.vOff + ci]! - 128;
+    const o = (y * width + x) * 3;
+    out[o] = l + k.rv * v;
+    out[o + 1] = l - k.gu * u - k.gv * v;
+    out[o + 2] = l + k.bu * u;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** A still image as an I420 frame (BT.601 limited range, the VideoFrame default). */
+export async function stillFrame(file: string, blur?: number): Promise<VideoFrame> {
+  let img = sharp(file).removeAlpha();
+  if (blur !== undefined) img = img.blur(blur);
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  return i420FromRgb(data, info.width, info.height);
+}
+
+/** PSNR in dB between two equally long byte arrays (Infinity when identical). */
+export function psnr(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) throw new TypeError(`Expected equal lengths but received ${a.length} and ${b.length}`);
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * a.length) / se);
 }

@@ -3,7 +3,8 @@ import { VideoDecoder } from '../../ingest/decoder.ts';
 import { probeVideo } from '../../ingest/probe.ts';
 import type { FrameSink } from '../../stream/sink.ts';
 import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
-import type { AnalyzedFrame, Face, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
+import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
+import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
 import type { Components } from '../../engine/components.ts';
@@ -37,8 +38,25 @@ export interface RunSummary {
   detector: string;
   /** Wall-clock seconds for the whole run. */
   seconds: number;
-  /** Milliseconds per stage; stages overlap, so they can add up to more than the wall time. */
+  /** Wall-clock milliseconds per stage (awaited time); stages overlap, so they can add up to more than the wall time. */
   stageMs: StageTimes;
+  /** Main-thread CPU milliseconds per stage over the run (thread CPU time of each stage's synchronous work; see StageCpu). */
+  stageCpuMs: StageCpu;
+  /** CPU milliseconds of this process's other threads over the run: ONNX Runtime's thread pools, worker threads, GC helpers. */
+  offMainCpuMs: number;
+  /**
+   * CPU milliseconds (user + system, all threads) of the ffmpeg children: `decode` the decoder, `encode` the
+   * sink's (the encoder for a file; 0 for a sink without a process). Undefined where /proc is unavailable, or
+   * when the sink ended the run before the input did. Counted from this process's reaped-children CPU, so
+   * other children reaped during the run (another run in the same process) would be counted too.
+   */
+  childCpuMs: { decode: number; encode: number } | undefined;
+  /**
+   * CPU milliseconds per frame, everything together: the main thread's stages (as stageCpuMs / frames),
+   * `offMain` (offMainCpuMs / frames), `ffmpegDecode` and `ffmpegEncode` (childCpuMs / frames, 0 when unknown)
+   * and `total`, their sum.
+   */
+  cpuMsPerFrame: StageCpu & { offMain: number; ffmpegDecode: number; ffmpegEncode: number; total: number };
   /** Peak resident memory of this process so far, MiB. */
   peakRssMB: number;
 }
@@ -79,8 +97,11 @@ export async function runFile(components: Components, input: string, sink: Frame
   const info: VideoInfo = await probeVideo(input, o.ffprobePath);
   run.signal?.throwIfAborted();
   run.onStart?.(info);
-  const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration });
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times);
+  const cpu = new StageCpuMeter();
+  const childStart = reapedChildrenCpuMs();
+  let childAfterDecode: number | undefined;
+  const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu);
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -101,6 +122,8 @@ export async function runFile(components: Components, input: string, sink: Frame
         await decoded.push(frame);
         t = performance.now();
       }
+      // The generator returns after ffmpeg has exited and been reaped: its CPU is in the children's total now.
+      childAfterDecode = reapedChildrenCpuMs();
       decoded.close();
     })(),
     (async () => {
@@ -128,10 +151,15 @@ export async function runFile(components: Components, input: string, sink: Frame
       composed.close();
     })(),
     (async () => {
-      await sink.start(info);
-      for (let item = await composed.pop(); item; item = await composed.pop()) {
+      // The sink starts with the first frame in hand, so it knows the frames' colour (to tag the output).
+      let item = await composed.pop();
+      await sink.start(item?.frame.colour ? { ...info, colour: item.frame.colour } : info);
+      for (; item; item = await composed.pop()) {
         const t = performance.now();
-        const said = await sink.write(item);
+        const c = cpu.now();
+        const writing = sink.write(item);
+        cpu.add('encode', c);
+        const said = await writing;
         times.encode += performance.now() - t;
         stats.frames++;
         stats.faces += item.faces.length;
@@ -169,6 +197,13 @@ export async function runFile(components: Components, input: string, sink: Frame
     run.signal?.removeEventListener('abort', onAbort);
     await decoder.close();
   }
+  const childEnd = reapedChildrenCpuMs();
+  const childCpuMs =
+    childStart !== undefined && childEnd !== undefined && childAfterDecode !== undefined && !endedBySink
+      ? { decode: childAfterDecode - childStart, encode: childEnd - childAfterDecode }
+      : undefined;
+  const stageCpuMs = cpu.result();
+  const offMainCpuMs = cpu.offMainMs();
   return {
     input,
     output: undefined,
@@ -182,6 +217,18 @@ export async function runFile(components: Components, input: string, sink: Frame
     detector: components.detector.name,
     seconds: (performance.now() - started) / 1000,
     stageMs: times,
+    stageCpuMs,
+    offMainCpuMs,
+    childCpuMs,
+    cpuMsPerFrame: perFrame(stageCpuMs, offMainCpuMs, childCpuMs, stats.frames),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
   };
+}
+
+function perFrame(stage: StageCpu, offMain: number, child: RunSummary['childCpuMs'], frames: number): RunSummary['cpuMsPerFrame'] {
+  const n = Math.max(1, frames);
+  const out = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, v / n])) as unknown as StageCpu;
+  const r = { ...out, offMain: offMain / n, ffmpegDecode: (child?.decode ?? 0) / n, ffmpegEncode: (child?.encode ?? 0) / n, total: 0 };
+  r.total = Object.values(out).reduce((a, b) => a + b, 0) + r.offMain + r.ffmpegDecode + r.ffmpegEncode;
+  return r;
 }

@@ -1,11 +1,10 @@
 /**
  * Worker-thread side of LiveRestorer: owns a component set (detector, restorer) and one tracker with
- * per-track fidelity, and restores one I420 frame at a time (detect → track → align → restore → paste,
- * then only the changed rectangles are converted back to I420). Restoring here keeps the restore peer's
+ * per-track fidelity, and restores one I420 frame at a time, in place (detect → track → align → restore →
+ * paste all work on the I420 planes; only the faces' crops are RGB). Restoring here keeps the restore peer's
  * main thread free for WebRTC frame delivery. Messages: frameWorkerProtocol.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../../compose/i420.ts';
 import { Components } from '../../engine/components.ts';
 import { emptyStageTimes, FaceProcessor } from '../../engine/faceProcessor.ts';
 import { withLocalSettings } from '../../engine/options.ts';
@@ -29,11 +28,7 @@ interface Loaded {
 }
 
 let loaded: Loaded | undefined;
-let rgb: Uint8Array | undefined;
 let work: Promise<void> = Promise.resolve();
-
-/** Pass-through mode looks for faces in frames subsampled to about this width, px. */
-const OVERLAY_WIDTH = 640;
 
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
@@ -99,32 +94,17 @@ async function restoreFrame(l: Loaded, m: Extract<ToWorker, { type: 'frame' }>):
   const t = performance.now();
   const { width, height, data, index, pts } = m;
   const restorer = l.components.restorer;
-  let frame: VideoFrame;
-  if (restorer) {
-    const size = width * height * 3;
-    if (!rgb || rgb.length !== size) rgb = new Uint8Array(size);
-    i420ToRgb(data, width, height, rgb);
-    frame = { index, pts, width, height, data: rgb };
-  } else {
-    // Pass-through: the faces are for the overlay only (boxes relative to the frame), so a frame of at
-    // most ~640 px across is enough, and converting a fraction of the pixels leaves the cores to the codecs.
-    const small = i420ToRgbSubsampled(data, width, height, Math.max(1, Math.round(width / OVERLAY_WIDTH)), rgb);
-    rgb = small.data;
-    frame = { index, pts, ...small };
-  }
+  // WebRTC frames are I420 already (BT.601 limited range, the VideoFrame default): detection, the warp and
+  // the paste work on the planes in place; only the faces' crops are RGB.
+  const frame: VideoFrame = { index, pts, width, height, data };
   const prepared = restorer ? await l.processor.prepare(frame) : { frame, faces: l.tracker.update(frame, await l.components.detector.detect(frame)), aligned: [] };
   let restored = false;
   if (restorer && prepared.aligned.length > 0) {
-    for (const composed of await l.processor.compose([prepared])) {
-      for (const box of composed.changed) rgbToI420Region(frame.data, width, height, data, box);
-      restored = composed.changed.length > 0;
-    }
+    for (const composed of await l.processor.compose([prepared])) restored = composed.changed.length > 0;
   }
-  const fw = frame.width;
-  const fh = frame.height;
   const faces: FaceInfo[] = prepared.faces.map((f) => ({
     trackId: f.trackId,
-    box: { x: f.box.x / fw, y: f.box.y / fh, width: f.box.width / fw, height: f.box.height / fh },
+    box: { x: f.box.x / width, y: f.box.y / height, width: f.box.width / width, height: f.box.height / height },
     w: Math.min(1, Math.max(0, f.fidelity)),
     overridden: l.policy.override(f.trackId) !== undefined,
   }));
