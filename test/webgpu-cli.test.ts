@@ -7,7 +7,7 @@ import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { probeProvider } from '../src/runtime/devices.ts';
 import type { Box, VideoFrame } from '../src/types.ts';
-import { decodeFrames, ffprobeJson } from './helpers/media.ts';
+import { decodeFrames, ffprobeJson, rgbFromI420 } from './helpers/media.ts';
 import { repo, shared } from './helpers/paths.ts';
 
 // `facerestore restore --device webgpu --model <fixture .pth>` end to end. On lavapipe one face costs minutes of
@@ -66,10 +66,12 @@ describe.skipIf(!webgpu.ok)('facerestore restore --device webgpu with the CodeFo
         const f = out[i]!, g = ref[i]!;
         const rects = (await detector.detect(g)).map((d) => cropFootprint(alignmentFor(d.points), g.width, g.height));
         expect(rects.length).toBe(1);
+        // Frames come as I420; compare as RGB (the decoder's planes converted with the same matrix both sides).
+        const fd = rgbFromI420(f), gd = rgbFromI420(g);
         let faceDiff = 0, faceN = 0, awayChanged = 0, awayN = 0;
         for (let y = 0; y < f.height; y++) for (let x = 0; x < f.width; x++) {
           const k = (y * f.width + x) * 3;
-          const d = Math.abs(f.data[k]! - g.data[k]!) + Math.abs(f.data[k + 1]! - g.data[k + 1]!) + Math.abs(f.data[k + 2]! - g.data[k + 2]!);
+          const d = Math.abs(fd[k]! - gd[k]!) + Math.abs(fd[k + 1]! - gd[k + 1]!) + Math.abs(fd[k + 2]! - gd[k + 2]!);
           const r0 = rects[0]!;
           if (x >= r0.x + r0.width * 0.35 && x < r0.x + r0.width * 0.65 && y >= r0.y + r0.height * 0.35 && y < r0.y + r0.height * 0.65) { faceDiff += d; faceN++; }
           // 8 px beyond the footprint: tracking smoothing moves it a little, and 4:2:0 chroma mixes neighbours.
