@@ -131,7 +131,7 @@ export interface StageTimes {
  * Main-thread CPU milliseconds per stage (thread CPU time of the stage's synchronous sections, not awaited
  * time). `detect` is building the detector's input from the planes; `track` the tracker (smoothing, shot
  * cuts, fidelity); `other` is main-thread CPU outside every stage: mostly ONNX Runtime's inference, which
- * onnxruntime-node runs synchronously on the main thread inside a setImmediate (so no stage's bracket can
+ * its Node binding runs synchronously on the main thread inside a setImmediate (so no stage's bracket can
  * hold it), plus pipe I/O, garbage collection and the detectors' post-processing.
  */
 export interface StageCpu {

@@ -1,4 +1,6 @@
 /**
+ * (Longer than ~300 lines on purpose: both container formats end in the same tensor records and the same bounds checks; splitting the formats apart would duplicate the checks or scatter them.)
+ *
  * Reads PyTorch checkpoints (`torch.save` of a state dict) without Python:
  * - the zip format (torch ≥ 1.6): `<prefix>/data.pkl` plus one record `<prefix>/data/<key>` per storage,
  *   read with yauzl by random access, one tensor at a time;

@@ -1,4 +1,6 @@
 /**
+ * (Longer than ~300 lines on purpose: the opcode scanner, the allow-list and the bounded interpreter share one set of invariants — nothing runs before every global is checked, every length and count is capped — that are safest kept in one file.)
+ *
  * A safe subset of Python's pickle: enough to read a PyTorch state dict, nothing that can run code.
  *
  * The bytes are first decoded into a list of opcodes without executing anything; every `GLOBAL` is checked

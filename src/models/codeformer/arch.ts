@@ -1,4 +1,6 @@
 /**
+ * (Just over 300 lines: the inference and the shape check walk the same block sequence and stay together so they cannot drift apart.)
+ *
  * Infers a CodeFormer architecture from a state dict's tensor names and shapes alone, the way the official
  * code (sczhou/CodeFormer, basicsr/archs/codeformer_arch.py + vqgan_arch.py) would have built it: the
  * encoder/generator block sequence (convs, GroupNorms, ResBlocks with or without `conv_out`, attention,
