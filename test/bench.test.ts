@@ -90,7 +90,7 @@ describe('bench ffmpeg argument builders', () => {
     expect(buildScaleClipArgs({ input: 'in.mp4', output: '/t/s.mp4', width: 1280, height: 720, duration: 2 })).toEqual([
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
       '-i', 'in.mp4', '-t', '2',
-      '-map', '0:v:0', '-map', '0:a:0?',
+      '-map', '0:v:0', '-map', '0:a:0?', '-fps_mode', 'passthrough',
       '-vf', 'scale=1280:720:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1',
       '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt', 'yuv420p', '-c:a', 'copy',
       '-f', 'mp4', '-y', '/t/s.mp4',
