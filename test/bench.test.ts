@@ -44,6 +44,7 @@ describe('pipelineFlagsFromOptions', () => {
     detectorModel: '/models/yunet.onnx',
     detectorThreshold: 0.71,
     device: 'auto',
+    precision: 'fp16',
     batch: 8,
     threads: 3,
     threadSpinning: false,

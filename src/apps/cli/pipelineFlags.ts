@@ -72,6 +72,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   detectorModel: valued('--detector-model'),
   detectorThreshold: valued('--detector-threshold'),
   device: valued('--device'),
+  precision: valued('--precision'),
   batch: valued('--batch'),
   threads: valued('--threads'),
   threadSpinning: (v) => (v === false ? ['--no-thread-spinning'] : []),
