@@ -23,6 +23,10 @@
  * publisher's encoder and pacer, the middle hop (the restore peer, or the bare loop's wrtc peer: receive
  * jitter buffer, decode, encode, pacer, uplink estimate) and the returned track's jitter buffer, assembly
  * and decode in the page.
+ * And what the viewer gets, in frames per second over the measured window (`rates`): the camera's frames
+ * (a 30 fps clip) as the page presents them, the returned frames the viewer is shown, and for the live
+ * modes the restore peer's split of the frames it received under the latency budget (`--budget`, ms,
+ * default 120): restored, passed through unrestored (marked), dropped.
  * Prints one JSON document on stdout (progress on stderr).
  */
 import { createServer } from 'node:http';
@@ -56,9 +60,9 @@ type Mode = 'bare' | 'passthrough' | 'classic';
 
 /** Installed in the page: counts presentations of both videos and pairs counter values. */
 function installMeter(opts: { block: number; bits: number }): void {
-  const w = window as unknown as { __meter: { samples: number[]; shown: number; unreadable: number; width: number; height: number; reset(): void } };
+  const w = window as unknown as { __meter: { samples: number[]; shown: number; sent: number; unreadable: number; width: number; height: number; reset(): void } };
   const seen = new Map<number, number>();
-  const meter = { samples: [] as number[], shown: 0, unreadable: 0, width: 0, height: 0, reset() { this.samples = []; this.shown = 0; this.unreadable = 0; } };
+  const meter = { samples: [] as number[], shown: 0, sent: 0, unreadable: 0, width: 0, height: 0, reset() { this.samples = []; this.shown = 0; this.sent = 0; this.unreadable = 0; } };
   w.__meter = meter;
   const canvas = document.createElement('canvas');
   const g = canvas.getContext('2d', { willReadFrequently: true })!;
@@ -86,6 +90,7 @@ function installMeter(opts: { block: number; bits: number }): void {
   const original = document.getElementById('original') as HTMLVideoElement;
   const returned = document.getElementById('restored') as HTMLVideoElement;
   const onOriginal = (_now: number, m: VideoFrameCallbackMetadata) => {
+    meter.sent++;
     const c = read(original);
     if (c !== undefined) seen.set(c, m.presentationTime);
     original.requestVideoFrameCallback(onOriginal);
@@ -221,6 +226,35 @@ interface Breakdown {
   returned: Pick<RtcDelays, 'jitterBufferMs' | 'assemblyMs' | 'decodeMs'>;
 }
 
+/** The restore peer's running totals (RestoreStats, src/apps/live/protocol.ts) as the page last received them. */
+interface PeerCounters {
+  framesIn: number;
+  restored: number;
+  passedThrough: number;
+  dropped: number;
+  /** When the page read them (performance.now() of this process), ms. */
+  at: number;
+}
+
+async function peerCounters(page: Page): Promise<PeerCounters | undefined> {
+  const s = await page.evaluate(() => (window as unknown as { __live: { restoreStats?: Record<string, number> } }).__live.restoreStats);
+  return s ? { framesIn: s.framesIn!, restored: s.restored!, passedThrough: s.passedThrough!, dropped: s.dropped!, at: performance.now() } : undefined;
+}
+
+/**
+ * Frames per second over the measured window: what the camera sent and the viewer was shown (counted in
+ * the page), and what the restore peer did with the frames it received (restored, passed through
+ * unrestored, dropped), from the difference of its running totals at the window's ends. The totals reach
+ * the page every 250 ms, so each end is up to that stale; both ends alike, so the window's length holds.
+ */
+function frameRates(sent: number, shown: number, secs: number, before: PeerCounters | undefined, after: PeerCounters | undefined) {
+  const page = { cameraFps: round(sent / secs), viewerFps: round(shown / secs) };
+  if (!before || !after) return page;
+  const peerSecs = (after.at - before.at) / 1000;
+  const per = (k: 'framesIn' | 'restored' | 'passedThrough' | 'dropped') => round((after[k] - before[k]) / peerSecs);
+  return { ...page, peerInFps: per('framesIn'), restoredFps: per('restored'), passedThroughFps: per('passedThrough'), droppedFps: per('dropped') };
+}
+
 async function measure(mode: Mode, width: number, height: number, y4m: string, env: ReturnType<typeof readEnvironment>) {
   const browser = await launchChromium(y4m, args.unthrottled ? ['--disable-gpu-vsync', '--disable-frame-rate-limit'] : []);
   let server: LiveServer | undefined;
@@ -250,16 +284,18 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
     const bareMeter = new RtcDelayMeter();
     pageMeter.update(await pageStats(page));
     if (bare) bareMeter.update(await bare.stats());
+    const peerBefore = mode === 'bare' ? undefined : await peerCounters(page);
     await page.evaluate(() => (window as unknown as { __meter: { reset(): void } }).__meter.reset());
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, Number(args.seconds) * 1000));
     const secs = (performance.now() - t0) / 1000;
     const m = await page.evaluate(() => {
-      const x = (window as unknown as { __meter: { samples: number[]; shown: number; unreadable: number; width: number; height: number } }).__meter;
-      return { samples: [...x.samples], shown: x.shown, unreadable: x.unreadable, width: x.width, height: x.height };
+      const x = (window as unknown as { __meter: { samples: number[]; shown: number; sent: number; unreadable: number; width: number; height: number } }).__meter;
+      return { samples: [...x.samples], shown: x.shown, sent: x.sent, unreadable: x.unreadable, width: x.width, height: x.height };
     });
     const inPage = pageMeter.update(await pageStats(page));
     const peer = mode === 'bare' ? undefined : await page.evaluate(() => (window as unknown as { __live: { restoreStats?: Record<string, unknown> } }).__live.restoreStats);
+    const peerAfter = mode === 'bare' ? undefined : await peerCounters(page);
     const middle = bare ? bareMeter.update(await bare.stats()) : ((peer?.rtc as RtcDelays | undefined) ?? {});
     const breakdown: Breakdown = {
       publisher: { encodeMs: inPage.encodeMs, pacerMs: inPage.pacerMs },
@@ -273,6 +309,7 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
       samples: m.samples,
       p50Ms: round(percentile(m.samples, 50)),
       fpsReturned: round(m.shown / secs),
+      rates: frameRates(m.sent, m.shown, secs, peerBefore, peerAfter),
       unreadableFrames: m.unreadable,
       breakdown,
       ...(peer ? { peer: { restored: peer.restored, passedThrough: peer.passedThrough, dropped: peer.dropped, workMs: round(peer.workMs as number), peerLatencyMs: round(peer.peerLatencyMs as number) } } : {}),
@@ -286,6 +323,8 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
+/** Frame rate of the fake webcam clip. */
+const CAMERA_FPS = 30;
 
 const env = readEnvironment();
 const sizes = args.sizes!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
@@ -296,7 +335,7 @@ const runs: Run[] = [];
 const dir = os.tmpdir();
 const loadBefore = os.loadavg();
 for (const [w, h] of sizes) {
-  const y4m = await makeY4m(shared('footage/retalk_1.mp4'), path.join(dir, `facerestore-live-bench-${w}x${h}.y4m`), { width: w, height: h, seconds: 4, counter: true });
+  const y4m = await makeY4m(shared('footage/retalk_1.mp4'), path.join(dir, `facerestore-live-bench-${w}x${h}.y4m`), { width: w, height: h, seconds: 4, fps: CAMERA_FPS, counter: true });
   for (let k = 0; k < repeats; k++) {
     for (const mode of modes) {
       log(`${mode} ${w}x${h} run ${k + 1}/${repeats}…`);
@@ -337,6 +376,8 @@ const results = sizes.flatMap(([w, h]) =>
       runP50Ms: mine.map((r) => r.p50Ms),
       samples: pooled.length,
       fpsReturned: meanFields(mine.map((r) => ({ v: r.fpsReturned }))).v,
+      /** Means over the runs: camera and viewer fps (page), restore peer's in / restored / passed-through / dropped fps. */
+      rates: meanFields(mine.map((r) => r.rates as Record<string, number>)),
       unreadableFrames: mine.reduce((a, r) => a + r.unreadableFrames, 0),
       breakdownMs: {
         publisher: meanFields(mine.map((r) => r.breakdown.publisher)),
@@ -358,6 +399,7 @@ process.stdout.write(
     {
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map(round), loadavgAfter: os.loadavg().map(round) },
       budgetMs: Number(args.budget),
+      cameraClipFps: CAMERA_FPS,
       repeats,
       secondsPerRun: Number(args.seconds),
       unthrottled: args.unthrottled,

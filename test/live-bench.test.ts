@@ -24,10 +24,23 @@ describe('bench/live-latency.ts', () => {
       expect(x.breakdownMs.middle.encodeMs, x.mode).toBeGreaterThan(0);
       expect(x.breakdownMs.returned.jitterBufferMs, x.mode).toBeGreaterThan(0);
     }
+    expect(r.cameraClipFps).toBe(30);
+    expect(r.budgetMs).toBe(120);
+    for (const x of r.results) {
+      expect(x.rates.cameraFps, x.mode).toBeGreaterThan(0);
+      expect(x.rates.viewerFps, x.mode).toBeGreaterThan(0);
+    }
+    expect(r.results[0].rates.restoredFps).toBeUndefined(); // the bare loop has no restore peer
     // The live path's middle hop is the restore peer: it passed every frame through (restorer none).
     const live = r.results[1];
     expect(live.peer[0].restored).toBe(0);
     expect(live.peer[0].passedThrough).toBeGreaterThan(30);
+    expect(live.rates.restoredFps).toBe(0);
+    expect(live.rates.passedThroughFps).toBeGreaterThan(0);
+    expect(live.rates.droppedFps).toBeGreaterThanOrEqual(0);
+    // Every frame the peer received was restored, passed through or dropped (a frame or two in flight at the ends).
+    const split = live.rates.restoredFps + live.rates.passedThroughFps + live.rates.droppedFps;
+    expect(Math.abs(split - live.rates.peerInFps)).toBeLessThan(1.5);
     expect(typeof r.addedOverBare[0].addedMeanMs).toBe('number');
   });
 });

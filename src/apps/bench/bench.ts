@@ -6,48 +6,83 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FaceRestoreError } from '../../errors.ts';
 import { probeVideo } from '../../ingest/probe.ts';
-import type { PipelineOptionsInput } from '../../engine/options.ts';
+import { toPortableOptions, type PipelineOptionsInput, type PortableOptions } from '../../engine/options.ts';
 import type { RunSummary } from '../file/pipeline.ts';
-import { createRestorer } from '../../restore/createRestorer.ts';
-import { CROP_BYTES } from '../../restore/restorer.ts';
+import { pipelineFlagsFromOptions } from '../cli/pipelineFlags.ts';
 import { ChildRunner } from '../../util/process.ts';
-import { buildLoopClipArgs, buildTranscodeArgs } from './benchArgs.ts';
+import { buildLoopClipArgs, buildScaleClipArgs, buildTranscodeArgs } from './benchArgs.ts';
+import { ChildCpuMeter } from './childCpu.ts';
+import { median, medianFigures, perFrameFigures, ratio } from './stats.ts';
+import { measureRestorer, type ThroughputFigure } from './throughput.ts';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../../bin/facerestore.mjs', import.meta.url));
 
+/** A frame size, pixels. */
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
 /** What to measure. */
 export interface BenchOptions {
   input: string;
-  /** Seconds of the clip for the end-to-end run (default: all of it). */
+  /** Seconds of the clip for the overhead runs (default: all of it). */
   duration?: number;
+  /** Frame sizes for the overhead runs (even numbers); the clip is scaled to each. Default: the clip's own size. */
+  sizes?: FrameSize[];
+  /** Pipeline and bare-ffmpeg runs per size, interleaved; medians are reported. Default 3. */
+  repeats?: number;
   /** Clip lengths (seconds) for the memory-versus-length runs; empty to skip. Default [10, 60]. */
   memorySeconds?: number[];
   /** Batch sizes for the restorer throughput. Default [1, 4, 16]. */
   batches?: number[];
   /** Restorer throughput: faces per batch size measured (at least one batch). Default 16. */
   facesPerBatchSize?: number;
-  /** Pipeline flags passed to the measured runs, as CLI arguments (e.g. ['--restorer', 'classic']). */
-  pipelineArgs?: string[];
-  /** Pipeline options for the in-process restorer throughput run. */
+  /** Pipeline options: the measured child runs get every portable one as flags; the in-process restorer run uses them too. */
   pipeline: PipelineOptionsInput;
   encoder?: { codec: string; preset: string; crf: number };
   ffmpegPath?: string;
   onInfo?: (m: string) => void;
 }
 
+/** Times of one measured process tree: wall seconds from spawn to exit, CPU seconds (user + system, the whole tree; null off Linux). */
+export interface ProcessFigures {
+  wallSeconds: number;
+  cpuSeconds: number | null;
+}
+
+/** One size's overhead measurement. Medians over the repeats; ratios are pipeline over bare ffmpeg. */
+export interface SizeReport {
+  size: string;
+  width: number;
+  height: number;
+  /** Whether the clip was scaled (false: the input itself was measured). */
+  scaled: boolean;
+  frames: number;
+  faces: number;
+  /** The `restore` child: process times, the pipeline's own run time (no start-up), fps over it, peak RSS of the child (MiB). */
+  pipeline: ProcessFigures & { runSeconds: number; fps: number; peakRssMB: number };
+  /** A bare ffmpeg decode + encode of the same frames with the same encoder settings; fps over its wall time. */
+  ffmpeg: ProcessFigures & { fps: number };
+  /** Median pipeline figure over median ffmpeg figure: wall (process), run (pipeline's own time over ffmpeg's wall), cpu. */
+  ratio: { wall: number; run: number; cpu: number | null };
+  /** Every repeat as measured, in order, with its own ratios. */
+  runs: Array<{ pipeline: ProcessFigures & { runSeconds: number }; ffmpeg: ProcessFigures; ratio: { wall: number; cpu: number | null } }>;
+  /** Wall-clock milliseconds each stage spent over the run, and fps over it (stages overlap). */
+  stages: Record<string, { ms: number; fps: number }>;
+  /** Every per-stage figure of the run summary divided by the frame count (e.g. stageMs → ms per frame). */
+  perFrame: ReturnType<typeof perFrameFigures>;
+}
+
 /** The benchmark's JSON. Times in seconds unless named otherwise; rates per second. */
 export interface BenchReport {
-  clip: { path: string; width: number; height: number; frames: number; seconds: number };
-  machine: { cpus: number; cpuModel: string; node: string; platform: string };
-  settings: { restorer: string; detector: string; device: string; batch: number; threads: string; encoder: string };
-  endToEnd: { frames: number; faces: number; seconds: number; fps: number; peakRssMB: number };
-  stages: Record<string, { ms: number; fps: number }>;
-  ffmpegBaseline: { seconds: number; fps: number };
-  /** End-to-end time over the bare ffmpeg transcode time of the same frames. */
-  overheadRatio: number;
-  restorer: { name: string; throughput: Array<{ batch: number; faces: number; seconds: number; facesPerSecond: number; secondsPerFace: number }> };
-  memory: Array<{ clipSeconds: number; frames: number; peakRssMB: number }> | undefined;
+  clip: { path: string; width: number; height: number; fps: number; frames: number; seconds: number };
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavgBefore: number[]; loadavgAfter: number[] };
+  settings: { restorer: string; detector: string; options: PortableOptions; childArgs: string[]; encoder: string; repeats: number; duration: number | null };
+  sizes: SizeReport[];
+  restorer: { name: string; throughput: ThroughputFigure[] };
+  memory: Array<{ clipSeconds: number; frames: number; seconds: number; peakRssMB: number }> | undefined;
   /** Peak RSS of the longest memory run over the shortest (flat memory keeps this near 1). */
   memoryRatio: number | undefined;
 }
@@ -63,51 +98,70 @@ async function restoreChild(input: string, output: string, args: string[]): Prom
   }
 }
 
-async function timedFfmpeg(ffmpeg: string, args: string[]): Promise<number> {
-  const t = performance.now();
+async function ffmpegRun(ffmpeg: string, args: string[]): Promise<void> {
   const r = await ChildRunner.start(ffmpeg, args, { missingCode: 'E_FFMPEG_MISSING' });
   const exit = await r.exited;
   if (exit.code !== 0) throw new FaceRestoreError('E_INTERNAL', `ffmpeg failed in the benchmark: ${r.stderrTail(3)}`);
-  return (performance.now() - t) / 1000;
 }
+
+const orNull = (v: number | undefined): number | null => (v === undefined ? null : v);
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /** Measures the pipeline on a clip; see BenchReport. */
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const ffmpeg = o.ffmpegPath ?? 'ffmpeg';
   const info = await probeVideo(o.input);
   const enc = o.encoder ?? { codec: 'libx264', preset: 'medium', crf: 18 };
+  const portable = toPortableOptions(o.pipeline);
+  const childArgs = pipelineFlagsFromOptions(portable);
   const encArgs = ['--codec', enc.codec, '--preset', enc.preset, '--crf', String(enc.crf)];
-  const args = [...(o.pipelineArgs ?? []), ...encArgs, ...(o.duration !== undefined ? ['--duration', String(o.duration)] : [])];
+  const window = o.duration !== undefined ? ['--duration', String(o.duration)] : [];
+  const repeats = Math.max(1, o.repeats ?? 3);
+  const sizes = o.sizes ?? [{ width: info.width, height: info.height }];
+  const meter = await ChildCpuMeter.create();
+  const loadavgBefore = os.loadavg().map(round3);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'facerestore-bench-'));
   try {
-    o.onInfo?.('end-to-end run');
-    const e2e = await restoreChild(o.input, path.join(tmp, 'e2e.mp4'), args);
-    o.onInfo?.('bare ffmpeg transcode');
-    const baseline = await timedFfmpeg(ffmpeg, buildTranscodeArgs({ input: o.input, output: path.join(tmp, 'baseline.mp4'), ...enc, duration: o.duration }));
+    const clips: Array<FrameSize & { clip: string; scaled: boolean }> = [];
+    for (const s of sizes) {
+      if (s.width === info.width && s.height === info.height) {
+        clips.push({ ...s, clip: o.input, scaled: false });
+        continue;
+      }
+      o.onInfo?.(`scaling the clip to ${s.width}x${s.height}`);
+      const clip = path.join(tmp, `scaled-${s.width}x${s.height}.mp4`);
+      await ffmpegRun(ffmpeg, buildScaleClipArgs({ input: o.input, output: clip, ...s, duration: o.duration }));
+      clips.push({ ...s, clip, scaled: true });
+    }
 
-    o.onInfo?.('restorer throughput');
-    const restorer = await createRestorer({ kind: o.pipeline.restorer ?? (o.pipeline.model ? 'onnx' : 'classic'), model: o.pipeline.model, device: o.pipeline.device, batch: Math.max(...(o.batches ?? [1, 4, 16])), intraOpThreads: o.pipeline.threads, cacheDir: o.pipeline.cacheDir });
-    const throughput: BenchReport['restorer']['throughput'] = [];
-    let restorerName = 'none (passthrough)';
-    if (restorer) {
-      restorerName = restorer.name;
-      try {
-        const crop = new Uint8Array(CROP_BYTES).map((_, i) => (i * 2654435761) >>> 24);
-        await restorer.restore([crop], [0.5]); // warm-up: first runs allocate
-        for (const batch of o.batches ?? [1, 4, 16]) {
-          const faces = Math.max(batch, o.facesPerBatchSize ?? 16);
-          const t = performance.now();
-          for (let done = 0; done < faces; done += batch) {
-            const n = Math.min(batch, faces - done);
-            await restorer.restore(Array.from({ length: n }, () => crop), Array.from({ length: n }, (_, i) => (i % 3) / 2));
-          }
-          const seconds = (performance.now() - t) / 1000;
-          throughput.push({ batch, faces, seconds, facesPerSecond: faces / seconds, secondsPerFace: seconds / faces });
+    // Interleaved (every size's pair once, then again) so a drift of the machine's load hits all alike;
+    // within a pair the order alternates, so neither run always finds the file in a warmer cache.
+    const measured = clips.map(() => [] as Array<{ summary: RunSummary; pipeline: ProcessFigures & { runSeconds: number }; ffmpeg: ProcessFigures }>);
+    for (let k = 0; k < repeats; k++) {
+      for (const [i, c] of clips.entries()) {
+        o.onInfo?.(`${c.width}x${c.height} run ${k + 1}/${repeats}`);
+        const pipelineRun = () => meter.measure(() => restoreChild(c.clip, path.join(tmp, 'out.mp4'), [...childArgs, ...encArgs, ...window]));
+        const ffmpegOnly = () => meter.measure(() => ffmpegRun(ffmpeg, buildTranscodeArgs({ input: c.clip, output: path.join(tmp, 'baseline.mp4'), ...enc, duration: o.duration })));
+        let p: Awaited<ReturnType<typeof pipelineRun>>;
+        let f: Awaited<ReturnType<typeof ffmpegOnly>>;
+        if (k % 2 === 0) {
+          p = await pipelineRun();
+          f = await ffmpegOnly();
+        } else {
+          f = await ffmpegOnly();
+          p = await pipelineRun();
         }
-      } finally {
-        await restorer.close();
+        measured[i]!.push({
+          summary: p.result,
+          pipeline: { wallSeconds: p.wallSeconds, cpuSeconds: orNull(p.cpuSeconds), runSeconds: p.result.seconds },
+          ffmpeg: { wallSeconds: f.wallSeconds, cpuSeconds: orNull(f.cpuSeconds) },
+        });
       }
     }
+    const sizeReports = clips.map((c, i) => sizeReport(c, measured[i]!));
+
+    o.onInfo?.('restorer throughput');
+    const restorer = await measureRestorer(o.pipeline, o.batches ?? [1, 4, 16], o.facesPerBatchSize ?? 16);
 
     let memory: BenchReport['memory'];
     const lengths = o.memorySeconds ?? [10, 60];
@@ -116,35 +170,54 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       for (const seconds of lengths) {
         o.onInfo?.(`memory run on a ${seconds} s clip`);
         const clip = path.join(tmp, `loop-${seconds}.mp4`);
-        await timedFfmpeg(ffmpeg, buildLoopClipArgs({ input: o.input, output: clip, seconds }));
-        const s = await restoreChild(clip, path.join(tmp, `loop-${seconds}-out.mp4`), [...(o.pipelineArgs ?? []), '--preset', 'ultrafast']);
-        memory.push({ clipSeconds: seconds, frames: s.frames, peakRssMB: s.peakRssMB });
+        await ffmpegRun(ffmpeg, buildLoopClipArgs({ input: o.input, output: clip, seconds }));
+        // ultrafast: the encoder is not what this run measures, and long clips should not take hours.
+        const s = await restoreChild(clip, path.join(tmp, `loop-${seconds}-out.mp4`), [...childArgs, '--codec', enc.codec, '--preset', 'ultrafast', '--crf', String(enc.crf)]);
+        memory.push({ clipSeconds: seconds, frames: s.frames, seconds: s.seconds, peakRssMB: s.peakRssMB });
+        await rm(clip, { force: true });
       }
     }
-    const stages = Object.fromEntries(
-      Object.entries(e2e.stageMs).map(([k, ms]) => [k, { ms, fps: e2e.frames / Math.max(ms / 1000, 1e-9) }]),
-    );
+    const first = measured[0]![0]!.summary;
     const cpus = os.cpus();
     return {
-      clip: { path: o.input, width: info.width, height: info.height, frames: e2e.frames, seconds: e2e.frames / info.fps },
-      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
-      settings: {
-        restorer: e2e.restorer,
-        detector: e2e.detector,
-        device: o.pipeline.device ?? 'cpu',
-        batch: o.pipeline.batch ?? 4,
-        threads: o.pipeline.threads ? String(o.pipeline.threads) : `ORT default (${cpus.length})`,
-        encoder: `${enc.codec} ${enc.preset} crf ${enc.crf}`,
-      },
-      endToEnd: { frames: e2e.frames, faces: e2e.faces, seconds: e2e.seconds, fps: e2e.frames / e2e.seconds, peakRssMB: e2e.peakRssMB },
-      stages,
-      ffmpegBaseline: { seconds: baseline, fps: e2e.frames / baseline },
-      overheadRatio: e2e.seconds / baseline,
-      restorer: { name: restorerName, throughput },
+      clip: { path: o.input, width: info.width, height: info.height, fps: info.fps, frames: info.frameCount, seconds: info.frameCount / info.fps },
+      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}`, loadavgBefore, loadavgAfter: os.loadavg().map(round3) },
+      settings: { restorer: first.restorer, detector: first.detector, options: portable, childArgs, encoder: `${enc.codec} ${enc.preset} crf ${enc.crf}`, repeats, duration: o.duration ?? null },
+      sizes: sizeReports,
+      restorer,
       memory,
       memoryRatio: memory && memory.length > 1 ? memory[memory.length - 1]!.peakRssMB / memory[0]!.peakRssMB : undefined,
     };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+function sizeReport(c: FrameSize & { scaled: boolean }, runs: Array<{ summary: RunSummary; pipeline: ProcessFigures & { runSeconds: number }; ffmpeg: ProcessFigures }>): SizeReport {
+  const frames = runs[0]!.summary.frames;
+  const med = (pick: (r: (typeof runs)[number]) => number | null) => median(runs.map((r) => pick(r) ?? undefined));
+  const pWall = med((r) => r.pipeline.wallSeconds)!;
+  const pRun = med((r) => r.pipeline.runSeconds)!;
+  const pCpu = med((r) => r.pipeline.cpuSeconds);
+  const fWall = med((r) => r.ffmpeg.wallSeconds)!;
+  const fCpu = med((r) => r.ffmpeg.cpuSeconds);
+  const stageMs = medianFigures(runs.map((r) => ({ ...r.summary.stageMs }))) as Record<string, number>;
+  return {
+    size: `${c.width}x${c.height}`,
+    width: c.width,
+    height: c.height,
+    scaled: c.scaled,
+    frames,
+    faces: runs[0]!.summary.faces,
+    pipeline: { wallSeconds: pWall, cpuSeconds: orNull(pCpu), runSeconds: pRun, fps: frames / pRun, peakRssMB: med((r) => r.summary.peakRssMB)! },
+    ffmpeg: { wallSeconds: fWall, cpuSeconds: orNull(fCpu), fps: frames / fWall },
+    ratio: { wall: pWall / fWall, run: pRun / fWall, cpu: orNull(ratio(pCpu, fCpu)) },
+    runs: runs.map((r) => ({
+      pipeline: r.pipeline,
+      ffmpeg: r.ffmpeg,
+      ratio: { wall: r.pipeline.wallSeconds / r.ffmpeg.wallSeconds, cpu: orNull(ratio(r.pipeline.cpuSeconds ?? undefined, r.ffmpeg.cpuSeconds ?? undefined)) },
+    })),
+    stages: Object.fromEntries(Object.entries(stageMs).map(([k, ms]) => [k, { ms, fps: frames / Math.max(ms / 1000, 1e-9) }])),
+    perFrame: medianFigures(runs.map((r) => perFrameFigures(r.summary, r.summary.frames))),
+  };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { runBench } from '../bench/bench.ts';
+import { runBench, type FrameSize } from '../bench/bench.ts';
 import { FaceRestoreError } from '../../errors.ts';
 import type { CliContext } from './context.ts';
 import { numberIn } from './parse.ts';
@@ -16,14 +16,28 @@ function numberList(value: string): number[] {
   return list;
 }
 
-/** `facerestore bench`: per-stage throughput, restorer faces/s, ffmpeg baseline, memory versus clip length. */
+/** Commander parser for `640x360,1280x720`: even widths and heights (the baseline encodes 4:2:0). */
+function sizeList(value: string): FrameSize[] {
+  return value.split(',').map((item) => {
+    const m = /^(\d+)x(\d+)$/.exec(item.trim());
+    const [width, height] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    if (!(width >= 16 && height >= 16 && width <= 8192 && height <= 8192 && width % 2 === 0 && height % 2 === 0)) {
+      throw new FaceRestoreError('E_USAGE', `Expected a comma-separated list of even sizes WxH in [16, 8192] (e.g. 640x360,1280x720) but received '${value}'`);
+    }
+    return { width, height };
+  });
+}
+
+/** `facerestore bench`: overhead over bare ffmpeg (wall, CPU) per frame size, per-stage figures, restorer faces/s, memory versus clip length. */
 export function registerBench(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('bench')
-    .description('measure per-stage throughput, restorer faces/s, overhead over a bare ffmpeg transcode and peak memory; prints JSON')
+    .description('measure the overhead over a bare ffmpeg transcode (wall and CPU) per frame size, per-stage figures, restorer faces/s and peak memory; prints JSON (live figures: node bench/live-latency.ts)')
     .argument('[input]', 'clip to measure (default: the demo clip made by set-up)')
     .option('--json', 'JSON output (the only format; accepted for scripts)')
     .option('--duration <seconds>', 'measure only this much of the clip end to end', numberIn(0.01, 1e6))
+    .option('--sizes <WxH,...>', 'frame sizes for the overhead runs; the clip is scaled to each (default: its own size)', sizeList)
+    .option('--repeats <n>', 'pipeline and bare-ffmpeg runs per size, interleaved; medians reported', numberIn(1, 100, true), 3)
     .option('--memory <seconds,...>', 'clip lengths for the memory-versus-length runs ("none" to skip)', numberList, [10, 60])
     .option('--batches <n,...>', 'restorer batch sizes to measure', numberList, [1, 4, 16])
     .option('--faces <n>', 'faces per batch size in the restorer measurement', numberIn(1, 1e5, true), 16)
@@ -33,17 +47,14 @@ export function registerBench(program: Command, ctx: CliContext): void {
   addPipelineFlags(cmd).action(async (input: string | undefined, flags: Record<string, unknown>) => {
     const clip = input ?? DEMO_CLIP;
     if (!input && !existsSync(clip)) throw new FaceRestoreError('E_INPUT_MISSING', `no input given and the demo clip ${clip} is missing: run bash scripts/setup.sh`);
-    const passthrough: string[] = [];
-    for (const [flag, key] of [['--fidelity', 'fidelity'], ['--restorer', 'restorer'], ['--model', 'model'], ['--detector', 'detector'], ['--detector-model', 'detectorModel'], ['--detector-threshold', 'detectorThreshold'], ['--device', 'device'], ['--batch', 'batch'], ['--threads', 'threads']] as const) {
-      if (flags[key] !== undefined) passthrough.push(flag, String(flags[key]));
-    }
     const report = await runBench({
       input: clip,
       duration: flags.duration as number | undefined,
+      sizes: flags.sizes as FrameSize[] | undefined,
+      repeats: flags.repeats as number,
       memorySeconds: flags.memory as number[],
       batches: flags.batches as number[],
       facesPerBatchSize: flags.faces as number,
-      pipelineArgs: passthrough,
       pipeline: pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env),
       encoder: { codec: flags.codec as string, preset: flags.preset as string, crf: flags.crf as number },
       ffmpegPath: ctx.env.ffmpegPath,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { PipelineOptionsInput } from '../../engine/options.ts';
+import type { PipelineOptionsInput, PortableOptions } from '../../engine/options.ts';
 import { numberIn, oneOf } from './parse.ts';
 
 /** Adds the flags that configure a pipeline (shared by restore, bench, track and the job commands). */
@@ -15,6 +15,8 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
+    .option('--no-thread-spinning', 'ONNX Runtime idle threads sleep instead of busy-waiting (less CPU, slower back-to-back runs)')
+    .option('--queue-depth <n>', 'frames buffered between stages (memory bound; default 4)', numberIn(1, 64, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
     .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
     .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
@@ -23,7 +25,7 @@ export function addPipelineFlags(cmd: Command): Command {
 
 /** Commander collector for repeated `--fidelity-override id=w`. */
 function collectOverride(value: string, previous: Record<string, number>): Record<string, number> {
-  const m = /^(\d+)=([\d.]+)$/.exec(value.trim());
+  const m = /^(\d+)=(\d*\.?\d+(?:e[-+]?\d+)?)$/i.exec(value.trim()); // w as JavaScript prints it, exponent included
   const w = m ? Number(m[2]) : NaN;
   if (!m || !(w >= 0 && w <= 1)) throw new InvalidArgumentError(`Expected id=w with an integer id and w in [0, 1] but received '${value}'.`);
   return { ...previous, [m[1]!]: w };
@@ -42,6 +44,8 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     precision: f.precision as PipelineOptionsInput['precision'],
     batch: f.batch as number,
     threads: f.threads as number | undefined,
+    threadSpinning: f.threadSpinning as boolean | undefined,
+    queueDepth: f.queueDepth as number | undefined,
     track: f.track !== false,
     detectEvery: f.detectEvery as number,
     fidelityMode: f.fidelityMode as 'fixed' | 'auto',
@@ -50,4 +54,40 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     ffmpegPath: ffmpeg.ffmpegPath,
     ffprobePath: ffmpeg.ffprobePath,
   };
+}
+
+/** One option's flags; `undefined` (an unset optional field) gives none. */
+type ToFlags<T> = (value: T) => string[];
+const valued = (flag: string) => (v: string | number | undefined): string[] => (v === undefined ? [] : [flag, String(v)]);
+
+/**
+ * Every portable option's flags. The mapped type makes a portable field without an entry here a type
+ * error, and the round-trip test in test/bench.test.ts catches an entry whose flag reads back differently.
+ */
+const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
+  restorer: valued('--restorer'),
+  model: valued('--model'),
+  fidelity: valued('--fidelity'),
+  detector: valued('--detector'),
+  detectorModel: valued('--detector-model'),
+  detectorThreshold: valued('--detector-threshold'),
+  device: valued('--device'),
+  precision: valued('--precision'),
+  batch: valued('--batch'),
+  threads: valued('--threads'),
+  threadSpinning: (v) => (v === false ? ['--no-thread-spinning'] : []),
+  queueDepth: valued('--queue-depth'),
+  track: (v) => (v === false ? ['--no-track'] : []),
+  detectEvery: valued('--detect-every'),
+  fidelityMode: valued('--fidelity-mode'),
+  fidelityOverrides: (v) => Object.entries(v ?? {}).flatMap(([id, w]) => ['--fidelity-override', `${id}=${w}`]),
+};
+
+/**
+ * CLI arguments that make a child `facerestore restore|track|…` run with exactly these options (the
+ * inverse of addPipelineFlags + pipelineOptionsFromFlags over the portable options). Numbers are
+ * written with JavaScript's shortest round-trip form, so they read back bit-identical.
+ */
+export function pipelineFlagsFromOptions(portable: PortableOptions): string[] {
+  return (Object.keys(FLAGS) as Array<keyof PortableOptions>).flatMap((k) => (FLAGS[k] as ToFlags<unknown>)(portable[k]));
 }
