@@ -121,8 +121,9 @@ describe('bench statistics', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([undefined, 5])).toBe(5);
     expect(median([])).toBeUndefined();
-    const summary = { frames: 10, seconds: 2, restorer: 'x', stageMs: { decode: 20, encode: 50 }, stageCpuMs: { detect: 30 }, childCpuMs: 40, mixed: { a: 1, b: 'no' } };
-    expect(perFrameFigures(summary, 10)).toEqual({ stageMs: { decode: 2, encode: 5 }, stageCpuMs: { detect: 3 }, childCpuMs: 4 });
+    const summary = { frames: 10, seconds: 2, restorer: 'x', stageMs: { decode: 20, encode: 50 }, stageCpuMs: { detect: 30 }, childCpuMs: 40, cpuMsPerFrame: { total: 7 }, mixed: { a: 1, b: 'no' } };
+    // cpuMsPerFrame is per frame already: kept, not divided again.
+    expect(perFrameFigures(summary, 10)).toEqual({ stageMs: { decode: 2, encode: 5 }, stageCpuMs: { detect: 3 }, childCpuMs: 4, cpuMsPerFrame: { total: 7 } });
     expect(medianFigures([{ s: { a: 1 }, t: 5 }, { s: { a: 3 }, t: 7 }, { s: { a: 2 }, t: 6 }])).toEqual({ s: { a: 2 }, t: 6 });
   });
 

@@ -24,6 +24,11 @@ export function perFrameFigures(summary: object, frames: number): Figures {
   const out: Figures = {};
   const n = Math.max(frames, 1);
   for (const [key, value] of Object.entries(summary)) {
+    // Figures the summary already gives per frame (`…PerFrame`) are kept as they are, not divided again.
+    if (/PerFrame$/.test(key)) {
+      if (value && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'number')) out[key] = { ...(value as Record<string, number>) };
+      continue;
+    }
     if (typeof value === 'number' && key.endsWith('Ms')) out[key] = value / n;
     else if (value && typeof value === 'object' && !Array.isArray(value)) {
       const entries = Object.entries(value as Record<string, unknown>);
