@@ -25,13 +25,11 @@ import type { FaceDetector } from '../src/detect/detector.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
-import { i420Size, rgbToI420Region } from '../src/compose/i420.ts';
+import { i420FromRgb } from '../test/helpers/media.ts';
 
 /** Packed RGB24 → an I420 frame (BT.601 limited range, the frames' default), what detectors and trackers take. */
 function i420Frame(index: number, width: number, height: number, rgb: Uint8Array): VideoFrame {
-  const data = new Uint8Array(i420Size(width, height));
-  rgbToI420Region(rgb, width, height, data, { x: 0, y: 0, width, height });
-  return { index, pts: index / 30, width, height, data };
+  return { ...i420FromRgb(rgb, width, height, undefined, index), pts: index / 30 };
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

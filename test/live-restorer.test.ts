@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { i420Size } from '../src/compose/i420.ts';
+import { i420Layout } from '../src/util/yuv.ts';
 import { LiveRestorer, type I420Frame } from '../src/apps/live/liveRestorer.ts';
 import { FaceRestoreError } from '../src/errors.ts';
 import { shared } from './helpers/paths.ts';
@@ -8,7 +8,7 @@ import { shared } from './helpers/paths.ts';
 /** Real frames of a talking-face clip as I420 (what the WebRTC decoder hands over). */
 function i420Frames(width: number, height: number, count: number): Uint8Array[] {
   const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', shared('footage/retalk_1.mp4'), '-vf', `scale=${width}:${height}`, '-frames:v', String(count), '-pix_fmt', 'yuv420p', '-f', 'rawvideo', '-'], { maxBuffer: 64 << 20 });
-  const size = i420Size(width, height);
+  const size = i420Layout(width, height).size;
   return Array.from({ length: count }, (_, i) => new Uint8Array(raw.subarray(i * size, (i + 1) * size)));
 }
 

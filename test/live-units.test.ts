@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameScheduler } from '../src/apps/live/frameScheduler.ts';
-import { drawPassthroughMarker, i420Size, i420ToRgb, i420ToRgbSubsampled, rgbToI420Region } from '../src/compose/i420.ts';
+import { checkI420, drawPassthroughMarker } from '../src/compose/i420.ts';
+import { i420Layout } from '../src/util/yuv.ts';
 import { parseClientMessage } from '../src/apps/live/protocol.ts';
 import { RtcDelayMeter } from '../src/apps/live/rtcStats.ts';
 import { TokenBucket } from '../src/apps/live/rateLimiter.ts';
@@ -156,48 +157,10 @@ describe('FrameScheduler (live latency control)', () => {
 });
 
 describe('I420 helpers', () => {
-  it('round-trips RGB through I420 within a few levels and touches only the given box', () => {
-    const w = 8, h = 6;
-    const rgb = new Uint8Array(w * h * 3);
-    for (let i = 0; i < w * h; i++) rgb.set([(i * 37) % 200 + 30, (i * 11) % 180 + 40, 120], i * 3);
-    // Flat 2×2 blocks keep chroma exact.
-    for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) {
-      const src = (y * w + x) * 3;
-      for (const [dx, dy] of [[1, 0], [0, 1], [1, 1]] as const) rgb.copyWithin(((y + dy) * w + x + dx) * 3, src, src + 3);
-    }
-    const yuv = new Uint8Array(i420Size(w, h)).fill(77);
-    rgbToI420Region(rgb, w, h, yuv, { x: 0, y: 0, width: w, height: h });
-    const back = i420ToRgb(yuv, w, h);
-    for (let i = 0; i < rgb.length; i++) expect(Math.abs(back[i]! - rgb[i]!)).toBeLessThanOrEqual(3);
-    const before = yuv.slice();
-    rgbToI420Region(new Uint8Array(w * h * 3), w, h, yuv, { x: 2, y: 2, width: 2, height: 2 });
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const inside = x >= 2 && x < 4 && y >= 2 && y < 4;
-      expect(yuv[y * w + x] !== before[y * w + x]).toBe(inside && before[y * w + x] !== 16);
-    }
-  });
-
-  it('subsamples exactly the pixels a full conversion gives at every step-th row and column', () => {
-    const w = 9;
-    const h = 7;
-    const src = Uint8Array.from({ length: i420Size(w, h) }, (_, i) => (i * 37 + 11) % 256);
-    const full = i420ToRgb(src, w, h);
-    const small = i420ToRgbSubsampled(src, w, h, 2);
-    expect([small.width, small.height]).toEqual([4, 3]);
-    for (let j = 0; j < 3; j++) {
-      for (let i = 0; i < 4; i++) {
-        const at = ((j * 2) * w + i * 2) * 3;
-        expect([...small.data.subarray((j * 4 + i) * 3, (j * 4 + i) * 3 + 3)]).toEqual([...full.subarray(at, at + 3)]);
-      }
-    }
-    expect(i420ToRgbSubsampled(src, w, h, 1).data).toEqual(full);
-    expect(() => i420ToRgbSubsampled(src, w, h, 0)).toThrow(/step/);
-  });
-
   it('checks sizes and paints the marker in the top-right corner', () => {
-    expect(() => i420ToRgb(new Uint8Array(10), 8, 6)).toThrow(TypeError);
+    expect(() => checkI420(new Uint8Array(10), 8, 6)).toThrow(TypeError);
     const w = 64, h = 48;
-    const yuv = new Uint8Array(i420Size(w, h)).fill(128);
+    const yuv = new Uint8Array(i420Layout(w, h).size).fill(128);
     drawPassthroughMarker(yuv, w, h);
     expect(yuv[4 * w + w - 10]).toBe(81);
     expect(yuv[4 * w + 4]).toBe(128);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadWrtc } from '../src/apps/live/wrtcDevice.ts';
-import { i420Size } from '../src/compose/i420.ts';
+import { i420Layout } from '../src/util/yuv.ts';
 import { WebRtcSink } from '../src/stream/webrtcSink.ts';
 
 /** An I420 frame whose Y plane is `value` everywhere. */
 function frame(width: number, height: number, value: number, pts: number) {
-  const data = new Uint8Array(i420Size(width, height)).fill(128);
+  const data = new Uint8Array(i420Layout(width, height).size).fill(128);
   data.fill(value, 0, width * height);
   return { width, height, data, pts };
 }
