@@ -7,21 +7,12 @@ import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { decodeFrames, ffmpeg, ffprobeJson, rgbFromI420 } from './helpers/media.ts';
 import { repo, shared } from './helpers/paths.ts';
+import { runFacerestore, type CliResult } from './helpers/cli.ts';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs the real CLI (bin/facerestore.mjs) as a child process. */
-function cli(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+
+/** Runs the real CLI. */
+const cli = (...args: string[]) => runFacerestore(args);
 
 let tmp: string;
 beforeAll(async () => {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,26 +7,22 @@ import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { probeProvider } from '../src/runtime/devices.ts';
 import type { Box, VideoFrame } from '../src/types.ts';
 import { decodeFrames, ffprobeJson, rgbFromI420 } from './helpers/media.ts';
-import { repo, shared } from './helpers/paths.ts';
+import { shared } from './helpers/paths.ts';
+import { runFacerestore } from './helpers/cli.ts';
 
 // `facerestore restore --device webgpu --model <fixture .pth>` end to end. On lavapipe one face costs minutes of
 // CPU, so the clip is two frames of a one-face video.
 const webgpu = await probeProvider('webgpu');
 if (!webgpu.ok) console.warn(`WebGPU end-to-end test skipped: no Vulkan adapter on this machine (${webgpu.reason})`);
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, env: { ...process.env, FACERESTORE_CACHE_DIR: tmp } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 async function frames(file: string): Promise<VideoFrame[]> {
   const out: VideoFrame[] = [];
   for await (const f of decodeFrames(file)) out.push(f);
   return out;
 }
 const inside = (x: number, y: number, r: Box, margin: number) => x >= r.x - margin && x < r.x + r.width + margin && y >= r.y - margin && y < r.y + r.height + margin;
+
+const cli = (args: string[]) => runFacerestore(args, { FACERESTORE_CACHE_DIR: tmp });
 
 let tmp: string;
 beforeAll(async () => {

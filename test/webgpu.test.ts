@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +8,8 @@ import { GraphBuilder } from '../src/models/graphBuilder.ts';
 import { chooseFp16, probeProvider, resolveDevice } from '../src/runtime/devices.ts';
 import { OrtModel } from '../src/runtime/ort.ts';
 import { decodeFrames } from './helpers/media.ts';
-import { repo, shared } from './helpers/paths.ts';
+import { shared } from './helpers/paths.ts';
+import { runFacerestore } from './helpers/cli.ts';
 
 // Tests that need a Vulkan adapter (lavapipe in CI, installed by scripts/setup-vulkan.sh) skip only when none exists.
 const webgpu = await probeProvider('webgpu');
@@ -27,13 +27,8 @@ function tinyConvNet(): Uint8Array {
   return g.encode({ graphName: 'tiny_conv' });
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+
+const cli = runFacerestore;
 
 let tmp: string;
 beforeAll(async () => {
