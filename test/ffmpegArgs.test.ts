@@ -15,7 +15,7 @@ describe('local inputs reach ffmpeg as local files', () => {
   });
 
   it('probe: every stream and the format as JSON', () => {
-    expect(buildProbeArgs('/v/in.mp4')).toEqual(['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', 'file:/v/in.mp4']);
+    expect(buildProbeArgs('/v/in.mp4')).toEqual(['-v', 'error', '-count_packets', '-print_format', 'json', '-show_streams', '-show_format', 'file:/v/in.mp4']);
     expect(buildProbeArgs('-x.mp4').at(-1)).toBe(`file:${path.resolve('-x.mp4')}`);
   });
 });

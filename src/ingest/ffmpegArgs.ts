@@ -5,9 +5,13 @@
 
 import { localInput } from '../util/localInput.ts';
 
-/** ffprobe arguments that print every stream and the container's facts of a local `file` as JSON. */
+/**
+ * ffprobe arguments that print every stream and the container's facts of a local `file` as JSON.
+ * `-count_packets` makes ffprobe demux the file (no decoding) and report each stream's real packet
+ * count (`nb_read_packets`), so plans rest on what the file holds rather than on what its header claims.
+ */
 export function buildProbeArgs(file: string): string[] {
-  return ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', localInput(file)];
+  return ['-v', 'error', '-count_packets', '-print_format', 'json', '-show_streams', '-show_format', localInput(file)];
 }
 
 /** Options for buildDecodeArgs. */

@@ -23,6 +23,8 @@ interface ProbeStream {
   avg_frame_rate?: string;
   duration?: string;
   nb_frames?: string;
+  /** Packets ffprobe actually demuxed (with `-count_packets`). */
+  nb_read_packets?: string;
   channels?: number;
   sample_rate?: string;
   disposition?: { attached_pic?: number };
@@ -101,7 +103,15 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
   const variableFrameRate = Number.isFinite(rFrame) && Number.isFinite(avgFrame) && Math.abs(rFrame - avgFrame) / avgFrame > 0.01;
   const duration = firstPositive(Number(video.duration), Number(data.format?.duration)) ?? 0;
   const declared = Number(video.nb_frames);
-  const frameCountExact = Number.isInteger(declared) && declared > 0 && !variableFrameRate;
+  // What the file really holds (demuxed packets) outranks what its header declares.
+  const read = video.nb_read_packets === undefined ? NaN : Number(video.nb_read_packets);
+  if (read === 0) throw new FaceRestoreError('E_PROBE', `input ${file}: its video stream holds no frames`);
+  const packets = Number.isInteger(read) ? read : declared;
+  // Constant rate decodes frame for frame (one output frame per packet); variable rate is resampled to `fps`.
+  const frameCountExact = Number.isInteger(packets) && packets > 0 && !variableFrameRate;
+  const outputFrames = frameCountExact ? packets : Math.max(1, Math.round(duration * fps));
+  if (Number.isInteger(packets) && packets > 0) checkFramePlan(file, { fps, packets, outputFrames, duration });
+  else if (!(fps <= MAX_PLAUSIBLE_FPS)) checkFramePlan(file, { fps, packets: 0, outputFrames, duration });
   return {
     path: file,
     width: swap ? codedH : codedW,
@@ -110,13 +120,43 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
     fps,
     variableFrameRate,
     duration,
-    frameCount: frameCountExact ? declared : Math.max(1, Math.round(duration * fps)),
+    frameCount: outputFrames,
     frameCountExact,
     rotation,
     codec: String(video.codec_name),
     audio: audio ? { codec: String(audio.codec_name), channels: Number(audio.channels) || 0, sampleRate: Number(audio.sample_rate) || 0 } : undefined,
   };
 }
+
+/** Highest frame rate taken as real; above it the stream's timing is forged or broken (a cover image reads as 90000 fps). */
+export const MAX_PLAUSIBLE_FPS = 1000;
+/** Lowest frame rate taken as real: one frame per 20 s (slide shows); below it the output would drop frames. */
+export const MIN_PLAUSIBLE_FPS = 0.05;
+/**
+ * Most output frames a resampled (variable-rate) plan may make per frame the file holds (plus a fixed
+ * allowance): beyond it the timing asks the product to encode mostly duplicates.
+ */
+export const MAX_DUPLICATION = 4;
+
+/**
+ * Checks a plan against what the stream holds: `outputFrames` planned from timing versus `packets`
+ * demuxed. E_PROBE names both when the timing would multiply the work or cannot be real.
+ */
+export function checkFramePlan(file: string, o: { fps: number; packets: number; outputFrames: number; duration: number }): void {
+  const what = `input ${file} holds ${o.packets} video frame${o.packets === 1 ? '' : 's'}`;
+  if (o.fps > MAX_PLAUSIBLE_FPS) throw new FaceRestoreError('E_PROBE', `${what} but declares ${round3(o.fps)} fps (more than ${MAX_PLAUSIBLE_FPS}): its timing is forged or broken`);
+  if (o.fps < MIN_PLAUSIBLE_FPS) {
+    throw new FaceRestoreError('E_PROBE', `${what} spread over ${round3(o.duration)} s (${round3(o.fps)} fps, less than ${MIN_PLAUSIBLE_FPS}): its timestamps are forged or broken and a constant-rate output would drop frames`);
+  }
+  if (o.outputFrames > MAX_DUPLICATION * o.packets + 100) {
+    throw new FaceRestoreError(
+      'E_PROBE',
+      `${what} but its timestamps (${round3(o.duration)} s at ${round3(o.fps)} fps) would make ${o.outputFrames} output frames, ${Math.round(o.outputFrames / Math.max(1, o.packets))} per source frame: its timing is forged or broken`,
+    );
+  }
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function normaliseRotation(r: number): number {
   if (!Number.isFinite(r)) return 0;

@@ -8,6 +8,7 @@
  */
 
 import { FaceRestoreError } from '../../errors.ts';
+import { checkFramePlan } from '../../ingest/probe.ts';
 import type { VideoInfo } from '../../types.ts';
 import type { PacketProbe } from './jobArgs.ts';
 
@@ -59,6 +60,8 @@ export function buildTimeline(probe: PacketProbe, info: Pick<VideoInfo, 'frameRa
   // The fps filter starts at the first frame's slot (rounded to nearest) and fills every slot after it.
   const kFirst = Math.round(decoded[0]!.t / slot);
   const kEnd = Math.max(kFirst + 1, Math.round(lastTime / slot) + 1);
+  // The packet timestamps, not the header, decide: a forged gap must not become thousands of segments.
+  checkFramePlan(info.path, { fps: num / den, packets: decoded.length, outputFrames: kEnd - kFirst, duration: lastTime + slot - decoded[0]!.t });
   const times = Array.from({ length: kEnd - kFirst }, (_, i) => (kFirst + i) * slot);
   const keys = new Set<number>();
   for (const d of decoded) if (d.key) keys.add(Math.min(times.length - 1, Math.max(0, Math.round(d.t / slot) - kFirst)));
