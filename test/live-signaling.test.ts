@@ -72,6 +72,8 @@ describe('live signaling security', () => {
   it('answers requests before join with E_STATE without closing', async () => {
     const c = await connect();
     await expect(c.request({ type: 'createTransport', direction: 'recv' })).rejects.toThrow(/E_STATE/);
+    await expect(c.request({ type: 'ping', t: 2 })).rejects.toThrow(/E_STATE.*join first/);
+    await c.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
     await expect(c.request({ type: 'ping', t: 2 })).resolves.toMatchObject({ t: 2 });
   });
 
@@ -104,11 +106,13 @@ describe('live signaling security', () => {
     // The server and the other connection are unaffected.
     await expect(bystander.request({ type: 'ping', t: 3 })).resolves.toMatchObject({ t: 3 });
     const fresh = await connect();
+    await fresh.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
     await expect(fresh.request({ type: 'ping', t: 4 })).resolves.toMatchObject({ t: 4 });
   });
 
   it('rate-limits a flood from one socket and leaves the others alone', async () => {
     const other = await connect();
+    await other.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
     const flooder = await connect();
     const got = events(flooder);
     for (let i = 0; i < 300; i++) flooder.sendRaw(JSON.stringify({ type: 'ping', id: i, t: i }));
@@ -121,6 +125,7 @@ describe('live signaling security', () => {
   it('checks the Origin of browser connections', async () => {
     await expect(SignalingClient.connect(server.wsUrl, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
     const same = await connect(server.url);
+    await same.request({ type: 'join', room: 'sec', token: 'room-secret', role: 'viewer' });
     await expect(same.request({ type: 'ping', t: 6 })).resolves.toMatchObject({ t: 6 });
   });
 

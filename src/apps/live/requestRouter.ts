@@ -59,9 +59,10 @@ export class RequestRouter {
 
   /** Every request but `join`. */
   handle(member: RoutedMember, msg: Exclude<ClientMessage, { type: 'join' }>): Promise<unknown> | unknown {
-    if (msg.type === 'ping') return { t: msg.t, serverTime: Date.now() };
+    // Even ping needs a join: an unauthenticated socket gets nothing but its join window.
     const room = member.room;
     if (!room) throw new RequestError('E_STATE', 'join first');
+    if (msg.type === 'ping') return { t: msg.t, serverTime: Date.now() };
     const id = member.peerId;
     switch (msg.type) {
       case 'createTransport':
