@@ -26,6 +26,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--cert <file>', 'PEM certificate: serve HTTPS (webcams need it on non-loopback origins)')
     .option('--key <file>', 'PEM private key for --cert')
     .option('--allow-origin <origin...>', 'extra origins allowed to open the WebSocket')
+    .option('--allow-host <name...>', 'names the Host header may carry besides IP addresses, localhost and --host (DNS rebinding defence)')
     .option('--announced-address <addr>', 'address put in ICE candidates (needed with --host 0.0.0.0)')
     .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media', numberIn(1024, 65535, true))
     .option('--rtc-max-port <n>', 'highest UDP/TCP port for media', numberIn(1024, 65535, true))
@@ -69,6 +70,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       peerToken: flags.peerToken as string | undefined,
       tls,
       allowedOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+      allowedHosts: (flags.allowHost as string[] | undefined) ?? [],
       announcedAddress: flags.announcedAddress as string | undefined,
       rtcMinPort: flags.rtcMinPort as number | undefined,
       rtcMaxPort: flags.rtcMaxPort as number | undefined,

@@ -36,6 +36,8 @@ export interface LiveServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Extra origins allowed to open the WebSocket (the server's own origin always is). */
   allowedOrigins?: string[];
+  /** Extra names the `Host` header may carry (IP literals, localhost and `host` always may; `*`: any). Default none. */
+  allowedHosts?: string[];
   /** Largest signaling message, bytes. Default MAX_MESSAGE_BYTES (64 KiB). */
   maxMessageBytes?: number;
   rateLimit?: RateLimitOptions;
@@ -154,7 +156,7 @@ export class LiveServer {
     this.#http = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }) : http.createServer();
     this.#http.on('request', staticHandler(() => this.#vendorPath, log));
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false });
-    const upgradeOptions = { secure: !!o.tls, allowedOrigins: o.allowedOrigins ?? [], maxConnections: o.maxConnections ?? 64 };
+    const upgradeOptions = { secure: !!o.tls, allowedOrigins: o.allowedOrigins ?? [], bindHost: o.host ?? '127.0.0.1', allowedHosts: o.allowedHosts ?? [], maxConnections: o.maxConnections ?? 64 };
     this.#http.on('upgrade', upgradeHandler(this.#wss, upgradeOptions, () => this.#sessions.size, (ws, req) => this.#accept(ws, req), log));
   }
 

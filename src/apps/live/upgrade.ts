@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { parseRequestTarget } from '../../util/requestTarget.ts';
-import { originAllowed } from './auth.ts';
+import { hostAllowed, originAllowed } from './auth.ts';
 import type { LiveLogger } from './logger.ts';
 
 /** What the upgrade handler checks. */
@@ -11,6 +11,10 @@ export interface UpgradeOptions {
   secure: boolean;
   /** Extra origins allowed to open the WebSocket. */
   allowedOrigins: readonly string[];
+  /** Address or name the server binds to (a Host naming it is allowed). */
+  bindHost: string;
+  /** Extra names a `Host` header may carry (DNS rebinding defence; IP literals and localhost always pass). */
+  allowedHosts: readonly string[];
   /** Most simultaneous connections (503 beyond). */
   maxConnections: number;
 }
@@ -19,7 +23,7 @@ export interface UpgradeOptions {
 export const SIGNALING_PATH = '/ws';
 
 /**
- * The HTTP `upgrade` handler: only `/ws`, only from an allowed Origin (browsers; clients without Origin
+ * The HTTP `upgrade` handler: only `/ws`, only with a Host naming this server (see hostAllowed), only from an allowed Origin (browsers; clients without Origin
  * pass, they still need a token), only below the connection limit; the rest is refused with a status
  * line (400 malformed target, 404, 403, 503) and the socket closed. It never throws: an `upgrade`
  * listener that throws takes the whole server down, mediasoup worker and all.
@@ -40,6 +44,10 @@ export function upgradeHandler(
       const target = parseRequestTarget(req.url);
       if (!target) return reject(400, 'Bad Request');
       if (target.pathname !== SIGNALING_PATH) return reject(404, 'Not Found');
+      if (!hostAllowed(req.headers.host, o.bindHost, o.allowedHosts)) {
+        log.warn({ host: req.headers.host }, 'WebSocket refused: Host not allowed');
+        return reject(403, 'Forbidden');
+      }
       if (!originAllowed(req.headers.origin, req.headers.host, o.secure, o.allowedOrigins)) {
         log.warn({ origin: req.headers.origin }, 'WebSocket refused: origin not allowed');
         return reject(403, 'Forbidden');
