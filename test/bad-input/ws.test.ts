@@ -62,4 +62,22 @@ describe('Host header check (DNS rebinding) and unauthenticated sockets', () => 
     await expect(c.request({ type: 'ping', t: 2 })).resolves.toMatchObject({ t: 2 });
     await stillServing();
   });
+
+  it('sockets that have not joined get their own per-address quota (503 beyond), which a join frees; joined peers are not crowded out', async () => {
+    const quota = await startLiveServer({ token: 'room-secret', peerToken: 'peer-secret', restorePeers: 'external', maxUnjoinedPerAddress: 3, maxUnjoined: 16 });
+    const held: SignalingClient[] = [];
+    try {
+      for (let i = 0; i < 3; i++) held.push(await SignalingClient.connect(quota.wsUrl, { requestTimeoutMs: 5000 }));
+      expect(statusOf(await rawRequest(quota.port, upgrade(`Host: 127.0.0.1:${quota.port}\r\n`)))).toBe(503);
+      expect((await fetch(quota.url + '/')).status).toBe(200);
+      await held[0]!.request({ type: 'join', room: 'r', token: 'room-secret', role: 'viewer' });
+      const next = await SignalingClient.connect(quota.wsUrl, { requestTimeoutMs: 5000 });
+      held.push(next);
+      await expect(next.request({ type: 'join', room: 'r', token: 'room-secret', role: 'viewer' })).resolves.toMatchObject({ role: 'viewer' });
+      expect(quota.stats().connections).toBe(4);
+    } finally {
+      await Promise.all(held.map((c) => c.close()));
+      await quota.close();
+    }
+  });
 });

@@ -17,7 +17,7 @@ import { Session } from './session.ts';
 import { Sfu } from './sfu.ts';
 import { watchSfuDeath } from './sfuDeath.ts';
 import { staticHandler } from './staticHttp.ts';
-import { SIGNALING_PATH, upgradeHandler } from './upgrade.ts';
+import { SIGNALING_PATH, upgradeHandler, type ConnectionLoad } from './upgrade.ts';
 import { ensureMediasoupClientBundle } from './webBundle.ts';
 
 export type { RestorePeerMode } from './peerProvisioner.ts';
@@ -45,6 +45,10 @@ export interface LiveServerOptions {
   joinTimeoutSeconds?: number;
   /** Most simultaneous WebSocket connections. Default 64. */
   maxConnections?: number;
+  /** Most connections that have not joined yet (they hold a slot for up to `joinTimeoutSeconds`). Default 16. */
+  maxUnjoined?: number;
+  /** Most connections that have not joined yet from one remote address. Default 4. */
+  maxUnjoinedPerAddress?: number;
   /** Most members per room. Default 16. */
   maxRoomMembers?: number;
   /** What restore peers this server starts run (portable options: no machine-local settings). */
@@ -156,8 +160,8 @@ export class LiveServer {
     this.#http = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }) : http.createServer();
     this.#http.on('request', staticHandler(() => this.#vendorPath, log));
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false });
-    const upgradeOptions = { secure: !!o.tls, allowedOrigins: o.allowedOrigins ?? [], bindHost: o.host ?? '127.0.0.1', allowedHosts: o.allowedHosts ?? [], maxConnections: o.maxConnections ?? 64 };
-    this.#http.on('upgrade', upgradeHandler(this.#wss, upgradeOptions, () => this.#sessions.size, (ws, req) => this.#accept(ws, req), log));
+    const upgradeOptions = { secure: !!o.tls, allowedOrigins: o.allowedOrigins ?? [], bindHost: o.host ?? '127.0.0.1', allowedHosts: o.allowedHosts ?? [], maxConnections: o.maxConnections ?? 64, maxUnjoined: o.maxUnjoined ?? 16, maxUnjoinedPerAddress: o.maxUnjoinedPerAddress ?? 4 };
+    this.#http.on('upgrade', upgradeHandler(this.#wss, upgradeOptions, (remote) => this.#load(remote), (ws, req) => this.#accept(ws, req), log));
   }
 
   /** Validates the restore options (E_CONFIG), bundles the page's mediasoup-client once, and listens. */
@@ -223,6 +227,17 @@ export class LiveServer {
       await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     })();
     return this.#closing;
+  }
+
+  #load(remote: string): ConnectionLoad {
+    let unjoined = 0;
+    let unjoinedFromAddress = 0;
+    for (const s of this.#sessions) {
+      if (s.joined) continue;
+      unjoined++;
+      if (s.remote === remote) unjoinedFromAddress++;
+    }
+    return { connections: this.#sessions.size, unjoined, unjoinedFromAddress };
   }
 
   #accept(ws: WebSocket, req: http.IncomingMessage): void {

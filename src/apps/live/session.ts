@@ -48,6 +48,11 @@ export class Session {
     });
   }
 
+  /** Remote address of the socket. */
+  get remote(): string {
+    return this.#o.remote;
+  }
+
   get joined(): boolean {
     return this.room !== undefined;
   }

@@ -17,6 +17,17 @@ export interface UpgradeOptions {
   allowedHosts: readonly string[];
   /** Most simultaneous connections (503 beyond). */
   maxConnections: number;
+  /** Most connections not yet joined, all addresses together (503 beyond): they cannot crowd out joins. */
+  maxUnjoined: number;
+  /** Most connections not yet joined from one remote address (503 beyond). */
+  maxUnjoinedPerAddress: number;
+}
+
+/** How many connections the server holds, and how many of them have not joined (in total and from one address). */
+export interface ConnectionLoad {
+  connections: number;
+  unjoined: number;
+  unjoinedFromAddress: number;
 }
 
 /** Path of the signaling endpoint. */
@@ -24,14 +35,14 @@ export const SIGNALING_PATH = '/ws';
 
 /**
  * The HTTP `upgrade` handler: only `/ws`, only with a Host naming this server (see hostAllowed), only from an allowed Origin (browsers; clients without Origin
- * pass, they still need a token), only below the connection limit; the rest is refused with a status
+ * pass, they still need a token), only below the connection limit and the quotas of connections that have not joined yet (in all and per address); the rest is refused with a status
  * line (400 malformed target, 404, 403, 503) and the socket closed. It never throws: an `upgrade`
  * listener that throws takes the whole server down, mediasoup worker and all.
  */
 export function upgradeHandler(
   wss: WebSocketServer,
   o: UpgradeOptions,
-  connections: () => number,
+  load: (remoteAddress: string) => ConnectionLoad,
   accept: (ws: WebSocket, req: http.IncomingMessage) => void,
   log: LiveLogger,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
@@ -52,7 +63,12 @@ export function upgradeHandler(
         log.warn({ origin: req.headers.origin }, 'WebSocket refused: origin not allowed');
         return reject(403, 'Forbidden');
       }
-      if (connections() >= o.maxConnections) return reject(503, 'Service Unavailable');
+      const l = load(req.socket.remoteAddress ?? '?');
+      if (l.connections >= o.maxConnections) return reject(503, 'Service Unavailable');
+      if (l.unjoined >= o.maxUnjoined || l.unjoinedFromAddress >= o.maxUnjoinedPerAddress) {
+        log.warn({ remote: req.socket.remoteAddress, unjoined: l.unjoined, fromAddress: l.unjoinedFromAddress }, 'WebSocket refused: too many connections that have not joined');
+        return reject(503, 'Service Unavailable');
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
           accept(ws, req);
