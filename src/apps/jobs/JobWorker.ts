@@ -44,8 +44,11 @@ export interface JobWorkerOptions {
   log?: JobLogger;
 }
 
-/** Errors whose retry cannot succeed: the job fails at once with the reason. */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_PROBE', 'E_NO_VIDEO', 'E_MODEL_MISSING', 'E_MODEL_INVALID', 'E_MODEL_CONTRACT', 'E_CHECKPOINT', 'E_JOB']);
+/**
+ * Errors whose retry cannot succeed: the job fails at once with the reason (BullMQ UnrecoverableError).
+ * A decode error is one: the same bytes fail the same way on every attempt.
+ */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_PROBE', 'E_DECODE', 'E_NO_VIDEO', 'E_MODEL_MISSING', 'E_MODEL_INVALID', 'E_MODEL_CONTRACT', 'E_CHECKPOINT', 'E_JOB']);
 
 /** Errors of a lost or refused Redis connection (retried by ioredis and BullMQ). */
 function isConnectionError(e: Error): boolean {
