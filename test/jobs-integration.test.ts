@@ -213,7 +213,7 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     expect(sub.stdout).toMatch(/bad\.mp4: queued to fail: E_PROBE: cannot read .*bad\.mp4 as a video/);
     expect(sub.stdout).toMatch(/cut\.mp4: queued to fail: E_DECODE: input .*cut\.mp4 is truncated or corrupt: its container lists 125 video frames but only \d+ can be read/);
     expect(sub.stdout).toMatch(/good\.mp4: queued \(2 segments\)/);
-    // late: whole at submission, cut before any worker reads it (a segment then fails on every attempt).
+    // late: whole at submission, cut before any worker reads it (a segment then fails once: a decode error is not retried).
     const late = path.join(tmp, 'late.mp4');
     await copyFile(faststart, late);
     const subLate = await cli(['jobs', 'submit', late, '--out', out, ...queueArgs, ...common]);
@@ -233,11 +233,11 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     expect(byName['bad.mp4']!.error).toMatchObject({ code: 'E_PROBE', message: expect.stringMatching(/^cannot read .*bad\.mp4 as a video/) });
     expect(byName['cut.mp4']).toMatchObject({ state: 'failed', reason: expect.stringContaining('truncated or corrupt'), error: { code: 'E_DECODE' } });
     expect(byName['late.mp4']!.state).toBe('failed');
-    expect(byName['late.mp4']!.reason).toMatch(/^segment \d of 5 failed after 2 attempt\(s\): E_DECODE: /);
+    expect(byName['late.mp4']!.reason).toMatch(/^segment \d of 5 failed after 1 attempt\(s\): E_DECODE: /);
     // Several segments may fail (two run at once); the job's error is the one that failed first, details included.
     const failedSegs = byName['late.mp4']!.segmentList.filter((s) => s.state === 'failed' && s.error);
     expect(failedSegs.length).toBeGreaterThan(0);
-    for (const seg of failedSegs) expect([seg.attempts, seg.error!.code]).toEqual([2, 'E_DECODE']);
+    for (const seg of failedSegs) expect([seg.attempts, seg.error!.code]).toEqual([1, 'E_DECODE']);
     const jobError = byName['late.mp4']!.error!;
     expect(failedSegs.map((s) => s.error)).toContainEqual(jobError);
     expect(jobError.details).toEqual(expect.any(Object));
