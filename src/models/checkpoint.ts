@@ -164,6 +164,9 @@ async function openZip(path: string, limits: CheckpointLimits): Promise<Checkpoi
     fail(path, pkl.length === 0 ? 'is a zip archive without a data.pkl record: not a PyTorch checkpoint' : `has ${pkl.length} data.pkl records`);
   }
   const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
+  // A deflated record is inflated once, whole (its declared size is capped against what its tensors read),
+  // and kept while its tensors are read: many views of one storage would otherwise inflate it once each.
+  let inflated: { key: string; data: Promise<Uint8Array> } | undefined;
   const source: StorageSource = {
     size: (key) => entries.get(`${prefix}data/${key}`)?.uncompressedSize,
     compressed: (key) => entries.get(`${prefix}data/${key}`)?.compressionMethod !== 0,
@@ -171,9 +174,14 @@ async function openZip(path: string, limits: CheckpointLimits): Promise<Checkpoi
       const entry = entries.get(`${prefix}data/${key}`);
       if (!entry) fail(path, `storage record data/${key} is missing`);
       if (byteStart + byteLength > entry.uncompressedSize) fail(path, `storage record data/${key} is shorter than its tensors need`);
-      return readZipRecord(zip, entry, path, MAX_RECORD_BYTES, byteStart, byteStart + byteLength);
+      if (entry.compressionMethod === 0) return readZipRecord(zip, entry, path, MAX_RECORD_BYTES, byteStart, byteStart + byteLength);
+      if (inflated?.key !== key) inflated = { key, data: readZipRecord(zip, entry, path, MAX_RECORD_BYTES) };
+      return (await inflated.data).slice(byteStart, byteStart + byteLength);
     },
-    close: async () => zip.close(),
+    close: async () => {
+      inflated = undefined;
+      zip.close();
+    },
   };
   try {
     const byteorder = entries.get(`${prefix}byteorder`);
