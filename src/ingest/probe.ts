@@ -67,8 +67,9 @@ async function runProbe(file: string, ffprobePath: string): Promise<ProbeJson> {
 /**
  * Reads the facts the pipeline needs about the local `file` (the system ffprobe, run directly; the
  * file reaches it as `file:` + absolute path, so no name is taken for a URL or an option). Cover images
- * (attached pictures) are not video. Errors: E_INPUT_MISSING, E_PROBE (not a media file, truncated
- * container), E_NO_VIDEO (audio-only, or only a cover image), E_FFMPEG_MISSING.
+ * (attached pictures) are not video. Frame counts come from the packets demuxed, not the header; timing
+ * that cannot be real is refused (see checkFramePlan). Errors: E_INPUT_MISSING, E_PROBE (not a media file,
+ * truncated container, forged timing), E_DECODE (the index lists frames the file does not hold), E_NO_VIDEO (audio-only, or only a cover image), E_FFMPEG_MISSING.
  */
 export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise<VideoInfo> {
   let size: number;
@@ -106,6 +107,10 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
   // What the file really holds (demuxed packets) outranks what its header declares.
   const read = video.nb_read_packets === undefined ? NaN : Number(video.nb_read_packets);
   if (read === 0) throw new FaceRestoreError('E_PROBE', `input ${file}: its video stream holds no frames`);
+  if (Number.isInteger(read) && Number.isInteger(declared) && read < declared) {
+    // A cut-off file: the index lists frames whose data is missing.
+    throw new FaceRestoreError('E_DECODE', `input ${file} is truncated or corrupt: its container lists ${declared} video frames but only ${read} can be read`);
+  }
   const packets = Number.isInteger(read) ? read : declared;
   // Constant rate decodes frame for frame (one output frame per packet); variable rate is resampled to `fps`.
   const frameCountExact = Number.isInteger(packets) && packets > 0 && !variableFrameRate;
