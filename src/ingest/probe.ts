@@ -109,7 +109,9 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
   if (read === 0) throw new FaceRestoreError('E_PROBE', `input ${file}: its video stream holds no frames`);
   if (Number.isInteger(read) && Number.isInteger(declared) && read < declared) {
     // A cut-off file: the index lists frames whose data is missing.
-    throw new FaceRestoreError('E_DECODE', `input ${file} is truncated or corrupt: its container lists ${declared} video frames but only ${read} can be read`);
+    throw new FaceRestoreError('E_DECODE', `input ${file} is truncated or corrupt: its container lists ${declared} video frames but only ${read} can be read`, {
+      details: { framesDeclared: declared, framesReadable: read },
+    });
   }
   const packets = Number.isInteger(read) ? read : declared;
   // Constant rate decodes frame for frame (one output frame per packet); variable rate is resampled to `fps`.
