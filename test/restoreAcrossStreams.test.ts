@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCodeFormerOnnx } from '../src/models/codeformer/index.ts';
 import { BatchingRestorer } from '../src/restore/batchingRestorer.ts';
 import { OnnxRestorer } from '../src/restore/onnxRestorer.ts';
+import { probeProvider } from '../src/runtime/devices.ts';
 import { CROP_BYTES, type Restorer } from '../src/restore/restorer.ts';
+
+// Probed once: the WebGPU case needs a Vulkan adapter (lavapipe in CI: scripts/setup-vulkan.sh).
+const webgpu = await probeProvider('webgpu');
+if (!webgpu.ok) console.warn(`WebGPU two-stream test skipped: no Vulkan adapter on this machine (${webgpu.reason})`);
 
 const SMALL = fileURLToPath(new URL('../../shared/fixtures/codeformer-small/codeformer_small.pth', import.meta.url));
 
@@ -89,4 +94,29 @@ describe('one CodeFormer session, two streams (codeformer-small fixture, CPU pro
     const w1OfFace0 = (await session.restore([crops[0]!], [1]))[0]!;
     expect(maxDiff(got[0]!, w1OfFace0)).toBeGreaterThan(1);
   }, 300_000);
+});
+
+// The same on the WebGPU provider (lavapipe here: minutes of CPU per face, so ONE batch of two faces, one from
+// each stream), against the CPU provider's face-alone results: fp32 on both, so within one level.
+describe.skipIf(!webgpu.ok)('one CodeFormer session on WebGPU, two streams (codeformer-small fixture)', () => {
+  it('one batch of two streams\' faces (w 0 and 1) matches the CPU provider face by face', { timeout: 1_800_000 }, async () => {
+    const crops = [fixtureCrop(0), fixtureCrop(90_000)];
+    const onnx = await buildCodeFormerOnnx(SMALL);
+    const cpu = await OnnxRestorer.create(onnx, { batch: 1, intraOpThreads: 2 });
+    const gpu = new Counted(await OnnxRestorer.create(onnx, { batch: 2, device: 'webgpu' }));
+    const shared = new BatchingRestorer(gpu, { budgetMs: Infinity, maxBatch: 2 });
+    try {
+      expect(gpu.name).toMatch(/webgpu/);
+      const [a, b] = await Promise.all([shared.restore([crops[0]!], [0]), shared.restore([crops[1]!], [1])]);
+      expect(gpu.calls).toEqual([2]);
+      const refA = (await cpu.restore([crops[0]!], [0]))[0]!;
+      const refB = (await cpu.restore([crops[1]!], [1]))[0]!;
+      expect(maxDiff(a![0]!, refA)).toBeLessThanOrEqual(1);
+      expect(maxDiff(b![0]!, refB)).toBeLessThanOrEqual(1);
+      expect(maxDiff(a![0]!, refB)).toBeGreaterThan(10);
+    } finally {
+      await shared.close();
+      await cpu.close();
+    }
+  });
 });
