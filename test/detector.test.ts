@@ -113,6 +113,17 @@ describe('detectors agree', () => {
     }
   });
 
+  it('builds the [-1, 1] tensor straight from the planes exactly as from the RGB24 letterbox (odd sizes, both paddings)', async () => {
+    const { letterboxRgb, letterboxUnitTensor } = await import('../src/detect/letterbox.ts');
+    const frame = await still('obama-240p.jpg');
+    for (const [w, h, centre] of [[256, 256, true], [129, 77, false], [31, 200, true]] as const) {
+      const rgb = letterboxRgb(frame, w, h, centre);
+      const t = letterboxUnitTensor(frame, w, h, centre);
+      expect(t.box).toEqual(rgb.box);
+      expect(t.data).toEqual(Float32Array.from(rgb.data, (b) => b / 127.5 - 1));
+    }
+  });
+
   it('runs the front-camera 128 model of the same package (same anchor grid at half the input): the faces the 256 model finds, within 10% of their size', async () => {
     const back = await BlazeFaceDetector.create();
     const front = await BlazeFaceDetector.create({ modelPath: frontBlazeFaceModel() });

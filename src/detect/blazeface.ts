@@ -4,7 +4,7 @@ import { FaceRestoreError } from '../errors.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import type { FaceDetector } from './detector.ts';
-import { letterboxRgb, type Letterbox } from './letterbox.ts';
+import { letterboxUnitTensor, type Letterbox } from './letterbox.ts';
 import { weightedNms } from './nms.ts';
 
 /** Options for BlazeFaceDetector.create. */
@@ -106,14 +106,20 @@ export class BlazeFaceDetector implements FaceDetector {
   }
 
   async detect(frame: VideoFrame): Promise<FaceDetection[]> {
-    return this.detectLetterboxed(letterboxRgb(frame, this.#size, this.#size, true));
+    const { data, box } = letterboxUnitTensor(frame, this.#size, this.#size, true);
+    return this.#run(data, box);
   }
 
   /** Runs the model on a ready input: `data` is inputSize² packed RGB24, `box` maps it to frame pixels. */
   async detectLetterboxed({ data, box }: { data: Uint8Array; box: Letterbox }): Promise<FaceDetection[]> {
-    const S = this.#size;
-    const input = new Float32Array(S * S * 3);
+    const input = new Float32Array(data.length);
     for (let i = 0; i < input.length; i++) input[i] = data[i]! / 127.5 - 1;
+    return this.#run(input, box);
+  }
+
+  /** `input`: the model's NHWC tensor in [-1, 1]. */
+  async #run(input: Float32Array, box: Letterbox): Promise<FaceDetection[]> {
+    const S = this.#size;
     const out = await this.#model.run({ [this.#inputName]: { type: 'float32', dims: [1, S, S, 3], data: input } });
     // Outputs: two score tensors [1,n,1] and two regressor tensors [1,n,16], in anchor order.
     const tensors = this.#model.outputs.map((o) => out[o.name]!);
