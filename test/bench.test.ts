@@ -186,6 +186,8 @@ describe('facerestore bench --json', () => {
       }
     }
     expect(r.restorer.throughput.map((t: { batch: number }) => t.batch)).toEqual([1, 4]);
+    // Each batch size times at least three calls of a full batch and at least --faces faces (after its warm-up).
+    expect(r.restorer.throughput.map((t: { faces: number }) => t.faces)).toEqual([4, 12]);
     for (const t of r.restorer.throughput) for (const k of ['faces', 'seconds', 'facesPerSecond', 'secondsPerFace']) positive(t[k], `throughput.${k}`);
     expect(r.memory).toBeUndefined();
     positive(r.machine.cpus, 'machine.cpus');

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
+import { BlazeFaceDetector, frontBlazeFaceModel } from '../src/detect/blazeface.ts';
 import type { FaceDetector } from '../src/detect/detector.ts';
 import { iou } from '../src/detect/nms.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
@@ -93,18 +93,56 @@ describe('detectors agree', () => {
     }
   });
 
-  it('finds the same faces with ORT thread spinning off (live mode) as with the default', async () => {
+  it('finds the same faces with ORT thread spinning off and one intra-op thread (what the product loads) as with the defaults', async () => {
     const spinning = await BlazeFaceDetector.create();
     const quiet = await BlazeFaceDetector.create({ threadSpinning: false });
+    const single = await BlazeFaceDetector.create({ threadSpinning: false, intraOpThreads: 1 });
     try {
       const frame = await still('two_people.jpg');
       const a = await spinning.detect(frame);
       const b = await quiet.detect(frame);
       expect(b).toHaveLength(2);
       expect(b.map((d) => d.box)).toEqual(a.map((d) => d.box));
+      const c = await single.detect(frame);
+      expect(c).toHaveLength(2);
+      for (let i = 0; i < 2; i++) for (const k of ['x', 'y', 'width', 'height'] as const) expect(c[i]!.box[k]).toBeCloseTo(a[i]!.box[k], 3);
     } finally {
       await spinning.close();
       await quiet.close();
+      await single.close();
+    }
+  });
+
+  it('builds the [-1, 1] tensor straight from the planes exactly as from the RGB24 letterbox (odd sizes, both paddings)', async () => {
+    const { letterboxRgb, letterboxUnitTensor } = await import('../src/detect/letterbox.ts');
+    const frame = await still('obama-240p.jpg');
+    for (const [w, h, centre] of [[256, 256, true], [129, 77, false], [31, 200, true]] as const) {
+      const rgb = letterboxRgb(frame, w, h, centre);
+      const t = letterboxUnitTensor(frame, w, h, centre);
+      expect(t.box).toEqual(rgb.box);
+      expect(t.data).toEqual(Float32Array.from(rgb.data, (b) => b / 127.5 - 1));
+    }
+  });
+
+  it('runs the front-camera 128 model of the same package (same anchor grid at half the input): the faces the 256 model finds, within 10% of their size', async () => {
+    const back = await BlazeFaceDetector.create();
+    const front = await BlazeFaceDetector.create({ modelPath: frontBlazeFaceModel() });
+    try {
+      expect(front.inputSize).toBe(128);
+      for (const file of ['obama.jpg', 'two_people.jpg']) {
+        const frame = await still(file);
+        const a = await back.detect(frame);
+        const b = await front.detect(frame);
+        expect(b, file).toHaveLength(a.length);
+        for (const d of a) {
+          const m = b.find((e) => Math.hypot(e.box.x + e.box.width / 2 - d.box.x - d.box.width / 2, e.box.y + e.box.height / 2 - d.box.y - d.box.height / 2) < 0.1 * d.box.width);
+          expect(m, `${file}: no front-model face near the back model's`).toBeDefined();
+          expect(Math.abs(m!.points[0][0] - d.points[0][0]), file).toBeLessThan(0.1 * d.box.width);
+        }
+      }
+    } finally {
+      await back.close();
+      await front.close();
     }
   });
 

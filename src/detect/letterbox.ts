@@ -78,14 +78,19 @@ function resample(plane: Uint8Array, off: number, stride: number, tx: AxisTaps, 
   return out;
 }
 
-/**
- * Fits an I420 frame inside `width` × `height` keeping its aspect ratio and pads the rest with black:
- * centred when `centre`, else right/bottom. The scale never exceeds `maxScale`. The picture is built by
- * sampling the Y, U and V planes only where the detector's pixels need them (see axisTaps) and converting
- * those samples to RGB with the frame's colour matrix: the frame is never converted or resized whole.
- * Returns packed RGB24 pixels (width × height × 3) and the mapping.
- */
-export function letterboxRgb(frame: VideoFrame, width: number, height: number, centre: boolean, maxScale = Infinity): { data: Uint8Array; box: Letterbox } {
+/** The letterboxed picture's samples before conversion: Y, U and V at each of its rw × rh pixels. */
+interface Sampled {
+  ys: Float32Array;
+  us: Float32Array;
+  vs: Float32Array;
+  rw: number;
+  rh: number;
+  padX: number;
+  padY: number;
+  box: Letterbox;
+}
+
+function sample(frame: VideoFrame, width: number, height: number, centre: boolean, maxScale: number): Sampled {
   const { width: W, height: H, data: src } = frame;
   const scale = Math.min(width / W, height / H, maxScale);
   const rw = Math.max(1, Math.min(width, Math.round(W * scale)));
@@ -100,14 +105,26 @@ export function letterboxRgb(frame: VideoFrame, width: number, height: number, c
   // Chroma planes are half the size: the same footprints span half as many chroma samples.
   const cx = axisTaps(L.cw, rw, fx / 2);
   const cy = axisTaps(L.ch, rh, fy / 2);
-  const k = yuvCoefficients(frame.colour);
-  const out = new Uint8Array(width * height * 3);
   const ys = resample(src, 0, W, lx, ly, rw, rh);
   const us = resample(src, L.uOff, L.cw, cx, cy, rw, rh);
   const vs = resample(src, L.vOff, L.cw, cx, cy, rw, rh);
-  const { yk, y0, rv, gu, gv, bu } = k;
+  // Scale actually used per axis may differ by rounding; take the horizontal one (differences are < 1 px).
+  return { ys, us, vs, rw, rh, padX, padY, box: { scale: rw / W, padX, padY } };
+}
+
+/**
+ * Fits an I420 frame inside `width` × `height` keeping its aspect ratio and pads the rest with black:
+ * centred when `centre`, else right/bottom. The scale never exceeds `maxScale`. The picture is built by
+ * sampling the Y, U and V planes only where the detector's pixels need them (see axisTaps) and converting
+ * those samples to RGB with the frame's colour matrix: the frame is never converted or resized whole.
+ * Returns packed RGB24 pixels (width × height × 3) and the mapping.
+ */
+export function letterboxRgb(frame: VideoFrame, width: number, height: number, centre: boolean, maxScale = Infinity): { data: Uint8Array; box: Letterbox } {
+  const { ys, us, vs, rw, rh, padX, box } = sample(frame, width, height, centre, maxScale);
+  const { yk, y0, rv, gu, gv, bu } = yuvCoefficients(frame.colour);
+  const out = new Uint8Array(width * height * 3);
   for (let j = 0, p = 0; j < rh; j++) {
-    let o = ((padY + j) * width + padX) * 3;
+    let o = ((box.padY + j) * width + padX) * 3;
     for (let i = 0; i < rw; i++, o += 3, p++) {
       const l = yk * (ys[p]! - y0);
       const u = us[p]! - 128;
@@ -117,8 +134,30 @@ export function letterboxRgb(frame: VideoFrame, width: number, height: number, c
       out[o + 2] = byte(l + bu * u);
     }
   }
-  // Scale actually used per axis may differ by rounding; take the horizontal one (differences are < 1 px).
-  return { data: out, box: { scale: rw / W, padX, padY } };
+  return { data: out, box };
+}
+
+/**
+ * The same picture as letterboxRgb (same samples, same rounding to bytes), written straight as the NHWC
+ * float tensor a [-1, 1] detector takes (byte / 127.5 − 1; padding −1): one pass instead of building the
+ * bytes and converting them again (about 0.1 CPU-ms per frame less, two loaded-machine pairs at 640×360).
+ */
+export function letterboxUnitTensor(frame: VideoFrame, width: number, height: number, centre: boolean): { data: Float32Array; box: Letterbox } {
+  const { ys, us, vs, rw, rh, padX, box } = sample(frame, width, height, centre, Infinity);
+  const { yk, y0, rv, gu, gv, bu } = yuvCoefficients(frame.colour);
+  const out = new Float32Array(width * height * 3).fill(-1);
+  for (let j = 0, p = 0; j < rh; j++) {
+    let o = ((box.padY + j) * width + padX) * 3;
+    for (let i = 0; i < rw; i++, o += 3, p++) {
+      const l = yk * (ys[p]! - y0);
+      const u = us[p]! - 128;
+      const v = vs[p]! - 128;
+      out[o] = byte(l + rv * v) / 127.5 - 1;
+      out[o + 1] = byte(l - gu * u - gv * v) / 127.5 - 1;
+      out[o + 2] = byte(l + bu * u) / 127.5 - 1;
+    }
+  }
+  return { data: out, box };
 }
 
 /** Rounds and clamps to 0–255 (a Uint8ClampedArray store does the same, but measured slower here). */

@@ -64,7 +64,10 @@ export class Components {
     const common = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
     // The detectors' runs are short (a few ms): pool threads spinning between them doubled the detector's CPU
     // per frame (measured 45 → 23 ms per 640×360 frame with BlazeFace on 2 cores) for no gain in wall time.
-    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false });
+    // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
+    // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
+    // ORT's Node binding runs a session synchronously on the calling thread either way.
+    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 });
     try {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       return new Components(o, detector, restorer, hooks);
