@@ -106,3 +106,28 @@ for (const variant of ['x2plus', 'x4plus'] as const) {
     });
   });
 }
+
+describe('facerestore models build on an RRDBNet checkpoint', () => {
+  it('writes the upsampler graph (x2: 64×64 in → 128×128 out) and it matches PyTorch', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { runFacerestore } = await import('./helpers/cli.ts');
+    const dir = await mkdtemp(path.join(tmpdir(), 'rrdb-cli-'));
+    try {
+      const out = path.join(dir, 'x2.onnx');
+      const r = await runFacerestore(['models', 'build', fx('realesrgan_x2plus_small.pth'), '-o', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('(RRDBNet)');
+      const m = await OrtModel.create(out, { intraOpThreads: 2 });
+      try {
+        const y = await m.run({ x: { type: 'float32', dims: [1, 3, 64, 64], data: f32('x.bin') } });
+        expect(maxDiff(y.out!.data as Float32Array, f32('out_x2plus.bin'))).toBeLessThanOrEqual(1e-4);
+      } finally {
+        await m.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

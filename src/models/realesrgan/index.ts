@@ -3,7 +3,11 @@
  * compatible RRDBNet state dict under `params_ema`, `params` or the top level) through the safe checkpoint
  * reader, infer the architecture, and build the graph (graph.ts: x [N,3,H,W] in [0,1] → out [N,3,sH,sW]).
  */
-import { openCheckpoint } from '../checkpoint.ts';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FaceRestoreError } from '../../errors.ts';
+import { writeFileAtomic } from '../../util/atomicFile.ts';
+import { fileProblem, openCheckpoint, sha256File } from '../checkpoint.ts';
 import { inferRrdbArch, rrdbShapes, type RrdbArch } from './arch.ts';
 import { buildRrdbGraph } from './graph.ts';
 
@@ -60,4 +64,41 @@ export function buildRandomRrdb(options: { scale: 2 | 4; numFeat?: number; numBl
     weights.set(name, w);
   }
   return { arch, bytes: buildRrdbGraph(arch, weights) };
+}
+
+/** Whether a checkpoint's state dict is laid out like an RRDBNet (has `conv_first.weight`), without reading weights. */
+export async function isRrdbCheckpoint(checkpointPath: string): Promise<boolean> {
+  const ckpt = await openCheckpoint(checkpointPath);
+  try {
+    return ckpt.tensors.has('conv_first.weight');
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** Version of the RRDBNet graph layout; part of the cache key. */
+export const RRDB_GRAPH_VERSION = 1;
+
+/**
+ * Path of the ONNX graph built from an RRDBNet checkpoint, building it on first use into `cacheDir`
+ * (`rrdbnet-<sha256[0:16]>-v1.onnx`, written atomically). Errors: E_MODEL_MISSING, E_CHECKPOINT, E_OUTPUT.
+ */
+export async function loadOrBuildRrdbCached(checkpointPath: string, cacheDir: string, onBuild?: (target: string) => void): Promise<string> {
+  const { sha256 } = await sha256File(checkpointPath).catch((e: unknown) => {
+    throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${checkpointPath}: ${fileProblem(e)}`, { cause: e });
+  });
+  const target = path.join(cacheDir, `rrdbnet-${sha256.slice(0, 16)}-v${RRDB_GRAPH_VERSION}.onnx`);
+  try {
+    if ((await stat(target)).size > 0) return target;
+  } catch {
+    // not cached yet
+  }
+  onBuild?.(target);
+  const { bytes } = await buildRrdbOnnx(checkpointPath);
+  try {
+    await writeFileAtomic(target, bytes);
+  } catch (e) {
+    throw new FaceRestoreError('E_OUTPUT', `cannot write the built model to ${target}: ${(e as Error).message}`, { cause: e });
+  }
+  return target;
 }
