@@ -1,6 +1,9 @@
+import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
+import { createUpsampler } from '../restore/createUpsampler.ts';
+import { plainUpscaler, type FrameUpscaler } from './upscale.ts';
 import { resolveDevice } from '../runtime/devices.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
@@ -46,9 +49,12 @@ export class Components {
   /** Undefined when the restorer is `none` (frames pass through). */
   readonly restorer: Restorer | undefined;
   readonly hooks: ComponentHooks;
+  /** `upscale` > 1 (file mode): the background upsampler, or the plain bicubic resize without `bgUpsampler`. */
+  readonly upscaler: FrameUpscaler | undefined;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks) {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler) {
+    this.upscaler = upscaler;
     this.options = options;
     this.detector = detector;
     this.restorer = restorer;
@@ -67,7 +73,15 @@ export class Components {
     const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false });
     try {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-      return new Components(o, detector, restorer, hooks);
+      try {
+        if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
+        // Tiles batch like faces: `batch` windows per run.
+        const upscaler = o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale);
+        return new Components(o, detector, restorer, hooks, upscaler);
+      } catch (e) {
+        await restorer?.close();
+        throw e;
+      }
     } catch (e) {
       await detector.close();
       throw e;
@@ -114,6 +128,6 @@ export class Components {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.detector.close(), this.restorer?.close()]);
+    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close()]);
   }
 }

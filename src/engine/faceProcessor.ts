@@ -5,6 +5,7 @@ import type { Restorer } from '../restore/restorer.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import type { FaceTracker } from '../track/tracker.ts';
 import { detectInRegions } from './regionDetect.ts';
+import { alignmentAtScale, type FrameUpscaler } from './upscale.ts';
 import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
 import { StageCpuMeter } from '../util/cpuMeter.ts';
 
@@ -31,8 +32,11 @@ export class FaceProcessor {
   /** Re-detect inside tracked regions on frames between full detections. */
   readonly regionDetection: boolean;
   readonly cpu: StageCpuMeter;
+  /** `--upscale`: each composed frame is this one's output, with the restored faces pasted at its scale. */
+  readonly upscaler: FrameUpscaler | undefined;
 
-  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter()) {
+  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), upscaler?: FrameUpscaler) {
+    this.upscaler = upscaler;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -103,16 +107,33 @@ export class FaceProcessor {
       restored = await pending;
       this.times.restore += performance.now() - t;
     }
+    // Upscaling (whole frames, before the faces go in) is counted as restoration: it is a model run too.
+    const targets: VideoFrame[] = [];
+    for (const f of frames) {
+      if (!this.upscaler) {
+        targets.push(f.frame);
+        continue;
+      }
+      const t = performance.now();
+      const c = cpu.now();
+      const pending = this.upscaler.upscale(f.frame);
+      cpu.add('restore', c);
+      targets.push(await pending);
+      this.times.restore += performance.now() - t;
+    }
     const t = performance.now();
     const c = cpu.now();
+    const s = this.upscaler?.scale ?? 1;
     let k = 0;
-    const out = frames.map((f) => {
+    const out = frames.map((f, i) => {
       const changed: Box[] = [];
+      const frame = targets[i]!;
       for (const a of f.aligned) {
         const r = restored[k++];
-        if (r) changed.push(pasteCrop(f.frame, r, a.toCrop));
+        if (r) changed.push(pasteCrop(frame, r, s === 1 ? a.toCrop : alignmentAtScale(a.toCrop, s)));
       }
-      return { frame: f.frame, faces: f.faces, changed };
+      // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
+      return { frame, faces: f.faces, changed };
     });
     cpu.add('paste', c);
     this.times.paste += performance.now() - t;

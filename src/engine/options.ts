@@ -49,6 +49,10 @@ const portableShape = {
     fidelityMode: z.enum(['fixed', 'auto']).default('fixed'),
     /** w per track id, overriding the default (track ids as in the tracks export). */
     fidelityOverrides: z.record(z.string().regex(/^\d+$/, 'track ids are non-negative integers'), z.number().min(0).max(1)).default({}),
+    /** Output size / input size (file mode): 1 (default), 2 or 4. Faces are pasted at the output scale. */
+    upscale: z.union([z.literal(1), z.literal(2), z.literal(4)]).default(1),
+    /** Real-ESRGAN RRDBNet `.pth` or its ONNX graph that upscales the frame (in tiles); without it `upscale` is bicubic. */
+    bgUpsampler: z.string().min(1).optional(),
 };
 
 /** Settings of one machine (read from its environment and flags); never sent to another process. */

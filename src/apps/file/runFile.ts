@@ -101,7 +101,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu);
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, components.upscaler);
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -153,7 +153,9 @@ export async function runFile(components: Components, input: string, sink: Frame
     (async () => {
       // The sink starts with the first frame in hand, so it knows the frames' colour (to tag the output).
       let item = await composed.pop();
-      await sink.start(item?.frame.colour ? { ...info, colour: item.frame.colour } : info);
+      const s = components.upscaler?.scale ?? 1;
+      const outInfo = s === 1 ? info : { ...info, width: info.width * s, height: info.height * s };
+      await sink.start(item?.frame.colour ? { ...outInfo, colour: item.frame.colour } : outInfo);
       for (; item; item = await composed.pop()) {
         const t = performance.now();
         const c = cpu.now();
