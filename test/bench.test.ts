@@ -55,6 +55,8 @@ describe('pipelineFlagsFromOptions', () => {
     fidelityOverrides: { '2': 0.1, '17': 1e-7 },
     upscale: 2,
     bgUpsampler: '/models/RealESRGAN_x2plus.pth',
+    colorize: 'auto',
+    colorizeModel: '/models/codeformer_colorization.pth',
   };
 
   it('covers every portable field, each with a non-default value here', () => {

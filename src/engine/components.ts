@@ -51,10 +51,13 @@ export class Components {
   readonly hooks: ComponentHooks;
   /** `upscale` > 1 (file mode): the background upsampler, or the plain bicubic resize without `bgUpsampler`. */
   readonly upscaler: FrameUpscaler | undefined;
+  /** `colorize` on/auto: the colorization restorer and when it takes a frame's faces. */
+  readonly colorizer: { restorer: Restorer; mode: 'on' | 'auto' } | undefined;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler) {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer']) {
     this.upscaler = upscaler;
+    this.colorizer = colorizer;
     this.options = options;
     this.detector = detector;
     this.restorer = restorer;
@@ -77,7 +80,13 @@ export class Components {
         if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
         // Tiles batch like faces: `batch` windows per run.
         const upscaler = o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale);
-        return new Components(o, detector, restorer, hooks, upscaler);
+        try {
+          const colour = o.colorize === 'off' ? undefined : await createRestorer({ kind: 'onnx', model: o.colorizeModel, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
+          return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined);
+        } catch (e) {
+          await upscaler?.close();
+          throw e;
+        }
       } catch (e) {
         await restorer?.close();
         throw e;
@@ -128,6 +137,6 @@ export class Components {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close()]);
+    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close(), this.colorizer?.restorer.close()]);
   }
 }

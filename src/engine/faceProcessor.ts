@@ -1,4 +1,5 @@
 import { alignmentFor } from '../compose/align.ts';
+import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { pasteCrop } from '../compose/paste.ts';
 import { warpToCrop } from '../compose/warp.ts';
 import type { Restorer } from '../restore/restorer.ts';
@@ -12,6 +13,17 @@ import { StageCpuMeter } from '../util/cpuMeter.ts';
 /** A frame with its faces aligned and cropped, waiting for restoration (no crops without a restorer: nothing would read them). */
 export interface PreparedFrame extends AnalyzedFrame {
   aligned: AlignedFace[];
+}
+
+/** Optional work around restoration (file mode flags). */
+export interface FaceProcessorExtras {
+  /** `--upscale`: each composed frame is this one's output, with the restored faces pasted at its scale. */
+  upscaler?: FrameUpscaler;
+  /**
+   * `--colorize`: the faces of every frame (`on`) or of grayscale frames (`auto`) go, as gray crops, to this
+   * restorer (the CodeFormer colorization graph) instead of the normal one.
+   */
+  colorizer?: { restorer: Restorer; mode: 'on' | 'auto' };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -32,11 +44,12 @@ export class FaceProcessor {
   /** Re-detect inside tracked regions on frames between full detections. */
   readonly regionDetection: boolean;
   readonly cpu: StageCpuMeter;
-  /** `--upscale`: each composed frame is this one's output, with the restored faces pasted at its scale. */
   readonly upscaler: FrameUpscaler | undefined;
+  readonly colorizer: FaceProcessorExtras['colorizer'];
 
-  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), upscaler?: FrameUpscaler) {
-    this.upscaler = upscaler;
+  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
+    this.upscaler = extras.upscaler;
+    this.colorizer = extras.colorizer;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -98,15 +111,29 @@ export class FaceProcessor {
   async compose(frames: readonly PreparedFrame[]): Promise<ComposedFrame[]> {
     const cpu = this.cpu;
     const all = frames.flatMap((f) => f.aligned);
-    let restored: Uint8Array[] = [];
-    if (this.restorer && all.length > 0) {
+    const restored: Array<Uint8Array | undefined> = new Array(all.length);
+    // Which restorer each face goes to: the colorizer for the faces of frames it takes, else the normal one.
+    const col = this.colorizer;
+    const toColour = new Set<number>();
+    if (col) {
+      let k = 0;
+      for (const f of frames) {
+        const take = col.mode === 'on' || isGrayscale(f.frame);
+        for (let i = 0; i < f.aligned.length; i++, k++) if (take) toColour.add(k);
+      }
+    }
+    const runOn = async (r: Restorer | undefined, idx: number[], crop: (c: Uint8Array) => Uint8Array): Promise<void> => {
+      if (!r || idx.length === 0) return;
       const t = performance.now();
       const c = cpu.now();
-      const pending = this.restorer.restore(all.map((a) => a.crop), all.map((a) => a.face.fidelity));
+      const pending = r.restore(idx.map((i) => crop(all[i]!.crop)), idx.map((i) => all[i]!.face.fidelity));
       cpu.add('restore', c);
-      restored = await pending;
+      (await pending).forEach((out, j) => (restored[idx[j]!] = out));
       this.times.restore += performance.now() - t;
-    }
+    };
+    const ids = all.map((_, i) => i);
+    await runOn(this.restorer, ids.filter((i) => !toColour.has(i)), (c) => c);
+    await runOn(col?.restorer, ids.filter((i) => toColour.has(i)), grayCrop);
     // Upscaling (whole frames, before the faces go in) is counted as restoration: it is a model run too.
     const targets: VideoFrame[] = [];
     for (const f of frames) {

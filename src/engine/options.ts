@@ -53,6 +53,10 @@ const portableShape = {
     upscale: z.union([z.literal(1), z.literal(2), z.literal(4)]).default(1),
     /** Real-ESRGAN RRDBNet `.pth` or its ONNX graph that upscales the frame (in tiles); without it `upscale` is bicubic. */
     bgUpsampler: z.string().min(1).optional(),
+    /** `on`: every face goes to `colorizeModel`; `auto`: the faces of grayscale frames (chroma all but flat) do; `off` (default). */
+    colorize: z.enum(['off', 'on', 'auto']).default('off'),
+    /** CodeFormer colorization checkpoint (`codeformer_colorization.pth`) or its ONNX graph, for `colorize`. */
+    colorizeModel: z.string().min(1).optional(),
 };
 
 /** Settings of one machine (read from its environment and flags); never sent to another process. */
@@ -66,11 +70,12 @@ const localSettingsShape = {
 /** Names of the machine-local settings. */
 export const LOCAL_SETTING_KEYS = Object.keys(localSettingsShape) as Array<keyof typeof localSettingsShape>;
 
-type Checked = { detector: string; detectorModel?: string | undefined; restorer?: string | undefined; model?: string | undefined };
+type Checked = { detector: string; detectorModel?: string | undefined; restorer?: string | undefined; model?: string | undefined; colorize?: string; colorizeModel?: string | undefined };
 const withChecks = <T extends z.ZodType<Checked>>(schema: T) =>
   schema
     .refine((o) => o.detector !== 'yunet' || o.detectorModel, { message: 'detector yunet needs detectorModel (a YuNet ONNX file)', path: ['detectorModel'] })
-    .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] });
+    .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] })
+    .refine((o) => !o.colorize || o.colorize === 'off' || o.colorizeModel, { message: 'colorize needs colorizeModel (codeformer_colorization.pth)', path: ['colorizeModel'] });
 
 /** Options that cross a process or machine boundary (see portableShape). */
 export const portableOptionsSchema = withChecks(z.strictObject(portableShape));

@@ -22,7 +22,9 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
     .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {})
     .option('--upscale <s>', 'output size = s × input size: 1 | 2 | 4 (faces pasted at the output scale; bicubic without --bg-upsampler)', oneOf('1', '2', '4'))
-    .option('--bg-upsampler <file>', 'Real-ESRGAN RealESRGAN_x2plus.pth / x4plus.pth (or its ONNX graph) that upscales each frame in tiles');
+    .option('--bg-upsampler <file>', 'Real-ESRGAN RealESRGAN_x2plus.pth / x4plus.pth (or its ONNX graph) that upscales each frame in tiles')
+    .option('--colorize [mode]', 'restore faces in colour with --colorize-model: on (the flag alone) | auto (only frames whose chroma is flat: grayscale footage) | off', (v: string) => oneOf('on', 'auto', 'off')(v))
+    .option('--colorize-model <file>', 'CodeFormer colorization checkpoint (codeformer_colorization.pth) or its ONNX graph');
 }
 
 /** Commander collector for repeated `--fidelity-override id=w`. */
@@ -54,6 +56,8 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     fidelityOverrides: f.fidelityOverride as Record<string, number>,
     upscale: f.upscale === undefined ? undefined : (Number(f.upscale) as 1 | 2 | 4),
     bgUpsampler: f.bgUpsampler as string | undefined,
+    colorize: f.colorize === true ? 'on' : (f.colorize as 'on' | 'auto' | 'off' | undefined),
+    colorizeModel: f.colorizeModel as string | undefined,
     cacheDir,
     ffmpegPath: ffmpeg.ffmpegPath,
     ffprobePath: ffmpeg.ffprobePath,
@@ -87,6 +91,8 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   fidelityOverrides: (v) => Object.entries(v ?? {}).flatMap(([id, w]) => ['--fidelity-override', `${id}=${w}`]),
   upscale: valued('--upscale'),
   bgUpsampler: valued('--bg-upsampler'),
+  colorize: valued('--colorize'),
+  colorizeModel: valued('--colorize-model'),
 };
 
 /**

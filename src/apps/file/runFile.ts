@@ -101,7 +101,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, components.upscaler);
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, colorizer: components.colorizer });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
