@@ -57,6 +57,8 @@ describe('pipelineFlagsFromOptions', () => {
     bgUpsampler: '/models/RealESRGAN_x2plus.pth',
     colorize: 'auto',
     colorizeModel: '/models/codeformer_colorization.pth',
+    inpaintMask: '/masks/mask.png',
+    inpaintModel: '/models/codeformer_inpainting.pth',
   };
 
   it('covers every portable field, each with a non-default value here', () => {

@@ -1,5 +1,6 @@
 import { alignmentFor } from '../compose/align.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
+import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
 import { warpToCrop } from '../compose/warp.ts';
 import type { Restorer } from '../restore/restorer.ts';
@@ -24,6 +25,12 @@ export interface FaceProcessorExtras {
    * restorer (the CodeFormer colorization graph) instead of the normal one.
    */
   colorizer?: { restorer: Restorer; mode: 'on' | 'auto' };
+  /**
+   * `--inpaint-mask`: faces whose aligned crop holds mask pixels go, with those pixels white, to this
+   * restorer (the CodeFormer inpainting graph); its output replaces the crop in the hole only (the script's
+   * composite) and is pasted within the mask's feathered band only. Other faces take the normal path.
+   */
+  inpaint?: { restorer: Restorer; mask: FrameMask };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -46,10 +53,12 @@ export class FaceProcessor {
   readonly cpu: StageCpuMeter;
   readonly upscaler: FrameUpscaler | undefined;
   readonly colorizer: FaceProcessorExtras['colorizer'];
+  readonly inpaint: FaceProcessorExtras['inpaint'];
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
     this.colorizer = extras.colorizer;
+    this.inpaint = extras.inpaint;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -115,25 +124,35 @@ export class FaceProcessor {
     // Which restorer each face goes to: the colorizer for the faces of frames it takes, else the normal one.
     const col = this.colorizer;
     const toColour = new Set<number>();
+    // Faces the inpainting mask reaches (their crop mask), checked first: they take neither other path.
+    const holes = new Map<number, Uint8Array>();
+    if (this.inpaint) {
+      all.forEach((a, i) => {
+        const m = maskInCrop(this.inpaint!.mask, a.toCrop);
+        if (m.includes(1)) holes.set(i, m);
+      });
+    }
     if (col) {
       let k = 0;
       for (const f of frames) {
         const take = col.mode === 'on' || isGrayscale(f.frame);
-        for (let i = 0; i < f.aligned.length; i++, k++) if (take) toColour.add(k);
+        for (let i = 0; i < f.aligned.length; i++, k++) if (take && !holes.has(k)) toColour.add(k);
       }
     }
-    const runOn = async (r: Restorer | undefined, idx: number[], crop: (c: Uint8Array) => Uint8Array): Promise<void> => {
+    const runOn = async (r: Restorer | undefined, idx: number[], crop: (c: Uint8Array, i: number) => Uint8Array): Promise<void> => {
       if (!r || idx.length === 0) return;
       const t = performance.now();
       const c = cpu.now();
-      const pending = r.restore(idx.map((i) => crop(all[i]!.crop)), idx.map((i) => all[i]!.face.fidelity));
+      const pending = r.restore(idx.map((i) => crop(all[i]!.crop, i)), idx.map((i) => all[i]!.face.fidelity));
       cpu.add('restore', c);
       (await pending).forEach((out, j) => (restored[idx[j]!] = out));
       this.times.restore += performance.now() - t;
     };
     const ids = all.map((_, i) => i);
-    await runOn(this.restorer, ids.filter((i) => !toColour.has(i)), (c) => c);
+    await runOn(this.restorer, ids.filter((i) => !toColour.has(i) && !holes.has(i)), (c) => c);
     await runOn(col?.restorer, ids.filter((i) => toColour.has(i)), grayCrop);
+    await runOn(this.inpaint?.restorer, [...holes.keys()], (c, i) => whiteHoles(c, holes.get(i)!));
+    for (const [i, m] of holes) if (restored[i]) restored[i] = compositeHoles(all[i]!.crop, restored[i]!, m);
     // Upscaling (whole frames, before the faces go in) is counted as restoration: it is a model run too.
     const targets: VideoFrame[] = [];
     for (const f of frames) {
@@ -156,8 +175,9 @@ export class FaceProcessor {
       const changed: Box[] = [];
       const frame = targets[i]!;
       for (const a of f.aligned) {
+        const hole = holes.has(k);
         const r = restored[k++];
-        if (r) changed.push(pasteCrop(frame, r, s === 1 ? a.toCrop : alignmentAtScale(a.toCrop, s)));
+        if (r) changed.push(pasteCrop(frame, r, s === 1 ? a.toCrop : alignmentAtScale(a.toCrop, s), undefined, hole ? this.inpaint!.mask.weights : undefined));
       }
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };

@@ -24,7 +24,9 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--upscale <s>', 'output size = s × input size: 1 | 2 | 4 (faces pasted at the output scale; bicubic without --bg-upsampler)', oneOf('1', '2', '4'))
     .option('--bg-upsampler <file>', 'Real-ESRGAN RealESRGAN_x2plus.pth / x4plus.pth (or its ONNX graph) that upscales each frame in tiles')
     .option('--colorize [mode]', 'restore faces in colour with --colorize-model: on (the flag alone) | auto (only frames whose chroma is flat: grayscale footage) | off', (v: string) => oneOf('on', 'auto', 'off')(v))
-    .option('--colorize-model <file>', 'CodeFormer colorization checkpoint (codeformer_colorization.pth) or its ONNX graph');
+    .option('--colorize-model <file>', 'CodeFormer colorization checkpoint (codeformer_colorization.pth) or its ONNX graph')
+    .option('--inpaint-mask <png>', 'mask image in frame coordinates (white = missing): faces it covers are completed there by --inpaint-model')
+    .option('--inpaint-model <file>', 'CodeFormer inpainting checkpoint (codeformer_inpainting.pth) or its ONNX graph');
 }
 
 /** Commander collector for repeated `--fidelity-override id=w`. */
@@ -58,6 +60,8 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     bgUpsampler: f.bgUpsampler as string | undefined,
     colorize: f.colorize === true ? 'on' : (f.colorize as 'on' | 'auto' | 'off' | undefined),
     colorizeModel: f.colorizeModel as string | undefined,
+    inpaintMask: f.inpaintMask as string | undefined,
+    inpaintModel: f.inpaintModel as string | undefined,
     cacheDir,
     ffmpegPath: ffmpeg.ffmpegPath,
     ffprobePath: ffmpeg.ffprobePath,
@@ -93,6 +97,8 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   bgUpsampler: valued('--bg-upsampler'),
   colorize: valued('--colorize'),
   colorizeModel: valued('--colorize-model'),
+  inpaintMask: valued('--inpaint-mask'),
+  inpaintModel: valued('--inpaint-model'),
 };
 
 /**
