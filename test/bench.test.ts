@@ -55,6 +55,7 @@ describe('pipelineFlagsFromOptions', () => {
     fidelityOverrides: { '2': 0.1, '17': 1e-7 },
     upscale: 2,
     bgUpsampler: '/models/RealESRGAN_x2plus.pth',
+    faceUpsample: true,
     colorize: 'auto',
     colorizeModel: '/models/codeformer_colorization.pth',
     inpaintMask: '/masks/mask.png',

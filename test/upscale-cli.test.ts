@@ -38,6 +38,37 @@ describe('--upscale 2 on short_hamilton_clip.mp4 (640×360)', () => {
     expect(bad.stderr).toContain('is ×4');
   });
 
+  it('--face-upsample runs the upsampler on the restored faces too: only the face regions differ from the run without it', async () => {
+    const env = { FACERESTORE_CACHE_DIR: path.join(dir, 'cache') };
+    const common = [CLIP, '--upscale', '2', '--bg-upsampler', X2, '--duration', '1', '--no-progress', '--threads', '2', '--crf', '0', '--preset', 'ultrafast'];
+    const plainOut = path.join(dir, 'faces-plain.mp4');
+    const upOut = path.join(dir, 'faces-up.mp4');
+    const tracks = path.join(dir, 'tracks.json');
+    expect((await runFacerestore(['restore', ...common, '-o', plainOut, '--tracks-json', tracks], env)).code).toBe(0);
+    const r = await runFacerestore(['restore', ...common, '-o', upOut, '--face-upsample'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    const { alignmentFor, cropFootprint } = await import('../src/compose/align.ts');
+    const doc = JSON.parse(await readFile(tracks, 'utf8')) as { frames: Array<{ faces: Array<{ points: [number, number][] }> }> };
+    const first = async (f: string): Promise<VideoFrame> => {
+      for await (const fr of decodeFrames(f)) return fr;
+      throw new Error('no frame');
+    };
+    const a = await first(plainOut);
+    const b = await first(upOut);
+    expect([b.width, b.height]).toEqual([1280, 720]);
+    const boxes = doc.frames[0]!.faces.map((f) => cropFootprint(alignmentFor(f.points as never), 640, 360));
+    expect(boxes.length).toBeGreaterThan(0);
+    const inFace = (x: number, y: number): boolean => boxes.some((q) => x / 2 >= q.x - 2 && x / 2 < q.x + q.width + 2 && y / 2 >= q.y - 2 && y / 2 < q.y + q.height + 2);
+    let inside = 0;
+    let outside = 0;
+    for (let y = 0; y < 720; y++) for (let x = 0; x < 1280; x++) if (a.data[y * 1280 + x] !== b.data[y * 1280 + x]) inFace(x, y) ? inside++ : outside++;
+    expect(outside).toBe(0);
+    expect(inside).toBeGreaterThan(1000);
+    const refused = await runFacerestore(['restore', CLIP, '-o', path.join(dir, 'no.mp4'), '--upscale', '2', '--face-upsample', '--duration', '1', '--no-progress'], env);
+    expect(refused.code).toBe(2);
+  });
+
   it('without an upsampler, --upscale 2 is a bicubic resize: the output frame is the input frame doubled', async () => {
     const out = path.join(dir, 'plain.mp4');
     const r = await runFacerestore(['restore', CLIP, '-o', out, '--upscale', '2', '--restorer', 'none', '--duration', '1', '--no-progress', '--crf', '0', '--preset', 'ultrafast'], {});

@@ -81,6 +81,7 @@ export class Components {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       try {
         if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
+        if (o.faceUpsample && !o.bgUpsampler) throw new FaceRestoreError('E_CONFIG', 'faceUpsample needs bgUpsampler (--bg-upsampler)');
         if (o.inpaintMask && o.upscale !== 1) throw new FaceRestoreError('E_CONFIG', 'inpaintMask does not combine with upscale yet');
         // Tiles batch like faces: `batch` windows per run.
         const upscaler = o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale);

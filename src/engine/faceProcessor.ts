@@ -7,7 +7,8 @@ import type { Restorer } from '../restore/restorer.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import type { FaceTracker } from '../track/tracker.ts';
 import { detectInRegions } from './regionDetect.ts';
-import { alignmentAtScale, type FrameUpscaler } from './upscale.ts';
+import { alignmentAtScale, alignmentAtScaleBoth, type FrameUpscaler } from './upscale.ts';
+import { CROP_SIZE } from '../types.ts';
 import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
 import { StageCpuMeter } from '../util/cpuMeter.ts';
 
@@ -20,6 +21,8 @@ export interface PreparedFrame extends AnalyzedFrame {
 export interface FaceProcessorExtras {
   /** `--upscale`: each composed frame is this one's output, with the restored faces pasted at its scale. */
   upscaler?: FrameUpscaler;
+  /** `--face-upsample`: restored faces also go through the upsampler and are pasted from its larger crops. */
+  faceUpsample?: boolean;
   /**
    * `--colorize`: the faces of every frame (`on`) or of grayscale frames (`auto`) go, as gray crops, to this
    * restorer (the CodeFormer colorization graph) instead of the normal one.
@@ -54,9 +57,11 @@ export class FaceProcessor {
   readonly upscaler: FrameUpscaler | undefined;
   readonly colorizer: FaceProcessorExtras['colorizer'];
   readonly inpaint: FaceProcessorExtras['inpaint'];
+  readonly faceUpsample: boolean;
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
+    this.faceUpsample = !!extras.faceUpsample && !!extras.upscaler?.upscaleCrops;
     this.colorizer = extras.colorizer;
     this.inpaint = extras.inpaint;
     this.regionDetection = regionDetection;
@@ -153,6 +158,14 @@ export class FaceProcessor {
     await runOn(col?.restorer, ids.filter((i) => toColour.has(i)), grayCrop);
     await runOn(this.inpaint?.restorer, [...holes.keys()], (c, i) => whiteHoles(c, holes.get(i)!));
     for (const [i, m] of holes) if (restored[i]) restored[i] = compositeHoles(all[i]!.crop, restored[i]!, m);
+    const s = this.upscaler?.scale ?? 1;
+    if (this.faceUpsample && s > 1) {
+      const idx = ids.filter((i) => restored[i]);
+      const t = performance.now();
+      const big = await this.upscaler!.upscaleCrops!(idx.map((i) => restored[i]!), CROP_SIZE);
+      idx.forEach((i, j) => (restored[i] = big[j]));
+      this.times.restore += performance.now() - t;
+    }
     // Upscaling (whole frames, before the faces go in) is counted as restoration: it is a model run too.
     const targets: VideoFrame[] = [];
     for (const f of frames) {
@@ -169,7 +182,7 @@ export class FaceProcessor {
     }
     const t = performance.now();
     const c = cpu.now();
-    const s = this.upscaler?.scale ?? 1;
+    const cropSide = this.faceUpsample && s > 1 ? CROP_SIZE * s : CROP_SIZE;
     let k = 0;
     const out = frames.map((f, i) => {
       const changed: Box[] = [];
@@ -177,7 +190,8 @@ export class FaceProcessor {
       for (const a of f.aligned) {
         const hole = holes.has(k);
         const r = restored[k++];
-        if (r) changed.push(pasteCrop(frame, r, s === 1 ? a.toCrop : alignmentAtScale(a.toCrop, s), undefined, hole ? this.inpaint!.mask.weights : undefined));
+        const toCrop = s === 1 ? a.toCrop : cropSide > CROP_SIZE ? alignmentAtScaleBoth(a.toCrop, s) : alignmentAtScale(a.toCrop, s);
+        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined));
       }
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };

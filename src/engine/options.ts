@@ -53,6 +53,8 @@ const portableShape = {
     upscale: z.union([z.literal(1), z.literal(2), z.literal(4)]).default(1),
     /** Real-ESRGAN RRDBNet `.pth` or its ONNX graph that upscales the frame (in tiles); without it `upscale` is bicubic. */
     bgUpsampler: z.string().min(1).optional(),
+    /** Also run `bgUpsampler` on the restored faces (pasted from crops `upscale` times larger). Default false. */
+    faceUpsample: z.boolean().default(false),
     /** `on`: every face goes to `colorizeModel`; `auto`: the faces of grayscale frames (chroma all but flat) do; `off` (default). */
     colorize: z.enum(['off', 'on', 'auto']).default('off'),
     /** CodeFormer colorization checkpoint (`codeformer_colorization.pth`) or its ONNX graph, for `colorize`. */

@@ -128,6 +128,31 @@ export class TiledUpsampler {
     return { index: frame.index, pts: frame.pts, width: W, height: H, data: out, ...(frame.colour ? { colour: frame.colour } : {}) };
   }
 
+  /**
+   * Upscales whole RGB24 crops (`size`² each, e.g. restored 512 faces for `--face-upsample`), `batch` per
+   * run, each as one window (no tiling: a crop is small). Returns RGB24 crops of side size·scale.
+   */
+  async upscaleCrops(crops: readonly Uint8Array[], size: number): Promise<Uint8Array[]> {
+    const plane = size * size;
+    const S = size * this.scale;
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < crops.length; i += this.batch) {
+      const group = crops.slice(i, i + this.batch);
+      const x = new Float32Array(group.length * 3 * plane);
+      group.forEach((c, n) => {
+        for (let p = 0; p < plane; p++) for (let ch = 0; ch < 3; ch++) x[(n * 3 + ch) * plane + p] = c[p * 3 + ch]! / 255;
+      });
+      const r = await this.#model.run({ [this.#input.name]: { type: 'float32', dims: [group.length, 3, size, size], data: x } });
+      const y = r[this.#output.name]!.data as Float32Array;
+      group.forEach((_, n) => {
+        const o = new Uint8Array(S * S * 3);
+        for (let p = 0; p < S * S; p++) for (let ch = 0; ch < 3; ch++) o[p * 3 + ch] = byte(clamp01(y[(n * 3 + ch) * S * S + p]!) * 255);
+        out.push(o);
+      });
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     await this.#model.close();
   }
