@@ -32,9 +32,9 @@ export function registerModels(program: Command, ctx: CliContext): void {
     .action(async (checkpoint: string, flags: { output?: string; fp16?: boolean; modelKind?: string }) => {
       const started = performance.now();
       const kind = parseKind(flags.modelKind);
+      if (flags.output) await checkWritableTarget(flags.output, 'model');
       if (await isRrdbCheckpoint(checkpoint)) {
         // Real-ESRGAN RRDBNet (x [N,3,H,W] in [0,1] → out [N,3,sH,sW]), the --bg-upsampler model.
-        if (flags.output) await checkWritableTarget(flags.output, 'model');
         const target = flags.output ?? (await loadOrBuildRrdbCached(checkpoint, path.join(ctx.env.cacheDir, 'models')));
         if (flags.output) await writeModel(flags.output, (await buildRrdbOnnx(checkpoint)).bytes);
         ctx.stdout(`${target}\n`);
@@ -43,7 +43,6 @@ export function registerModels(program: Command, ctx: CliContext): void {
       }
       let target: string;
       if (flags.output) {
-        await checkWritableTarget(flags.output, 'model');
         await writeModel(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16, kind }));
         target = flags.output;
       } else {
