@@ -3,7 +3,7 @@
  * with seeded random weights (cost does not depend on the values), upscaling whole 640×360 frames to
  * 1280×720 through the product's TiledUpsampler (the --upscale 2 path).
  *
- *   node bench/realesrgan.ts [--frames 1] [--tile 192] [--pad 16] [--batch 1] [--threads 2] [--scale 2]
+ *   node bench/realesrgan.ts [--frames 1] [--tile 384] [--pad 16] [--batch 1] [--threads 2] [--scale 2]
  *
  * Prints one JSON object: seconds per 1280×720 output frame (each frame timed; a 64×64 warm-up run first),
  * the tile layout, ONNX Runtime threads, the convolution work per frame (including the padded context that
@@ -18,7 +18,7 @@ import { i420Layout } from '../src/util/yuv.ts';
 const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '1' },
-    tile: { type: 'string', default: '192' },
+    tile: { type: 'string', default: '384' },
     pad: { type: 'string', default: '16' },
     batch: { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
