@@ -53,6 +53,13 @@ describe('pipelineFlagsFromOptions', () => {
     detectEvery: 5,
     fidelityMode: 'auto',
     fidelityOverrides: { '2': 0.1, '17': 1e-7 },
+    upscale: 2,
+    bgUpsampler: '/models/RealESRGAN_x2plus.pth',
+    faceUpsample: true,
+    colorize: 'auto',
+    colorizeModel: '/models/codeformer_colorization.pth',
+    inpaintMask: '/masks/mask.png',
+    inpaintModel: '/models/codeformer_inpainting.pth',
   };
 
   it('covers every portable field, each with a non-default value here', () => {

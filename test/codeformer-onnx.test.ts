@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OFFICIAL_CHECKPOINT, buildCodeFormerOnnx, buildRandomCodeFormer, loadOrBuildCached, verifyCheckpoint } from '../src/models/codeformer/index.ts';
+import { GRAPH_VERSION, OFFICIAL_CHECKPOINT, buildCodeFormerOnnx, buildRandomCodeFormer, loadOrBuildCached, verifyCheckpoint } from '../src/models/codeformer/index.ts';
 import { decodeModel } from '../src/models/onnxProto.ts';
 import { OFFICIAL_CONFIG } from '../src/models/codeformer/random.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
@@ -196,7 +196,7 @@ describe('checkpoint verification and model cache', () => {
     expect(again).toBe(first);
     expect(builds).toEqual([first]);
     const { sha256 } = await verifyCheckpoint(SMALL);
-    expect(path.basename(first)).toBe(`codeformer-${sha256.slice(0, 16)}-fp32-v1.onnx`);
+    expect(path.basename(first)).toBe(`codeformer-${sha256.slice(0, 16)}-fp32-v${GRAPH_VERSION}.onnx`);
     expect(Buffer.compare(await readFile(first), Buffer.from(await buildCodeFormerOnnx(SMALL)))).toBe(0);
     const half = await loadOrBuildCached(SMALL, { cacheDir: path.join(dir, 'models'), fp16: true, onBuild });
     expect(half).not.toBe(first);

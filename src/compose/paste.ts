@@ -38,7 +38,8 @@ export function maskWeight(dist: number, g: MaskGeometry): number {
  * samples with a positive mask weight somewhere under them are written; every other byte of the frame —
  * all of it outside the crop's footprint — stays bit-identical to the decoder's. Returns the footprint.
  */
-export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affine, size = CROP_SIZE): Box {
+export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affine, size = CROP_SIZE, frameWeights?: Float32Array): Box {
+  // frameWeights (optional, one per frame pixel, e.g. a feathered inpainting mask) multiply the soft mask.
   const { width: W, height: H, data } = frame;
   const rect = cropFootprint(toCrop, W, H, size);
   if (rect.width === 0 || rect.height === 0) return rect;
@@ -70,7 +71,7 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
         const cu = a * px + b * py + c;
         const cv = d * px + e * py + f;
         const dist = Math.min(cu, cv, size - cu, size - cv) / k;
-        const m = maskWeight(dist, g);
+        const m = maskWeight(dist, g) * (frameWeights ? frameWeights[y * W + x]! : 1);
         if (m <= 0) continue;
         // Bilinear sample of the restored crop at (cu, cv), integer-centred.
         const sx = Math.min(Math.max(cu - 0.5, 0), last);

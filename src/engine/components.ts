@@ -1,6 +1,9 @@
+import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
+import { createUpsampler } from '../restore/createUpsampler.ts';
+import { plainUpscaler, type FrameUpscaler } from './upscale.ts';
 import { resolveDevice } from '../runtime/devices.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
@@ -46,9 +49,18 @@ export class Components {
   /** Undefined when the restorer is `none` (frames pass through). */
   readonly restorer: Restorer | undefined;
   readonly hooks: ComponentHooks;
+  /** `upscale` > 1 (file mode): the background upsampler, or the plain bicubic resize without `bgUpsampler`. */
+  readonly upscaler: FrameUpscaler | undefined;
+  /** `colorize` on/auto: the colorization restorer and when it takes a frame's faces. */
+  readonly colorizer: { restorer: Restorer; mode: 'on' | 'auto' } | undefined;
+  /** `inpaintMask`: the inpainting restorer (the mask itself is read per run, at the video's size). */
+  readonly inpainter: Restorer | undefined;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks) {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer) {
+    this.upscaler = upscaler;
+    this.colorizer = colorizer;
+    this.inpainter = inpainter;
     this.options = options;
     this.detector = detector;
     this.restorer = restorer;
@@ -70,7 +82,29 @@ export class Components {
     const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 });
     try {
       const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-      return new Components(o, detector, restorer, hooks);
+      try {
+        if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
+        if (o.faceUpsample && !o.bgUpsampler) throw new FaceRestoreError('E_CONFIG', 'faceUpsample needs bgUpsampler (--bg-upsampler)');
+        if (o.inpaintMask && o.upscale !== 1) throw new FaceRestoreError('E_CONFIG', 'inpaintMask does not combine with upscale yet');
+        // Tiles batch like faces: `batch` windows per run.
+        const upscaler = o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale);
+        try {
+          const colour = o.colorize === 'off' ? undefined : await createRestorer({ kind: 'onnx', model: o.colorizeModel, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
+          try {
+            const inpainter = o.inpaintMask ? await createRestorer({ kind: 'onnx', model: o.inpaintModel, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }) : undefined;
+            return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter);
+          } catch (e) {
+            await colour?.close();
+            throw e;
+          }
+        } catch (e) {
+          await upscaler?.close();
+          throw e;
+        }
+      } catch (e) {
+        await restorer?.close();
+        throw e;
+      }
     } catch (e) {
       await detector.close();
       throw e;
@@ -117,6 +151,6 @@ export class Components {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.detector.close(), this.restorer?.close()]);
+    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close(), this.colorizer?.restorer.close(), this.inpainter?.close()]);
   }
 }

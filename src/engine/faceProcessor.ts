@@ -1,16 +1,39 @@
 import { alignmentFor } from '../compose/align.ts';
+import { grayCrop, isGrayscale } from '../compose/chroma.ts';
+import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
 import { warpToCrop } from '../compose/warp.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import type { FaceTracker } from '../track/tracker.ts';
 import { detectInRegions } from './regionDetect.ts';
+import { alignmentAtScale, alignmentAtScaleBoth, type FrameUpscaler } from './upscale.ts';
+import { CROP_SIZE } from '../types.ts';
 import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
 import { StageCpuMeter } from '../util/cpuMeter.ts';
 
 /** A frame with its faces aligned and cropped, waiting for restoration (no crops without a restorer: nothing would read them). */
 export interface PreparedFrame extends AnalyzedFrame {
   aligned: AlignedFace[];
+}
+
+/** Optional work around restoration (file mode flags). */
+export interface FaceProcessorExtras {
+  /** `--upscale`: each composed frame is this one's output, with the restored faces pasted at its scale. */
+  upscaler?: FrameUpscaler;
+  /** `--face-upsample`: restored faces also go through the upsampler and are pasted from its larger crops. */
+  faceUpsample?: boolean;
+  /**
+   * `--colorize`: the faces of every frame (`on`) or of grayscale frames (`auto`) go, as gray crops, to this
+   * restorer (the CodeFormer colorization graph) instead of the normal one.
+   */
+  colorizer?: { restorer: Restorer; mode: 'on' | 'auto' };
+  /**
+   * `--inpaint-mask`: faces whose aligned crop holds mask pixels go, with those pixels white, to this
+   * restorer (the CodeFormer inpainting graph); its output replaces the crop in the hole only (the script's
+   * composite) and is pasted within the mask's feathered band only. Other faces take the normal path.
+   */
+  inpaint?: { restorer: Restorer; mask: FrameMask };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -31,8 +54,16 @@ export class FaceProcessor {
   /** Re-detect inside tracked regions on frames between full detections. */
   readonly regionDetection: boolean;
   readonly cpu: StageCpuMeter;
+  readonly upscaler: FrameUpscaler | undefined;
+  readonly colorizer: FaceProcessorExtras['colorizer'];
+  readonly inpaint: FaceProcessorExtras['inpaint'];
+  readonly faceUpsample: boolean;
 
-  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter()) {
+  constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
+    this.upscaler = extras.upscaler;
+    this.faceUpsample = !!extras.faceUpsample && !!extras.upscaler?.upscaleCrops;
+    this.colorizer = extras.colorizer;
+    this.inpaint = extras.inpaint;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -94,25 +125,76 @@ export class FaceProcessor {
   async compose(frames: readonly PreparedFrame[]): Promise<ComposedFrame[]> {
     const cpu = this.cpu;
     const all = frames.flatMap((f) => f.aligned);
-    let restored: Uint8Array[] = [];
-    if (this.restorer && all.length > 0) {
+    const restored: Array<Uint8Array | undefined> = new Array(all.length);
+    // Which restorer each face goes to: the colorizer for the faces of frames it takes, else the normal one.
+    const col = this.colorizer;
+    const toColour = new Set<number>();
+    // Faces the inpainting mask reaches (their crop mask), checked first: they take neither other path.
+    const holes = new Map<number, Uint8Array>();
+    if (this.inpaint) {
+      all.forEach((a, i) => {
+        const m = maskInCrop(this.inpaint!.mask, a.toCrop);
+        if (m.includes(1)) holes.set(i, m);
+      });
+    }
+    if (col) {
+      let k = 0;
+      for (const f of frames) {
+        const take = col.mode === 'on' || isGrayscale(f.frame);
+        for (let i = 0; i < f.aligned.length; i++, k++) if (take && !holes.has(k)) toColour.add(k);
+      }
+    }
+    const runOn = async (r: Restorer | undefined, idx: number[], crop: (c: Uint8Array, i: number) => Uint8Array): Promise<void> => {
+      if (!r || idx.length === 0) return;
       const t = performance.now();
       const c = cpu.now();
-      const pending = this.restorer.restore(all.map((a) => a.crop), all.map((a) => a.face.fidelity));
+      const pending = r.restore(idx.map((i) => crop(all[i]!.crop, i)), idx.map((i) => all[i]!.face.fidelity));
       cpu.add('restore', c);
-      restored = await pending;
+      (await pending).forEach((out, j) => (restored[idx[j]!] = out));
+      this.times.restore += performance.now() - t;
+    };
+    const ids = all.map((_, i) => i);
+    await runOn(this.restorer, ids.filter((i) => !toColour.has(i) && !holes.has(i)), (c) => c);
+    await runOn(col?.restorer, ids.filter((i) => toColour.has(i)), grayCrop);
+    await runOn(this.inpaint?.restorer, [...holes.keys()], (c, i) => whiteHoles(c, holes.get(i)!));
+    for (const [i, m] of holes) if (restored[i]) restored[i] = compositeHoles(all[i]!.crop, restored[i]!, m);
+    const s = this.upscaler?.scale ?? 1;
+    if (this.faceUpsample && s > 1) {
+      const idx = ids.filter((i) => restored[i]);
+      const t = performance.now();
+      const big = await this.upscaler!.upscaleCrops!(idx.map((i) => restored[i]!), CROP_SIZE);
+      idx.forEach((i, j) => (restored[i] = big[j]));
+      this.times.restore += performance.now() - t;
+    }
+    // Upscaling (whole frames, before the faces go in) is counted as restoration: it is a model run too.
+    const targets: VideoFrame[] = [];
+    for (const f of frames) {
+      if (!this.upscaler) {
+        targets.push(f.frame);
+        continue;
+      }
+      const t = performance.now();
+      const c = cpu.now();
+      const pending = this.upscaler.upscale(f.frame);
+      cpu.add('restore', c);
+      targets.push(await pending);
       this.times.restore += performance.now() - t;
     }
     const t = performance.now();
     const c = cpu.now();
+    const cropSide = this.faceUpsample && s > 1 ? CROP_SIZE * s : CROP_SIZE;
     let k = 0;
-    const out = frames.map((f) => {
+    const out = frames.map((f, i) => {
       const changed: Box[] = [];
+      const frame = targets[i]!;
       for (const a of f.aligned) {
+        const hole = holes.has(k);
         const r = restored[k++];
-        if (r) changed.push(pasteCrop(f.frame, r, a.toCrop));
+        const toCrop = s === 1 ? a.toCrop : cropSide > CROP_SIZE ? alignmentAtScaleBoth(a.toCrop, s) : alignmentAtScale(a.toCrop, s);
+        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined));
       }
-      return { frame: f.frame, faces: f.faces, changed };
+      // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
+      return { frame, faces: f.faces, changed };
     });
     cpu.add('paste', c);
     this.times.paste += performance.now() - t;

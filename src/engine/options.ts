@@ -49,6 +49,20 @@ const portableShape = {
     fidelityMode: z.enum(['fixed', 'auto']).default('fixed'),
     /** w per track id, overriding the default (track ids as in the tracks export). */
     fidelityOverrides: z.record(z.string().regex(/^\d+$/, 'track ids are non-negative integers'), z.number().min(0).max(1)).default({}),
+    /** Output size / input size (file mode): 1 (default), 2 or 4. Faces are pasted at the output scale. */
+    upscale: z.union([z.literal(1), z.literal(2), z.literal(4)]).default(1),
+    /** Real-ESRGAN RRDBNet `.pth` or its ONNX graph that upscales the frame (in tiles); without it `upscale` is bicubic. */
+    bgUpsampler: z.string().min(1).optional(),
+    /** Also run `bgUpsampler` on the restored faces (pasted from crops `upscale` times larger). Default false. */
+    faceUpsample: z.boolean().default(false),
+    /** `on`: every face goes to `colorizeModel`; `auto`: the faces of grayscale frames (chroma all but flat) do; `off` (default). */
+    colorize: z.enum(['off', 'on', 'auto']).default('off'),
+    /** CodeFormer colorization checkpoint (`codeformer_colorization.pth`) or its ONNX graph, for `colorize`. */
+    colorizeModel: z.string().min(1).optional(),
+    /** Inpainting mask image (white = missing, frame coordinates): masked face regions are completed by `inpaintModel`. */
+    inpaintMask: z.string().min(1).optional(),
+    /** CodeFormer inpainting checkpoint (`codeformer_inpainting.pth`) or its ONNX graph, for `inpaintMask`. */
+    inpaintModel: z.string().min(1).optional(),
 };
 
 /** Settings of one machine (read from its environment and flags); never sent to another process. */
@@ -62,11 +76,13 @@ const localSettingsShape = {
 /** Names of the machine-local settings. */
 export const LOCAL_SETTING_KEYS = Object.keys(localSettingsShape) as Array<keyof typeof localSettingsShape>;
 
-type Checked = { detector: string; detectorModel?: string | undefined; restorer?: string | undefined; model?: string | undefined };
+type Checked = { detector: string; detectorModel?: string | undefined; restorer?: string | undefined; model?: string | undefined; colorize?: string; colorizeModel?: string | undefined; inpaintMask?: string | undefined; inpaintModel?: string | undefined };
 const withChecks = <T extends z.ZodType<Checked>>(schema: T) =>
   schema
     .refine((o) => o.detector !== 'yunet' || o.detectorModel, { message: 'detector yunet needs detectorModel (a YuNet ONNX file)', path: ['detectorModel'] })
-    .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] });
+    .refine((o) => o.restorer !== 'onnx' || o.model, { message: 'restorer onnx needs model (an ONNX or .pth file)', path: ['model'] })
+    .refine((o) => !o.colorize || o.colorize === 'off' || o.colorizeModel, { message: 'colorize needs colorizeModel (codeformer_colorization.pth)', path: ['colorizeModel'] })
+    .refine((o) => !o.inpaintMask || o.inpaintModel, { message: 'inpaintMask needs inpaintModel (codeformer_inpainting.pth)', path: ['inpaintModel'] });
 
 /** Options that cross a process or machine boundary (see portableShape). */
 export const portableOptionsSchema = withChecks(z.strictObject(portableShape));

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { loadOrBuildCached } from '../models/codeformer/index.ts';
+import { loadOrBuildCached, type CodeFormerKind } from '../models/codeformer/index.ts';
 
 /** Options for onnxForCheckpoint. */
 export interface CheckpointModelOptions {
@@ -8,6 +8,8 @@ export interface CheckpointModelOptions {
   cacheDir?: string;
   /** Build the float16 graph (for CUDA). Default false. */
   fp16?: boolean;
+  /** CodeFormer kind to build; default recognised from the checkpoint (models/codeformer/kind.ts). */
+  kind?: CodeFormerKind;
   onInfo?: (message: string) => void;
 }
 
@@ -20,6 +22,7 @@ export async function onnxForCheckpoint(checkpoint: string, options: CheckpointM
   return loadOrBuildCached(checkpoint, {
     cacheDir: path.join(root, 'models'),
     fp16: options.fp16,
+    kind: options.kind,
     onBuild: ({ target }) => options.onInfo?.(`building the ONNX graph of ${checkpoint} into ${target} (once per checkpoint)`),
   });
 }

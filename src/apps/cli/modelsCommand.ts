@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { FaceRestoreError } from '../../errors.ts';
 import { onnxForCheckpoint } from '../../restore/checkpointModel.ts';
-import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, verifyCheckpoint } from '../../models/codeformer/index.ts';
+import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, parseKind, verifyCheckpoint } from '../../models/codeformer/index.ts';
+import { buildRrdbOnnx, isRrdbCheckpoint, loadOrBuildRrdbCached } from '../../models/realesrgan/index.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import type { CliContext } from './context.ts';
 import { checkWritableTarget } from './outputFormat.ts';
@@ -23,19 +24,29 @@ export function registerModels(program: Command, ctx: CliContext): void {
 
   models
     .command('build')
-    .description('build a batched ONNX graph (inputs x [N,3,512,512], w [N]; output out) from a CodeFormer .pth checkpoint')
+    .description('build a batched ONNX graph from a CodeFormer .pth (inputs x [N,3,512,512], w [N]; output out) or a Real-ESRGAN RRDBNet .pth (x [N,3,H,W] in [0,1] → out [N,3,sH,sW])')
     .argument('<checkpoint>', 'official codeformer.pth or a compatible checkpoint')
     .option('-o, --output <file>', 'where to write the graph (default: the model cache, keyed by the checkpoint sha256)')
     .option('--fp16', 'float16 weights and activations (for CUDA)')
-    .action(async (checkpoint: string, flags: { output?: string; fp16?: boolean }) => {
+    .option('--model-kind <kind>', 'auto (from the shapes) | restoration | inpainting (w=1, no AdaIN; input x only) | colorization (w=0; input x only)', 'auto')
+    .action(async (checkpoint: string, flags: { output?: string; fp16?: boolean; modelKind?: string }) => {
       const started = performance.now();
+      const kind = parseKind(flags.modelKind);
+      if (flags.output) await checkWritableTarget(flags.output, 'model');
+      if (await isRrdbCheckpoint(checkpoint)) {
+        // Real-ESRGAN RRDBNet (x [N,3,H,W] in [0,1] → out [N,3,sH,sW]), the --bg-upsampler model.
+        const target = flags.output ?? (await loadOrBuildRrdbCached(checkpoint, path.join(ctx.env.cacheDir, 'models')));
+        if (flags.output) await writeModel(flags.output, (await buildRrdbOnnx(checkpoint)).bytes);
+        ctx.stdout(`${target}\n`);
+        ctx.stderr(`facerestore: built ${path.basename(target)} (RRDBNet) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+        return;
+      }
       let target: string;
       if (flags.output) {
-        await checkWritableTarget(flags.output, 'model');
-        await writeModel(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16 }));
+        await writeModel(flags.output, await buildCodeFormerOnnx(checkpoint, { fp16: !!flags.fp16, kind }));
         target = flags.output;
       } else {
-        target = await onnxForCheckpoint(checkpoint, { cacheDir: ctx.env.cacheDir, fp16: !!flags.fp16, onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`) });
+        target = await onnxForCheckpoint(checkpoint, { cacheDir: ctx.env.cacheDir, fp16: !!flags.fp16, kind, onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`) });
       }
       ctx.stdout(`${target}\n`);
       ctx.stderr(`facerestore: built ${path.basename(target)} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

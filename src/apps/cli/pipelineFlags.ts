@@ -20,7 +20,14 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
     .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
     .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
-    .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {});
+    .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {})
+    .option('--upscale <s>', 'output size = s × input size: 1 | 2 | 4 (faces pasted at the output scale; bicubic without --bg-upsampler)', oneOf('1', '2', '4'))
+    .option('--bg-upsampler <file>', 'Real-ESRGAN RealESRGAN_x2plus.pth / x4plus.pth (or its ONNX graph) that upscales each frame in tiles')
+    .option('--face-upsample', 'also run the --bg-upsampler on the restored faces')
+    .option('--colorize [mode]', 'restore faces in colour with --colorize-model: on (the flag alone) | auto (only frames whose chroma is flat: grayscale footage) | off', (v: string) => oneOf('on', 'auto', 'off')(v))
+    .option('--colorize-model <file>', 'CodeFormer colorization checkpoint (codeformer_colorization.pth) or its ONNX graph')
+    .option('--inpaint-mask <png>', 'mask image in frame coordinates (white = missing): faces it covers are completed there by --inpaint-model')
+    .option('--inpaint-model <file>', 'CodeFormer inpainting checkpoint (codeformer_inpainting.pth) or its ONNX graph');
 }
 
 /** Commander collector for repeated `--fidelity-override id=w`. */
@@ -50,6 +57,13 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     detectEvery: f.detectEvery as number,
     fidelityMode: f.fidelityMode as 'fixed' | 'auto',
     fidelityOverrides: f.fidelityOverride as Record<string, number>,
+    upscale: f.upscale === undefined ? undefined : (Number(f.upscale) as 1 | 2 | 4),
+    bgUpsampler: f.bgUpsampler as string | undefined,
+    faceUpsample: f.faceUpsample === true,
+    colorize: f.colorize === true ? 'on' : (f.colorize as 'on' | 'auto' | 'off' | undefined),
+    colorizeModel: f.colorizeModel as string | undefined,
+    inpaintMask: f.inpaintMask as string | undefined,
+    inpaintModel: f.inpaintModel as string | undefined,
     cacheDir,
     ffmpegPath: ffmpeg.ffmpegPath,
     ffprobePath: ffmpeg.ffprobePath,
@@ -81,6 +95,13 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   detectEvery: valued('--detect-every'),
   fidelityMode: valued('--fidelity-mode'),
   fidelityOverrides: (v) => Object.entries(v ?? {}).flatMap(([id, w]) => ['--fidelity-override', `${id}=${w}`]),
+  upscale: valued('--upscale'),
+  bgUpsampler: valued('--bg-upsampler'),
+  faceUpsample: (v) => (v ? ['--face-upsample'] : []),
+  colorize: valued('--colorize'),
+  colorizeModel: valued('--colorize-model'),
+  inpaintMask: valued('--inpaint-mask'),
+  inpaintModel: valued('--inpaint-model'),
 };
 
 /**

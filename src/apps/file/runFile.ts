@@ -6,6 +6,8 @@ import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
 import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
 import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
+import { readMaskImage } from '../../ingest/maskImage.ts';
+import { frameMask } from '../../compose/inpaintMask.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
 import type { Components } from '../../engine/components.ts';
 
@@ -101,7 +103,9 @@ export async function runFile(components: Components, input: string, sink: Frame
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu);
+  // The inpainting mask is in frame coordinates: read once per run at this video's size.
+  const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -153,7 +157,9 @@ export async function runFile(components: Components, input: string, sink: Frame
     (async () => {
       // The sink starts with the first frame in hand, so it knows the frames' colour (to tag the output).
       let item = await composed.pop();
-      await sink.start(item?.frame.colour ? { ...info, colour: item.frame.colour } : info);
+      const s = components.upscaler?.scale ?? 1;
+      const outInfo = s === 1 ? info : { ...info, width: info.width * s, height: info.height * s };
+      await sink.start(item?.frame.colour ? { ...outInfo, colour: item.frame.colour } : outInfo);
       for (; item; item = await composed.pop()) {
         const t = performance.now();
         const c = cpu.now();

@@ -35,6 +35,7 @@
 import type { Block, CodeFormerArch } from './arch.ts';
 import { GROUPS } from './arch.ts';
 import { GraphBuilder, f, type Value } from '../graphBuilder.ts';
+import { KIND_CALL, type CodeFormerKind } from './kind.ts';
 
 /** Weights by state-dict name, as contiguous float32. */
 export type WeightMap = ReadonlyMap<string, Float32Array>;
@@ -45,8 +46,14 @@ export interface GraphOptions {
   fp16?: boolean;
   /** Also output `logits` [N, T, K], `lq_feat` [N, E, h, w] and `top_idx` int64 [N, T], for parity tests. */
   extraOutputs?: boolean;
-  /** GroupNorm form: `groupnorm` (GroupNormalization-21) or `instancenorm`. Default `instancenorm`. */
-  groupNorm?: 'groupnorm' | 'instancenorm';
+  /**
+   * GroupNorm form: `groupnorm` (GroupNormalization-21), `instancenorm`, or `twopass` (ReduceMean, centre,
+   * ReduceMean of squares: the variance of the centred values, as PyTorch computes it, where ONNX Runtime's
+   * normalisation ops use E[x²] − E[x]², which loses digits on groups whose mean is large against their
+   * spread, e.g. the flat white holes of an inpainting input). Default `instancenorm` for restoration,
+   * `twopass` for the inpainting and colorization kinds (their fixtures need it for 1e-4 parity).
+   */
+  groupNorm?: 'groupnorm' | 'instancenorm' | 'twopass';
   /** Upsample form: `subpixel` (default, exact rearrangement, 4/9 of the multiplies) or `resize`. */
   upsample?: 'subpixel' | 'resize';
   /** Compute the first convs of each fuse block's scale and shift branches as one Conv. Default true. */
@@ -56,6 +63,12 @@ export interface GraphOptions {
    * skips them for w = 0; the output is the same either way. Default true.
    */
   skipFuseWhenWZero?: boolean;
+  /**
+   * Which official forward call the graph computes (see kind.ts). `restoration` (default): inputs `x` and
+   * `w`. `inpainting` (w = 1, no AdaIN) and `colorization` (w = 0: no fuse block runs) have the input `x`
+   * only, since their scripts fix w.
+   */
+  kind?: CodeFormerKind;
 }
 
 /** Builds the ONNX model bytes. */
@@ -74,7 +87,9 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   };
   const fp16 = options.fp16 ?? false;
   const act = fp16 ? 'float16' : 'float32';
-  const gnForm = options.groupNorm ?? 'instancenorm';
+  const kind = options.kind ?? 'restoration';
+  const call = KIND_CALL[kind];
+  const gnForm = options.groupNorm ?? (kind === 'restoration' ? 'instancenorm' : 'twopass');
   const upsample = options.upsample ?? 'subpixel';
   const mergeFuse = options.mergeFuseBranches ?? true;
   const skipFuse = options.skipFuseWhenWZero ?? true;
@@ -105,7 +120,17 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   const groupNormWith = (x: Value, name: string, ch: number, groups: number, gamma: Float32Array, beta: Float32Array, out: 'float32' | 'float16' = act): Value => {
     const xin = fp16 ? cast(x, 'float32') : x;
     let y: Value;
-    if (gnForm === 'groupnorm') {
+    if (gnForm === 'twopass') {
+      // [N, G, rows, W]: sums run row by row, then over the row sums (two short float32 sums, not one long one).
+      const width = g.op('Shape', [xin], { start: 3 }, { type: 'int64' });
+      const r = g.op('Reshape', [xin, g.op('Concat', [g.int64([0, groups, -1]), width], { axis: 0 })]);
+      const mean2 = (v: Value): Value => g.op('ReduceMean', [g.op('ReduceMean', [v, g.int64([3])], { keepdims: 1 }), g.int64([2])], { keepdims: 1 });
+      const centred = g.op('Sub', [r, mean2(r)]);
+      const variance = mean2(g.op('Mul', [centred, centred]));
+      const n = g.op('Div', [centred, g.op('Sqrt', [g.op('Add', [variance, g.scalar(1e-6)])])]);
+      const back = g.op('Reshape', [n, g.op('Shape', [xin], {}, { type: 'int64' })]);
+      y = g.op('Add', [g.op('Mul', [back, g.weight(`${name}.weight`, gamma, [ch, 1, 1])]), g.weight(`${name}.bias`, beta, [ch, 1, 1])], {}, { name });
+    } else if (gnForm === 'groupnorm') {
       y = g.op('GroupNormalization', [xin, g.weight(`${name}.weight`, gamma, [ch]), g.weight(`${name}.bias`, beta, [ch])], { epsilon: f(1e-6), num_groups: groups }, { name });
     } else {
       const r = g.op('Reshape', [xin, g.int64([0, groups, -1])]);
@@ -255,7 +280,7 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
 
   // ---------------------------------------------------------------- graph
   const xIn = g.input('x', 'float32', ['N', 3, S, S]);
-  const wIn = g.input('w', 'float32', ['N']);
+  const wIn = call.fixedW === undefined ? g.input('w', 'float32', ['N']) : null;
   let x = fp16 ? cast(xIn, 'float16') : xIn;
 
   // Encoder, keeping the skip features the fuse blocks need.
@@ -314,11 +339,12 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   };
   const content = stats(quant);
   const style = stats(lqFeat);
-  const adain = g.op('Add', [g.op('Mul', [g.op('Div', [content.centred, content.std]), style.std]), style.mean]);
+  const adain = call.adain ? g.op('Add', [g.op('Mul', [g.op('Div', [content.centred, content.std]), style.std]), style.mean]) : quant;
 
   // Generator with fuse blocks.
-  const w4 = g.op('Reshape', [fp16 ? cast(wIn, 'float16') : wIn, g.int64([-1, 1, 1, 1])]);
-  const anyW = skipFuse ? g.op('Greater', [g.op('ReduceMax', [wIn], { keepdims: 0 }), g.scalar(0)], {}, { type: 'bool', name: 'any_w' }) : null;
+  // A fixed w = 1 drops the multiply; a fixed w = 0 never reaches a fuse block (official `if w > 0`).
+  const w4 = wIn ? g.op('Reshape', [fp16 ? cast(wIn, 'float16') : wIn, g.int64([-1, 1, 1, 1])]) : null;
+  const anyW = skipFuse && wIn ? g.op('Greater', [g.op('ReduceMax', [wIn], { keepdims: 0 }), g.scalar(0)], {}, { type: 'bool', name: 'any_w' }) : null;
   const fuseBlock = (dec: Value, size: number, c: number): Value => {
     const p = `fuse_convs_dict.${size}`;
     const e = fuseResBlock(encFeat.get(size)!, dec, `${p}.encode_enc`, c);
@@ -336,14 +362,15 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
       scale = branch('scale');
       shift = branch('shift');
     }
-    const residual = g.op('Mul', [w4, g.op('Add', [g.op('Mul', [dec, scale]), shift])]);
+    const sft = g.op('Add', [g.op('Mul', [dec, scale]), shift]);
+    const residual = w4 ? g.op('Mul', [w4, sft]) : sft;
     return g.op('Add', [dec, residual], {}, { name: p });
   };
   x = fp16 ? cast(adain, 'float16') : adain;
   arch.generator.forEach((b, i) => {
     x = block(x, b);
     const fz = arch.fuse.find((z) => z.generatorIndex === i);
-    if (!fz) return;
+    if (!fz || call.fixedW === 0) return;
     if (!anyW) {
       x = fuseBlock(x, fz.size, fz.ch);
       return;
@@ -364,9 +391,10 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   }
   return g.encode({
     graphName: 'codeformer',
-    docString: 'CodeFormer (sczhou/CodeFormer) forward with adain=True, built by facerestore from a PyTorch checkpoint.',
+    docString: `CodeFormer (sczhou/CodeFormer) ${kind} forward (adain=${call.adain ? 'True' : 'False'}, w=${call.fixedW ?? 'per face'}), built by facerestore from a PyTorch checkpoint.`,
     metadata: {
       'facerestore.model': 'codeformer',
+      'facerestore.kind': kind,
       'facerestore.precision': fp16 ? 'float16' : 'float32',
       'facerestore.params': String(arch.params),
     },

@@ -10,10 +10,12 @@ import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { inferArch, type CodeFormerArch } from './arch.ts';
 import { fileProblem, openCheckpoint, sha256File, type Checkpoint } from '../checkpoint.ts';
 import { buildCodeFormerGraph, type GraphOptions, type WeightMap } from './graph.ts';
+import { recogniseKind, type CodeFormerKind } from './kind.ts';
 
 export type { CodeFormerArch } from './arch.ts';
 export type { GraphOptions } from './graph.ts';
 export { inferArch } from './arch.ts';
+export { CODEFORMER_KINDS, KIND_CALL, parseKind, recogniseKind, type CodeFormerKind } from './kind.ts';
 export { openCheckpoint } from '../checkpoint.ts';
 export { buildRandomCodeFormer, officialShapes, type RandomModelOptions } from './random.ts';
 
@@ -57,7 +59,9 @@ export async function loadCodeFormerCheckpoint(checkpointPath: string, options: 
 }
 
 /**
- * Builds the ONNX model of a CodeFormer checkpoint (`net(x, w=w, adain=True)`).
+ * Builds the ONNX model of a CodeFormer checkpoint: the forward call of its kind (`options.kind`, default
+ * recognised from the shapes; see kind.ts): restoration `net(x, w=w, adain=True)`, inpainting
+ * `net(x, w=1, adain=False)`, colorization `net(x, w=0, adain=True)`.
  * @param checkpointPath a `.pth` file: `{params_ema: state_dict}`, `{params: …}` or a bare state dict.
  * @param options `fp16` for float16 weights/activations (CUDA); `extraOutputs` adds `logits`, `lq_feat`
  *   and `top_idx` outputs for parity checks.
@@ -65,7 +69,7 @@ export async function loadCodeFormerCheckpoint(checkpointPath: string, options: 
  */
 export async function buildCodeFormerOnnx(checkpointPath: string, options: BuildOptions = {}): Promise<Uint8Array> {
   const { arch, weights } = await loadCodeFormerCheckpoint(checkpointPath, { nHead: options.nHead });
-  return buildCodeFormerGraph(arch, weights, options);
+  return buildCodeFormerGraph(arch, weights, { ...options, kind: options.kind ?? recogniseKind(arch) });
 }
 
 /**
@@ -95,16 +99,18 @@ export interface CacheOptions {
   fp16?: boolean;
   /** Transformer heads. Default 8. */
   nHead?: number;
+  /** Forward call to build; default recognised from the checkpoint's shapes (kind.ts). */
+  kind?: CodeFormerKind;
   /** Called when a build starts (it takes a while for the official weights). */
   onBuild?: (info: { checkpoint: string; target: string }) => void;
 }
 
 /** Version of the graph layout; part of the cache key so a changed builder never serves a stale file. */
-export const GRAPH_VERSION = 1;
+export const GRAPH_VERSION = 2;
 
 /**
  * Path of the ONNX model built from `checkpointPath`, building it on first use. The cache key is the
- * checkpoint's sha256 (plus precision and builder version): `codeformer-<sha256[0:16]>-<fp32|fp16>-v1.onnx`.
+ * checkpoint's sha256 (plus precision and builder version): `codeformer-<sha256[0:16]>-<fp32|fp16>[-<kind>]-v2.onnx`.
  * Writes are atomic (temporary file in the same folder, then rename), so concurrent builders and crashes
  * never leave a partial model under the final name.
  */
@@ -112,7 +118,9 @@ export async function loadOrBuildCached(checkpointPath: string, options: CacheOp
   const { sha256 } = await verifyCheckpoint(checkpointPath);
   const precision = options.fp16 ? 'fp16' : 'fp32';
   const heads = options.nHead && options.nHead !== 8 ? `-h${options.nHead}` : '';
-  const target = path.join(options.cacheDir, `codeformer-${sha256.slice(0, 16)}-${precision}${heads}-v${GRAPH_VERSION}.onnx`);
+  // An explicit kind is part of the key; the recognised one follows from the sha256 already.
+  const kind = options.kind ? `-${options.kind}` : '';
+  const target = path.join(options.cacheDir, `codeformer-${sha256.slice(0, 16)}-${precision}${heads}${kind}-v${GRAPH_VERSION}.onnx`);
   try {
     const s = await stat(target);
     if (s.isFile() && s.size > 0) return target;
@@ -120,7 +128,7 @@ export async function loadOrBuildCached(checkpointPath: string, options: CacheOp
     // not cached yet
   }
   options.onBuild?.({ checkpoint: checkpointPath, target });
-  const bytes = await buildCodeFormerOnnx(checkpointPath, { fp16: options.fp16, nHead: options.nHead });
+  const bytes = await buildCodeFormerOnnx(checkpointPath, { fp16: options.fp16, nHead: options.nHead, kind: options.kind });
   try {
     await writeFileAtomic(target, bytes);
   } catch (e) {
