@@ -5,6 +5,7 @@ import { inferArch } from '../src/models/codeformer/arch.ts';
 import { buildCodeFormerOnnx, parseKind, recogniseKind } from '../src/models/codeformer/index.ts';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
+import { maxDiff, readKeyShapes } from './helpers/compare.ts';
 
 const dir = (fx: string, name: string): string => fileURLToPath(new URL(`../../shared/fixtures/${fx}/${name}`, import.meta.url));
 const PLANE = 3 * 512 * 512;
@@ -22,22 +23,7 @@ function i32(fx: string, name: string): Int32Array {
   const b = bytes(fx, name);
   return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
-function readKeys(fx: string, file: string): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  for (const line of readFileSync(dir(fx, file), 'utf8').trim().split('\n')) {
-    const [name, shape] = line.split('\t');
-    m.set(name!, JSON.parse(shape!) as number[]);
-  }
-  return m;
-}
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, offset = 0): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[offset + i]! - b[i]!);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
+const readKeys = (fx: string, file: string): Map<string, number[]> => readKeyShapes(dir(fx, file));
 function repeat(x: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n * x.length);
   for (let i = 0; i < n; i++) out.set(x, i * x.length);

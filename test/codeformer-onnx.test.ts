@@ -9,6 +9,7 @@ import { GRAPH_VERSION, OFFICIAL_CHECKPOINT, buildCodeFormerOnnx, buildRandomCod
 import { decodeModel } from '../src/models/onnxProto.ts';
 import { OFFICIAL_CONFIG } from '../src/models/codeformer/random.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
+import { maxDiff } from './helpers/compare.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/codeformer-small/${name}`, import.meta.url));
 const SMALL = fixture('codeformer_small.pth');
@@ -21,15 +22,6 @@ function f32(name: string): Float32Array {
 function i32(name: string): Int32Array {
   const b = readFileSync(fixture(name));
   return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-/** Largest |a[offset + i] − b[i]|. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, offset = 0): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[offset + i]! - b[i]!);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
 }
 function feeds(x: Float32Array, w: number[]): Record<string, TensorData> {
   return {

@@ -5,22 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { isGrayscale } from '../src/compose/chroma.ts';
-import type { Box, FivePoints, VideoFrame } from '../src/types.ts';
+import type { Box, FivePoints } from '../src/types.ts';
 import { i420Layout } from '../src/util/yuv.ts';
 import { runFacerestore } from './helpers/cli.ts';
-import { decodeFrames, ffmpeg } from './helpers/media.ts';
+import { ffmpeg, firstFrames as frames } from './helpers/media.ts';
 
 const CLIP = fileURLToPath(new URL('../../shared/footage/retalk_1.mp4', import.meta.url));
 const COLOR_MODEL = fileURLToPath(new URL('../../shared/fixtures/codeformer-colorization-small/codeformer_colorization_small.pth', import.meta.url));
-
-async function frames(file: string, n: number): Promise<VideoFrame[]> {
-  const out: VideoFrame[] = [];
-  for await (const f of decodeFrames(file)) {
-    out.push(f);
-    if (out.length === n) break;
-  }
-  return out;
-}
 
 describe('--colorize on a grayscale retalk_1.mp4 (made here) with the fixture colorization model', () => {
   let dir: string;

@@ -5,24 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameMask } from '../src/compose/inpaintMask.ts';
 import { maskImageArgs } from '../src/ingest/maskImage.ts';
-import type { FivePoints, VideoFrame } from '../src/types.ts';
+import type { FivePoints } from '../src/types.ts';
 import { i420Layout } from '../src/util/yuv.ts';
 import { runFacerestore } from './helpers/cli.ts';
-import { decodeFrames, ffmpeg } from './helpers/media.ts';
+import { ffmpeg, firstFrames as frames } from './helpers/media.ts';
 
 const CLIP = fileURLToPath(new URL('../../shared/footage/retalk_1.mp4', import.meta.url));
 const INPAINT_MODEL = fileURLToPath(new URL('../../shared/fixtures/codeformer-inpainting-small/codeformer_inpainting_small.pth', import.meta.url));
 const W = 700;
 const H = 700;
-
-async function frames(file: string, n: number): Promise<VideoFrame[]> {
-  const out: VideoFrame[] = [];
-  for await (const f of decodeFrames(file)) {
-    out.push(f);
-    if (out.length === n) break;
-  }
-  return out;
-}
 
 describe('--inpaint-mask on retalk_1.mp4 with the fixture inpainting model', () => {
   let dir: string;

@@ -4,28 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { OFFICIAL_RRDB, buildRrdbOnnx, inferRrdbArch, rrdbShapes } from '../src/models/realesrgan/index.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
+import { maxDiff, readKeyShapes } from './helpers/compare.ts';
 
 const fx = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/realesrgan-small/${name}`, import.meta.url));
 function f32(name: string): Float32Array {
   const b = readFileSync(fx(name));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
-function readKeys(file: string): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  for (const line of readFileSync(fx(file), 'utf8').trim().split('\n')) {
-    const [name, shape] = line.split('\t');
-    m.set(name!, JSON.parse(shape!) as number[]);
-  }
-  return m;
-}
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, offset = 0): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[offset + i]! - b[i]!);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
+const readKeys = (file: string): Map<string, number[]> => readKeyShapes(fx(file));
 function refusal(shapes: Map<string, number[]>): string {
   try {
     inferRrdbArch(shapes);

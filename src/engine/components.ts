@@ -70,43 +70,36 @@ export class Components {
   /** Validates options (E_CONFIG) and loads the detector and restorer (model errors, E_DEVICE). */
   static async create(input: PipelineOptionsInput = {}, hooks: ComponentHooks = {}): Promise<Components> {
     const o = parsePipelineOptions(input);
+    // Combinations the options schema cannot express, refused before any model is loaded.
+    if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
+    if (o.faceUpsample && !o.bgUpsampler) throw new FaceRestoreError('E_CONFIG', 'faceUpsample needs bgUpsampler (--bg-upsampler)');
+    if (o.inpaintMask && o.upscale !== 1) throw new FaceRestoreError('E_CONFIG', 'inpaintMask does not combine with upscale yet');
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
     // One device decision (and report, for `auto`) for the detector and the restorer.
     const resolved = await resolveDevice(o.device, { onInfo: hooks.onInfo, onWarning: hooks.onWarning });
     const common = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
-    // The detectors' runs are short (a few ms): pool threads spinning between them doubled the detector's CPU
-    // per frame (measured 45 → 23 ms per 640×360 frame with BlazeFace on 2 cores) for no gain in wall time.
-    // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
-    // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
-    // ORT's Node binding runs a session synchronously on the calling thread either way.
-    const detector = await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 });
+    // Whatever loaded before a later load fails is closed again, newest first.
+    const owned: Array<{ close(): Promise<void> }> = [];
+    const own = <T extends { close(): Promise<void> } | undefined>(r: T): T => {
+      if (r) owned.push(r);
+      return r;
+    };
     try {
-      const restorer = await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-      try {
-        if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
-        if (o.faceUpsample && !o.bgUpsampler) throw new FaceRestoreError('E_CONFIG', 'faceUpsample needs bgUpsampler (--bg-upsampler)');
-        if (o.inpaintMask && o.upscale !== 1) throw new FaceRestoreError('E_CONFIG', 'inpaintMask does not combine with upscale yet');
-        // Tiles batch like faces: `batch` windows per run.
-        const upscaler = o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale);
-        try {
-          const colour = o.colorize === 'off' ? undefined : await createRestorer({ kind: 'onnx', model: o.colorizeModel, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-          try {
-            const inpainter = o.inpaintMask ? await createRestorer({ kind: 'onnx', model: o.inpaintModel, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }) : undefined;
-            return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter);
-          } catch (e) {
-            await colour?.close();
-            throw e;
-          }
-        } catch (e) {
-          await upscaler?.close();
-          throw e;
-        }
-      } catch (e) {
-        await restorer?.close();
-        throw e;
-      }
+      // The detectors' runs are short (a few ms): pool threads spinning between them doubled the detector's CPU
+      // per frame (measured 45 → 23 ms per 640×360 frame with BlazeFace on 2 cores) for no gain in wall time.
+      // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
+      // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
+      // ORT's Node binding runs a session synchronously on the calling thread either way.
+      const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
+      const restorer = own(await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }));
+      // Tiles batch like faces: `batch` windows per run.
+      const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));
+      const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
+      const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
+      return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter);
     } catch (e) {
-      await detector.close();
+      for (const r of owned.reverse()) await r.close();
       throw e;
     }
   }

@@ -28,6 +28,16 @@ export async function* decodeFrames(file: string): AsyncGenerator<VideoFrame> {
   yield* d.frames();
 }
 
+/** The first `n` frames of a file (fewer if it holds fewer); stopping early ends the decoder. */
+export async function firstFrames(file: string, n: number): Promise<VideoFrame[]> {
+  const out: VideoFrame[] = [];
+  for await (const f of decodeFrames(file)) {
+    out.push(f);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
 /** md5 of a frame's pixels. */
 export function frameHash(f: VideoFrame): string {
   return createHash('md5').update(f.data).digest('hex');
