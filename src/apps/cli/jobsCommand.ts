@@ -109,7 +109,9 @@ export function registerJobs(program: Command, ctx: CliContext): void {
           ? `queued to fail: ${describeError(o.error)}`
           : o.outcome === 'added'
             ? `queued (${o.segments} segment${o.segments === 1 ? '' : 's'}) → ${o.output}`
-            : o.outcome === 'resubmitted'
+            : o.outcome === 'resumed'
+              ? `resumed after Redis lost it (${o.segments - (o.reused ?? 0)} of ${o.segments} segments queued again; ${o.reused ?? 0} finished are reused) → ${o.output}`
+              : o.outcome === 'resubmitted'
               ? `queued again (${o.segments} segments; finished segments are reused) → ${o.output}`
               : o.outcome === 'done'
                 ? `already done → ${o.output}`
@@ -175,20 +177,24 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       .description('show jobs: state, segments done/total, frames, frames/s, ETA, and why a job failed')
       .argument('[id]', 'one job (default: all)')
       .option('--json', 'JSON (the same as the HTTP endpoint of `jobs serve`)')
+      .option('--out <folder>', 'also report jobs submitted into this output folder that Redis no longer has (`lost`: exit 9; submit them again to resume)')
       .option('--watch', 'keep updating until every shown job has finished (exit 9 when one failed)')
       .option('--interval <s>', 'seconds between updates with --watch', numberIn(0.2, 3600), 1),
   ).action(async (id: string | undefined, flags: Record<string, unknown>) => {
     const queue = await JobQueue.create({ redisUrl: redisUrl(flags, ctx), queueName: flags.queue as string });
     try {
+      const outDir = flags.out === undefined ? undefined : path.resolve(flags.out as string);
       const fetch = async (): Promise<JobStatus[]> => {
-        if (!id) return queue.list();
-        const s = await queue.status(id);
-        if (!s) throw new FaceRestoreError('E_JOB', `no job ${id} in queue ${flags.queue as string}`);
+        const lost = outDir ? await queue.lost(outDir) : [];
+        if (!id) return [...lost, ...(await queue.list())];
+        const s = (await queue.status(id)) ?? lost.find((l) => l.id === id);
+        if (!s) throw new FaceRestoreError('E_JOB', `no job ${id} in queue ${flags.queue as string}${outDir ? ` and no submit record of it in ${outDir}` : ' (pass --out <folder> to look for it among jobs Redis lost)'}`);
         return [s];
       };
       if (!flags.watch) {
         const list = await fetch();
         ctx.stdout(flags.json ? JSON.stringify(id ? list[0] : { jobs: list }, null, 2) + '\n' : formatStatusTable(list));
+        if (list.some((s) => s.state === 'lost')) ctx.exitCode = EXIT_JOB_FAILED;
         return;
       }
       const bars = !flags.json && process.stderr.isTTY ? new LiveBars() : undefined;
@@ -205,7 +211,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
         if (list.every(isFinished)) {
           bars?.stop();
           if (bars) ctx.stdout(formatStatusTable(list));
-          const failed = list.filter((s) => s.state === 'failed');
+          const failed = list.filter((s) => s.state === 'failed' || s.state === 'lost');
           // One watched job: its own error's exit code (3 bad input, 4 model, …); several: "a job failed".
           if (failed.length > 0) ctx.exitCode = id && failed[0]!.error ? reviveError(failed[0]!.error).exitCode : EXIT_JOB_FAILED;
           return;

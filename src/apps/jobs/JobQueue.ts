@@ -7,6 +7,7 @@ import { JobStore } from './JobStore.ts';
 import type { PlannedJob } from './planJob.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, ensureReachable } from './redis.ts';
+import { finishedSegments, listSubmitRecords, readSubmitRecord, writeSubmitRecord, type SubmitRecord } from './submitRecord.ts';
 
 /** Retry policy of submitted jobs. */
 export interface SubmitOptions {
@@ -21,8 +22,14 @@ export interface SubmitOutcome {
   id: string;
   input: string;
   output: string;
-  /** `added`: new job; `resubmitted`: a failed or vanished earlier run was replaced (finished segments are reused); `exists`: the same job is already queued or running; `done`: it already completed. */
-  outcome: 'added' | 'resubmitted' | 'exists' | 'done';
+  /**
+   * `added`: new job; `resubmitted`: a failed earlier run was replaced (finished segments are reused);
+   * `resumed`: Redis had lost the job (its submit record was on disk): only unfinished segments are queued;
+   * `exists`: the same job is already queued or running; `done`: it already completed.
+   */
+  outcome: 'added' | 'resubmitted' | 'resumed' | 'exists' | 'done';
+  /** With `resumed`: segments already finished on disk (not queued again). */
+  reused?: number;
   /** The queue state of an existing job. */
   state?: string;
   segments: number;
@@ -58,8 +65,8 @@ export interface JobStatus {
   id: string;
   input: string;
   output: string;
-  /** `queued`, `running` (segments), `joining`, `completed` or `failed`. */
-  state: 'queued' | 'running' | 'joining' | 'completed' | 'failed' | 'unknown';
+  /** `queued`, `running` (segments), `joining`, `completed`, `failed`, or `lost` (submitted, but Redis no longer knows it: see `jobs status --out`). */
+  state: 'queued' | 'running' | 'joining' | 'completed' | 'failed' | 'unknown' | 'lost';
   /** BullMQ state of the job's parent ('join') job. */
   queueState: string;
   /** Why it failed, for people (the failing segment's reason when a segment failed). */
@@ -124,7 +131,7 @@ export class JobQueue {
     const backoff = { type: 'exponential' as const, delay: o.backoffMs ?? 5000 };
     const outcomes: SubmitOutcome[] = [];
     for (const { id, spec } of jobs) {
-      const base = { id, input: spec.input, output: spec.output, segments: spec.segments.length, ...(spec.error ? { error: spec.error } : {}) };
+      const base: Omit<SubmitOutcome, 'outcome'> = { id, input: spec.input, output: spec.output, segments: spec.segments.length, ...(spec.error ? { error: spec.error } : {}) };
       let outcome: SubmitOutcome['outcome'] = 'added';
       const existing = await this.#queue.getJob(id);
       if (existing) {
@@ -146,15 +153,26 @@ export class JobQueue {
         await this.#store.dropFailures(id);
         outcome = 'resubmitted';
       }
-      if (spec.segments.length === 0) {
-        await this.#queue.add('join', spec, { jobId: id, attempts: 1 });
+      let queued = spec.segments;
+      if (!existing && !spec.error) {
+        // Not in Redis, but submitted before (Redis lost its data): queue only what is not finished on disk.
+        const before = await readSubmitRecord(spec.workDir);
+        if (before && before.id === id) {
+          const done = await finishedSegments(spec);
+          queued = spec.segments.filter((s) => !done.has(s.index));
+          outcome = 'resumed';
+          base.reused = done.size;
+        }
+      }
+      if (queued.length === 0) {
+        await this.#queue.add('join', spec, { jobId: id, attempts: spec.segments.length === 0 ? 1 : attempts, backoff });
       } else {
         await this.#flow.add({
           name: 'join',
           queueName: this.queueName,
           data: spec,
           opts: { jobId: id, attempts, backoff },
-          children: spec.segments.map((plan) => ({
+          children: queued.map((plan) => ({
             name: 'segment',
             queueName: this.queueName,
             data: segmentJobData(id, spec, plan),
@@ -162,6 +180,8 @@ export class JobQueue {
           })),
         });
       }
+      // The durable record of what was submitted (planning errors have no work folder: nothing to resume).
+      if (!spec.error && spec.segments.length > 0) await writeSubmitRecord({ v: 1, id, queue: this.queueName, at: Date.now(), spec });
       outcomes.push({ ...base, outcome });
     }
     return outcomes;
@@ -179,6 +199,20 @@ export class JobQueue {
     const jobs = await this.#queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'], 0, 4999);
     const parents = jobs.filter((j): j is Job => !!j && j.name === 'join').sort((a, b) => b.timestamp - a.timestamp).slice(0, limit);
     return Promise.all(parents.map((j) => this.#statusOf(j)));
+  }
+
+  /**
+   * Jobs submitted into `outDir` (their submit records in its work folder) that Redis no longer knows:
+   * Redis restarted empty, was flushed or evicted them. Each is reported `lost`, with its finished segments.
+   */
+  async lost(outDir: string): Promise<JobStatus[]> {
+    const records = (await listSubmitRecords(outDir)).filter((r) => r.queue === this.queueName);
+    const out: JobStatus[] = [];
+    for (const r of records) {
+      if (await this.#queue.getJob(r.id)) continue;
+      out.push(await lostStatus(r));
+    }
+    return out;
   }
 
   async #statusOf(job: Job): Promise<JobStatus> {
@@ -273,6 +307,49 @@ export class JobQueue {
     await this.#queue.close().catch(() => undefined);
     this.#redis.disconnect();
   }
+}
+
+/** The status of a submitted job Redis no longer knows. */
+async function lostStatus(r: SubmitRecord): Promise<JobStatus> {
+  const { spec } = r;
+  const done = await finishedSegments(spec);
+  const message = `job ${r.id} was submitted but Redis no longer has it (Redis restarted empty or was flushed?); ${done.size} of ${spec.segments.length} segments are finished in ${spec.workDir}: run \`facerestore jobs submit\` with the same input and --out again to resume it`;
+  const segmentList: SegmentStatus[] = spec.segments.map((plan) => ({
+    index: plan.index,
+    state: done.has(plan.index) ? 'completed' : 'lost',
+    frames: 0,
+    expected: plan.frameCount,
+    fps: null,
+    worker: null,
+    attempts: 0,
+    stalls: 0,
+    reason: null,
+    error: null,
+  }));
+  const framesDone = spec.segments.filter((s) => done.has(s.index)).reduce((n, s) => n + (s.frameCount ?? 0), 0);
+  segmentList.forEach((s) => {
+    if (s.state === 'completed') s.frames = s.expected ?? 0;
+  });
+  return {
+    id: r.id,
+    input: spec.input,
+    output: spec.output,
+    state: 'lost',
+    queueState: 'missing',
+    reason: message,
+    error: { code: 'E_JOB', message, details: { lost: true, workDir: spec.workDir, finishedSegments: done.size, segments: spec.segments.length } },
+    segments: { total: spec.segments.length, done: done.size, running: 0, failed: 0 },
+    frames: { done: framesDone, total: spec.video?.frames ?? null, exact: spec.video?.framesExact ?? false },
+    fps: null,
+    etaSeconds: null,
+    createdAt: iso(r.at)!,
+    startedAt: null,
+    finishedAt: null,
+    elapsedSeconds: null,
+    workers: [],
+    result: null,
+    segmentList,
+  };
 }
 
 /** The basename of a job's input, for tables. */

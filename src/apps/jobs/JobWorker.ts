@@ -21,6 +21,7 @@ import { silentJobLogger, type JobLogger } from './logger.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, redactRedisUrl } from './redis.ts';
 import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
+import { finishedSegmentOnDisk, writeSegmentRecordFile } from './submitRecord.ts';
 
 /** Options of JobWorker.create. */
 export interface JobWorkerOptions {
@@ -219,9 +220,11 @@ export class JobWorker {
   async #segment(job: Job, signal: AbortSignal | undefined): Promise<SegmentRecord> {
     const data = parseJobData(segmentJobSchema, job.data, 'segment');
     const i = data.plan.index;
-    if ((await this.#queue.getJobState(data.jobId)) === 'failed') throw new NotRun(`not run: job ${data.jobId} has already failed`);
-    const done = await this.#store.getSegment(data.jobId, i);
-    if (done && (await fileHasSize(path.join(data.workDir, done.file), done.bytes))) {
+    const parentState = await this.#queue.getJobState(data.jobId);
+    if (parentState === 'failed') throw new NotRun(`not run: job ${data.jobId} has already failed`);
+    if (parentState === 'unknown') this.#jobLost(data.jobId, data.workDir, i);
+    const done = await this.#finished(data.jobId, data.workDir, i);
+    if (done) {
       this.#log.info({ job: data.jobId, segment: i }, 'segment already done (skipped)');
       return done;
     }
@@ -232,9 +235,29 @@ export class JobWorker {
       last = now;
       job.updateProgress({ ...p }).catch(() => undefined);
     });
+    // On disk first: it survives Redis losing its data, and a resubmitted job reuses it.
+    await writeSegmentRecordFile(data.workDir, record);
     await this.#store.putSegment(data.jobId, record);
     this.#log.info({ job: data.jobId, segment: i, frames: record.frames, seconds: Number(record.seconds.toFixed(2)) }, 'segment written');
+    if ((await this.#queue.getJobState(data.jobId)) === 'unknown') this.#jobLost(data.jobId, data.workDir, i);
     return record;
+  }
+
+  /**
+   * The job's keys are gone from Redis (restarted empty, flushed, evicted): says so clearly, and refuses
+   * to go on with a job nobody will join. The finished segments stay in the work folder for a resubmit.
+   */
+  #jobLost(jobId: string, workDir: string, segment: number): never {
+    const message = `job ${jobId} is gone from Redis (Redis restarted empty or was flushed?): segment ${segment} stops here; finished segments are kept in ${workDir}. Run \`facerestore jobs submit\` with the same inputs and --out again to resume it (\`jobs status --out <folder>\` lists lost jobs)`;
+    this.#log.error({ job: jobId, segment, workDir, code: 'E_JOB_LOST' }, message);
+    throw new NotRun(message);
+  }
+
+  /** A finished segment: its Redis record, else its record on disk (after Redis lost its data), when its file is complete. */
+  async #finished(jobId: string, workDir: string, index: number): Promise<SegmentRecord | undefined> {
+    const r = await this.#store.getSegment(jobId, index);
+    if (r && (await fileHasSize(path.join(workDir, r.file), r.bytes))) return r;
+    return finishedSegmentOnDisk(workDir, index);
   }
 
   async #join(job: Job, signal: AbortSignal | undefined): Promise<JoinRecord> {
@@ -250,11 +273,12 @@ export class JobWorker {
     await job.updateProgress({ phase: 'join' }).catch(() => undefined);
     const records: SegmentRecord[] = [];
     for (const plan of spec.segments) {
-      let r = await this.#store.getSegment(id, plan.index);
-      if (!r || !(await fileHasSize(path.join(spec.workDir, r.file), r.bytes))) {
+      let r = await this.#finished(id, spec.workDir, plan.index);
+      if (!r) {
         // The segment's file is gone (work folder removed, Redis restored from an older state): make it again.
         this.#log.warn({ job: id, segment: plan.index }, 'segment file missing at join: restoring it again');
         r = await this.#runSegment(segmentJobData(id, spec, plan), signal);
+        await writeSegmentRecordFile(spec.workDir, r);
         await this.#store.putSegment(id, r);
       }
       records.push(r);

@@ -11,7 +11,7 @@ export function formatSeconds(s: number | null): string {
 
 /** True when a job will not change any more. */
 export function isFinished(s: Pick<JobStatus, 'state'>): boolean {
-  return s.state === 'completed' || s.state === 'failed' || s.state === 'unknown';
+  return s.state === 'completed' || s.state === 'failed' || s.state === 'unknown' || s.state === 'lost';
 }
 
 /** A plain-text table of jobs (one line each, the reason under a failed one). */
