@@ -1,12 +1,13 @@
 /**
  * Job faults against a real redis-server: a clip whose timing is forged (10 frames, one timestamp 5 hours
  * on) is planned from its packets and queued to fail with E_PROBE, never as hours of segments, and
- * `jobs status` lists it.
+ * `jobs status` lists it. A job whose Redis data is lost (FLUSHALL) is reported `lost` from its submit record.
  */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { runCli } from '../helpers/hostileFiles.ts';
 import { ffmpeg } from '../helpers/media.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -14,10 +15,11 @@ import { startRedis, type TestRedis } from '../helpers/redis.ts';
 let base: string;
 let redis: TestRedis;
 let forged: string;
+let ten: string;
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'fr-bad-jobs-'));
   redis = await startRedis();
-  const ten = path.join(base, 'ten.mp4');
+  ten = path.join(base, 'ten.mp4');
   forged = path.join(base, 'forged.mp4');
   await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '10', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', ten);
   await ffmpeg('-i', ten, '-c', 'copy', '-bsf:v', 'setts=pts=if(eq(N\\,9)\\,PTS+18000/TB\\,PTS):dts=if(eq(N\\,9)\\,DTS+18000/TB\\,DTS)', forged);
@@ -41,5 +43,39 @@ describe('jobs with forged input', () => {
     const status = await runCli(['jobs', 'status', '--json', '--redis', redis.url, '--queue', 'forged']);
     const jobs = (JSON.parse(status.stdout) as { jobs: Array<{ input: string; segments: unknown }> }).jobs;
     expect(jobs.map((j) => path.basename(j.input))).toEqual(['forged.mp4']);
+  });
+});
+
+describe('jobs when Redis loses its data', () => {
+  it('a job submitted before a FLUSHALL is reported lost (exit 9, E_JOB, what to do), only with --out; nothing else is touched', async () => {
+    const out = path.join(base, 'lost-out');
+    await mkdir(out);
+    // An unrelated file already in the output folder stays as it is.
+    await writeFile(path.join(out, 'keep.txt'), 'mine');
+    const sub = await runCli(['jobs', 'submit', ten, '--out', out, '--redis', redis.url, '--queue', 'lost', '--segment-seconds', '0.5', '--json']);
+    expect(sub.code, sub.stderr).toBe(0);
+    const { id, segments } = (JSON.parse(sub.stdout) as Array<{ id: string; segments: number }>)[0]!;
+    expect(segments).toBe(2);
+    const conn = new Redis(redis.url);
+    try {
+      expect(await conn.flushall()).toBe('OK');
+    } finally {
+      conn.disconnect();
+    }
+    const st = await runCli(['jobs', 'status', id, '--out', out, '--json', '--redis', redis.url, '--queue', 'lost']);
+    expect(st.code, st.stderr).toBe(9);
+    const s = JSON.parse(st.stdout) as { state: string; error: { code: string; message: string; details: Record<string, unknown> } };
+    expect(s.state).toBe('lost');
+    expect(s.error.code).toBe('E_JOB');
+    expect(s.error.message).toMatch(new RegExp(`job ${id} was submitted but Redis no longer has it .*0 of 2 segments are finished .*run \`facerestore jobs submit\` with the same input and --out again`));
+    expect(s.error.details).toMatchObject({ lost: true, finishedSegments: 0, segments: 2 });
+    // Without --out there is nothing to compare with: "no job", and where to look.
+    const bare = await runCli(['jobs', 'status', id, '--redis', redis.url, '--queue', 'lost']);
+    expect(bare.code).toBe(9);
+    expect(bare.stderr).toMatch(new RegExp(`error \\[E_JOB\\]: no job ${id} in queue lost \\(pass --out <folder> to look for it among jobs Redis lost\\)`));
+    expect(bare.stderr).not.toMatch(/^\s+at /m);
+    expect((await readdir(out)).sort()).toEqual(['.facerestore-work', 'keep.txt']);
+    expect(await readFile(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
+    expect(await readdir(path.join(out, '.facerestore-work', id))).toEqual(['submitted.json']);
   });
 });
