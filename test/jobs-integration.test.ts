@@ -250,7 +250,10 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     // Only the good output, no partial file; the failed job keeps its finished segments for a resubmission.
     expect((await readdir(out)).filter((f) => !f.startsWith('.facerestore-work'))).toEqual(['good.mp4']);
     const work = path.join(out, '.facerestore-work', byName['late.mp4']!.id);
-    expect((await readdir(work)).every((f) => /^seg-\d{5}\.mp4$/.test(f) || f.endsWith('.partial'))).toBe(true);
+    // Segment files, their records (seg-NNNNN.json) and the submit record, or partial files.
+    const left = await readdir(work);
+    expect(left).toContain('submitted.json');
+    expect(left.every((f) => /^seg-\d{5}\.(mp4|json)$/.test(f) || f === 'submitted.json' || f.endsWith('.partial'))).toBe(true);
     await stopWorker(workers.get('b1')!);
   });
 
