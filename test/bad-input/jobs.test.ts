@@ -76,6 +76,28 @@ describe('jobs when Redis loses its data', () => {
     expect(bare.stderr).not.toMatch(/^\s+at /m);
     expect((await readdir(out)).sort()).toEqual(['.facerestore-work', 'keep.txt']);
     expect(await readFile(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
-    expect(await readdir(path.join(out, '.facerestore-work', id))).toEqual(['submitted.json']);
+    const work = path.join(out, '.facerestore-work', id);
+    expect(await readdir(work)).toEqual(['submitted.json']);
+
+    // Submitting again resumes it (nothing finished: both segments queued again).
+    const again = await runCli(['jobs', 'submit', ten, '--out', out, '--redis', redis.url, '--queue', 'lost', '--segment-seconds', '0.5']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`${id}  ten\\.mp4: resumed after Redis lost it \\(2 of 2 segments queued again; 0 finished are reused\\)`));
+    // A submit record whose plan differs from today's (another version planned it): its segment records are not trusted.
+    const conn2 = new Redis(redis.url);
+    try {
+      expect(await conn2.flushall()).toBe('OK');
+    } finally {
+      conn2.disconnect();
+    }
+    const rec = JSON.parse(await readFile(path.join(work, 'submitted.json'), 'utf8')) as { spec: { segments: Array<{ firstFrame: number }> } };
+    rec.spec.segments[1]!.firstFrame += 1;
+    await writeFile(path.join(work, 'submitted.json'), JSON.stringify(rec));
+    await writeFile(path.join(work, 'seg-00000.json'), '{}');
+    const changed = await runCli(['jobs', 'submit', ten, '--out', out, '--redis', redis.url, '--queue', 'lost', '--segment-seconds', '0.5', '--json']);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(JSON.parse(changed.stdout)[0]).toMatchObject({ id, outcome: 'added' });
+    expect(await readdir(work)).toEqual(['submitted.json']);
+    expect(JSON.parse(await readFile(path.join(work, 'submitted.json'), 'utf8')).spec.segments[1].firstFrame).toBe(rec.spec.segments[1]!.firstFrame - 1);
   });
 });

@@ -7,7 +7,7 @@ import { JobStore } from './JobStore.ts';
 import type { PlannedJob } from './planJob.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, ensureReachable } from './redis.ts';
-import { finishedSegments, listSubmitRecords, readSubmitRecord, writeSubmitRecord, type SubmitRecord } from './submitRecord.ts';
+import { dropSegmentRecords, finishedSegments, listSubmitRecords, readSubmitRecord, samePlan, writeSubmitRecord, type SubmitRecord } from './submitRecord.ts';
 
 /** Retry policy of submitted jobs. */
 export interface SubmitOptions {
@@ -157,7 +157,10 @@ export class JobQueue {
       if (!existing && !spec.error) {
         // Not in Redis, but submitted before (Redis lost its data): queue only what is not finished on disk.
         const before = await readSubmitRecord(spec.workDir);
-        if (before && before.id === id) {
+        if (before && (before.id !== id || !samePlan(before.spec, spec))) {
+          // Planned differently (another version of the product): nothing of it may be reused.
+          await dropSegmentRecords(spec.workDir);
+        } else if (before) {
           const done = await finishedSegments(spec);
           queued = spec.segments.filter((s) => !done.has(s.index));
           outcome = 'resumed';

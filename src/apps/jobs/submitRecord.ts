@@ -91,3 +91,14 @@ export async function finishedSegments(spec: JobSpec): Promise<Set<number>> {
   const done = await Promise.all(spec.segments.map((s) => finishedSegmentOnDisk(spec.workDir, s.index)));
   return new Set(done.filter((r): r is SegmentRecord => r !== undefined).map((r) => r.index));
 }
+
+/** Removes every segment record in `workDir` (their segments are then redone): for a plan that changed. */
+export async function dropSegmentRecords(workDir: string): Promise<void> {
+  const names = await readdir(workDir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => /^seg-\d+\.json$/.test(n)).map((n) => rm(path.join(workDir, n), { force: true })));
+}
+
+/** True when two specs plan the same segments (a resumed job may reuse the finished ones). */
+export function samePlan(a: JobSpec, b: JobSpec): boolean {
+  return JSON.stringify(a.segments) === JSON.stringify(b.segments) && a.workDir === b.workDir;
+}
