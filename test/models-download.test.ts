@@ -76,6 +76,18 @@ describe('downloadFile against a local server', () => {
     }
   });
 
+  it('a connection that goes silent mid-file counts as broken after the idle timeout and is resumed', async () => {
+    const srv = await startModelServer({ 'm.pth': FIXTURE }, { stallAfter: 300_000 });
+    try {
+      const target = path.join(dir, 'm.pth');
+      const r = await downloadFile({ url: `${srv.baseUrl}/m.pth`, target, bytes: BYTES, sha256: SHA, idleTimeoutMs: 300 });
+      expect(r.sha256).toBe(SHA);
+      expect(srv.requests.map((q) => q.status)).toEqual([200, 206]);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('a wrong sha256 deletes the download and says so', async () => {
     const srv = await startModelServer({ 'm.pth': FIXTURE });
     try {

@@ -25,6 +25,8 @@ export interface DownloadOptions {
   onProgress?: (received: number, total: number | undefined) => void;
   /** Tries in all, each resuming where the last stopped. Default 3. */
   attempts?: number;
+  /** A connection silent this long counts as broken (and is retried). Default 60 000 ms. */
+  idleTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -51,7 +53,7 @@ async function sizeOf(file: string): Promise<number> {
 }
 
 /** GET `url` with optional Range start, following redirects; resolves with the response (not yet read). */
-function request(url: string, from: number, signal: AbortSignal | undefined, redirects = 0): Promise<http.IncomingMessage> {
+function request(url: string, from: number, signal: AbortSignal | undefined, idleMs: number, redirects = 0): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     let parsed: URL;
     try {
@@ -75,11 +77,12 @@ function request(url: string, from: number, signal: AbortSignal | undefined, red
           reject(new FaceRestoreError('E_DOWNLOAD', `${url}: more than ${MAX_REDIRECTS} redirects`));
           return;
         }
-        request(new URL(res.headers.location, parsed).toString(), from, signal, redirects + 1).then(resolve, reject);
+        request(new URL(res.headers.location, parsed).toString(), from, signal, idleMs, redirects + 1).then(resolve, reject);
         return;
       }
       resolve(res);
     });
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no data for ${idleMs / 1000} s`)));
     req.on('error', (e) => reject(new FaceRestoreError('E_DOWNLOAD', `${url}: ${e.message}`, { cause: e })));
   });
 }
@@ -108,7 +111,7 @@ async function transferOnce(o: DownloadOptions, part: string): Promise<void> {
     await rm(part, { force: true });
     from = 0;
   }
-  const res = await request(o.url, from, o.signal);
+  const res = await request(o.url, from, o.signal, o.idleTimeoutMs ?? 60_000);
   const status = res.statusCode ?? 0;
   if (status === 416 && from > 0) {
     // The part is at least as long as the file: let verification judge it, or start over if it is too long.

@@ -7,6 +7,8 @@ export interface ServerBehaviour {
   /** Cut the connection after this many body bytes on the first `breakTimes` requests (Content-Length still the full size). */
   breakAfter?: number;
   breakTimes?: number;
+  /** On the first request, send this many body bytes and then go silent (connection left open). */
+  stallAfter?: number;
   /** Answer every request with the whole file (200), ignoring Range. */
   ignoreRange?: boolean;
 }
@@ -16,6 +18,7 @@ export async function startModelServer(files: Record<string, string>, behaviour:
   const bodies = new Map(Object.entries(files).map(([name, file]) => [name, readFileSync(file)]));
   const requests: Array<{ path: string; range: string | undefined; status: number }> = [];
   let broken = 0;
+  let stalled = false;
   const server = http.createServer((req, res) => {
     const name = decodeURIComponent((req.url ?? '/').slice(1));
     const body = bodies.get(name);
@@ -38,6 +41,11 @@ export async function startModelServer(files: Record<string, string>, behaviour:
     const headers: Record<string, string | number> = { 'content-length': body.length - start, 'accept-ranges': behaviour.ignoreRange ? 'none' : 'bytes' };
     if (status === 206) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
     res.writeHead(status, headers);
+    if (behaviour.stallAfter !== undefined && !stalled) {
+      stalled = true;
+      res.write(body.subarray(start, start + behaviour.stallAfter));
+      return;
+    }
     if (behaviour.breakAfter !== undefined && broken < (behaviour.breakTimes ?? 1)) {
       broken++;
       res.write(body.subarray(start, start + behaviour.breakAfter), () => res.socket?.destroy());
@@ -50,6 +58,10 @@ export async function startModelServer(files: Record<string, string>, behaviour:
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

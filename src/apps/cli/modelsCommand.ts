@@ -6,7 +6,7 @@ import { onnxForCheckpoint } from '../../restore/checkpointModel.ts';
 import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, parseKind, verifyCheckpoint } from '../../models/codeformer/index.ts';
 import { buildRrdbOnnx, isRrdbCheckpoint, loadOrBuildRrdbCached } from '../../models/realesrgan/index.ts';
 import { MODEL_REGISTRY, registryEntryBySha256 } from '../../models/registry.ts';
-import { addModel, listModels, pullModel, requireEntry, resolveModelRef } from '../../models/store.ts';
+import { addModel, listModels, pullModel, requireEntry, resolveModelRef, weightsDir } from '../../models/store.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import type { CliContext } from './context.ts';
 import { checkWritableTarget } from './outputFormat.ts';
@@ -128,6 +128,7 @@ export function registerModels(program: Command, ctx: CliContext): void {
     .action(async (name: string, flags: { progress?: boolean }) => {
       const entry = requireEntry(name);
       if (entry.licence.includes('non-commercial')) ctx.stderr(`facerestore: ${entry.name} is licensed under the ${entry.licence}\n`);
+      ctx.stderr(`facerestore: pulling ${entry.file}${entry.bytes === undefined ? '' : ` (${(entry.bytes / 1e6).toFixed(1)} MB)`} into ${weightsDir(ctx.env.cacheDir)}\n`);
       const bar = downloadBar(flags.progress !== false);
       let r;
       try {
