@@ -106,6 +106,21 @@ describe('facerestore models list | pull | add | verify', () => {
     expect(missing.stderr).toMatch(/\[E_MODEL_MISSING\]: model 'codeformer' is not in the cache.*models pull codeformer/);
   });
 
+  it('restore --model <registry name> runs the stored checkpoint (added with --force: the fixture is not the release)', async () => {
+    const fixture = shared('fixtures/codeformer-small/codeformer_small.pth');
+    const add = await runFacerestore(['models', 'add', fixture, '--name', 'codeformer', '--force'], env);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stderr).toContain('DIFFERS from the published value (added with --force)');
+    const list = JSON.parse((await runFacerestore(['models', 'list', '--json'], env)).stdout) as Array<{ name: string; verification: string | null }>;
+    expect(list.find((x) => x.name === 'codeformer')!.verification).toBe('mismatch');
+    const out = path.join(dir, 'restored.mp4');
+    const r = await runFacerestore(['restore', shared('footage/short_hamilton_clip.mp4'), '-o', out, '--model', 'codeformer', '--duration', '1.2', '--preset', 'ultrafast', '--no-progress', '--threads', '2', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/restorer: (?!classic)/);
+    expect(JSON.parse(r.stdout).frames).toBeGreaterThan(0);
+    expect(existsSync(out)).toBe(true);
+  });
+
   it('verify says a file is not a known release', async () => {
     const r = await runFacerestore(['models', 'verify', INPAINT, '--json'], env);
     expect(r.code).toBe(0);
