@@ -1,12 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { MODEL_REGISTRY, type RegistryEntry } from '../src/models/registry.ts';
-import { addModel, resolveModelRef, weightsDir } from '../src/models/store.ts';
+import { addModel, pullModel, resolveModelRef, weightsDir } from '../src/models/store.ts';
 import { runFacerestore } from './helpers/cli.ts';
 import { startModelServer } from './helpers/modelServer.ts';
 import { shared } from './helpers/paths.ts';
@@ -136,6 +137,28 @@ describe('store: recognition by sha256 and name resolution', () => {
     const r = await addModel(GFPGAN, { cacheDir: cache }, [fake]);
     expect(r).toMatchObject({ name: 'fake', verification: 'published', sha256: sha(GFPGAN) });
     expect(resolveModelRef('fake', cache, [fake])).toBe(path.join(weightsDir(cache), 'fake.pth'));
+  });
+
+  it('a pull refuses while another live process holds the lock, and takes over a lock whose process is gone', async () => {
+    const cache = path.join(dir, 'cache3');
+    const entry: RegistryEntry = { ...MODEL_REGISTRY[0]!, name: 'fake', file: 'fake.pth', sha256: sha(GFPGAN), bytes: undefined };
+    const local = await startModelServer({ 'fake.pth': GFPGAN });
+    try {
+      mkdirSync(weightsDir(cache), { recursive: true });
+      const lock = path.join(weightsDir(cache), 'fake.pth.lock');
+      writeFileSync(lock, String(process.pid));
+      const err = await pullModel(entry, { cacheDir: cache, baseUrl: local.baseUrl }).catch((e: unknown) => e);
+      expect(isFaceRestoreError(err, 'E_DOWNLOAD')).toBe(true);
+      expect((err as Error).message).toContain(`another pull (process ${process.pid})`);
+      expect(local.requests).toEqual([]);
+      const gone = spawnSync('true').pid!;
+      writeFileSync(lock, String(gone));
+      const r = await pullModel(entry, { cacheDir: cache, baseUrl: local.baseUrl });
+      expect(r).toMatchObject({ verification: 'published', sha256: sha(GFPGAN) });
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      await local.close();
+    }
   });
 
   it('resolveModelRef leaves paths and unknown names alone and refuses a registry name not cached', () => {

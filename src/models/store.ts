@@ -4,7 +4,7 @@
  * resolves here to the stored file.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomicFile.ts';
@@ -75,11 +75,53 @@ export interface PullOptions {
   signal?: AbortSignal;
 }
 
+/** True when a process with this id exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<target>.lock` (holding this process id) so that two pulls never write one `.part`; a lock
+ * whose process is gone is taken over. Resolves to its release.
+ */
+async function lockDownload(target: string): Promise<() => Promise<void>> {
+  const lock = `${target}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new FaceRestoreError('E_DOWNLOAD', `another pull (process ${pid}) is downloading ${target}; wait for it, or remove ${lock} if that process is not facerestore`);
+      }
+      await rm(lock, { force: true }); // stale: its process is gone
+    }
+  }
+}
+
 /** Downloads a registry model into the store (resuming a partial file) and records it. */
 export async function pullModel(entry: RegistryEntry, o: PullOptions): Promise<StoredModel & { path: string; resumed: boolean }> {
   const dir = weightsDir(o.cacheDir);
   await mkdir(dir, { recursive: true });
   const target = path.join(dir, entry.file);
+  const unlock = await lockDownload(target);
+  try {
+    return await pullLocked(entry, o, target);
+  } finally {
+    await unlock();
+  }
+}
+
+async function pullLocked(entry: RegistryEntry, o: PullOptions, target: string): Promise<StoredModel & { path: string; resumed: boolean }> {
   const url = entryUrl(entry, o.baseUrl);
   const r = await downloadFile({ url, target, bytes: entry.bytes, sha256: entry.sha256, onProgress: o.onProgress, attempts: o.attempts, signal: o.signal });
   const stored: StoredModel = { name: entry.name, file: entry.file, sha256: r.sha256, bytes: r.bytes, verification: r.verified ? 'published' : 'recorded', source: 'pull', from: url };
