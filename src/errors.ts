@@ -19,6 +19,7 @@ export const ERROR_EXIT_CODES = {
   E_JOB: 9,
   E_CLOSED: 10,
   E_UNAVAILABLE: 11,
+  E_DOWNLOAD: 12,
   E_INTERNAL: 1,
 } as const;
 

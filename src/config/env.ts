@@ -15,6 +15,8 @@ export interface Environment {
   mediasoupWorkerBin: string | undefined;
   /** pino log level. Default `info`. */
   logLevel: string;
+  /** Mirror for `models pull`: release files are fetched as `<base>/<file name>` instead of their release URLs. */
+  modelBaseUrl: string | undefined;
 }
 
 /** Reads the environment once; pass the result down instead of reading `process.env` elsewhere. */
@@ -26,5 +28,6 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     redisUrl: env.FACERESTORE_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379',
     mediasoupWorkerBin: env.MEDIASOUP_WORKER_BIN || undefined,
     logLevel: env.FACERESTORE_LOG_LEVEL || 'info',
+    modelBaseUrl: env.FACERESTORE_MODEL_BASE_URL || undefined,
   };
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { PipelineOptionsInput, PortableOptions } from '../../engine/options.ts';
+import { resolveModelRef } from '../../models/store.ts';
 import { numberIn, oneOf } from './parse.ts';
 
 /** Adds the flags that configure a pipeline (shared by restore, bench, track and the job commands). */
@@ -7,7 +8,7 @@ export function addPipelineFlags(cmd: Command): Command {
   return cmd
     .option('--fidelity <w>', 'fidelity weight w in [0,1]: 0 = strongest restoration, 1 = closest to the input', numberIn(0, 1), 0.5)
     .option('--restorer <kind>', 'classic | onnx | none (default: onnx with --model, else classic)', oneOf('classic', 'onnx', 'none'))
-    .option('--model <file>', 'restorer model: CodeFormer-compatible ONNX, or an official CodeFormer .pth (built and cached)')
+    .option('--model <file>', 'restorer model: CodeFormer-compatible ONNX, an official CodeFormer .pth (built and cached), or a registry name once pulled (`models list`)')
     .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
@@ -43,7 +44,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
   return {
     fidelity: f.fidelity as number,
     restorer: f.restorer as PipelineOptionsInput['restorer'],
-    model: f.model as string | undefined,
+    model: resolveModelRef(f.model as string | undefined, cacheDir),
     detector: f.detector as PipelineOptionsInput['detector'],
     detectorModel: f.detectorModel as string | undefined,
     detectorThreshold: f.detectorThreshold as number | undefined,
@@ -58,12 +59,12 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     fidelityMode: f.fidelityMode as 'fixed' | 'auto',
     fidelityOverrides: f.fidelityOverride as Record<string, number>,
     upscale: f.upscale === undefined ? undefined : (Number(f.upscale) as 1 | 2 | 4),
-    bgUpsampler: f.bgUpsampler as string | undefined,
+    bgUpsampler: resolveModelRef(f.bgUpsampler as string | undefined, cacheDir),
     faceUpsample: f.faceUpsample === true,
     colorize: f.colorize === true ? 'on' : (f.colorize as 'on' | 'auto' | 'off' | undefined),
-    colorizeModel: f.colorizeModel as string | undefined,
+    colorizeModel: resolveModelRef(f.colorizeModel as string | undefined, cacheDir),
     inpaintMask: f.inpaintMask as string | undefined,
-    inpaintModel: f.inpaintModel as string | undefined,
+    inpaintModel: resolveModelRef(f.inpaintModel as string | undefined, cacheDir),
     cacheDir,
     ffmpegPath: ffmpeg.ffmpegPath,
     ffprobePath: ffmpeg.ffprobePath,
