@@ -12,11 +12,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+// stdout stays clean for `npm pack --json`: tsc's messages go to stderr.
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: ['ignore', 2, 2] });
 if (r.status !== 0) {
   rmSync(dist, { recursive: true, force: true });
   process.stderr.write('build: tsc failed\n');
   process.exit(r.status ?? 1);
 }
 cpSync(path.join(root, 'src', 'apps', 'live', 'web'), path.join(dist, 'apps', 'live', 'web'), { recursive: true });
-process.stdout.write(`build: wrote ${path.relative(process.cwd(), dist) || dist}\n`);
+process.stderr.write(`build: wrote ${path.relative(process.cwd(), dist) || dist}\n`);
