@@ -91,4 +91,26 @@ describe('the packed package', () => {
     expect(existsSync(path.join(tmp, 'lib.mp4'))).toBe(true);
     expect((await readdir(path.join(project, 'node_modules', 'facerestore'))).sort()).toEqual(expect.arrayContaining(['bin', 'dist', 'package.json']));
   }, 120_000);
+
+  it('its declarations type-check a TypeScript consumer (no skipLibCheck) and catch a wrong option type', async () => {
+    const dir = path.join(project, 'typed');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'use.ts'),
+      [
+        "import { createPipeline, FaceRestoreError, type RunSummary } from 'facerestore';",
+        "const p = await createPipeline({ restorer: 'none', fidelity: 0.5 });",
+        "const s: RunSummary = await p.restoreFile('a.mp4', 'b.mp4');",
+        'const n: number = s.frames;',
+        "console.log(n, new FaceRestoreError('E_USAGE', 'x').code);",
+      ].join('\n'),
+    );
+    const config = { compilerOptions: { module: 'nodenext', target: 'es2023', strict: true, noEmit: true, types: ['node'], typeRoots: [repo('node_modules/@types')] }, files: ['use.ts'] };
+    await writeFile(path.join(dir, 'tsconfig.json'), JSON.stringify(config));
+    const tsc = repo('node_modules/typescript/bin/tsc');
+    await run(process.execPath, [tsc, '-p', dir], { cwd: dir }); // rejects on any type error
+    await writeFile(path.join(dir, 'use.ts'), "import { createPipeline } from 'facerestore';\nawait createPipeline({ fidelity: 'high' });\n");
+    const bad = await run(process.execPath, [tsc, '-p', dir], { cwd: dir }).catch((e: { stdout: string }) => e);
+    expect((bad as { stdout: string }).stdout).toMatch(/use\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  }, 120_000);
 });
