@@ -60,10 +60,11 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         bar.stop();
         if (flags.json) {
           const { cacheDir: _cache, ffmpegPath: _ff, ffprobePath: _fp, ...settings } = pipeline.options;
-          const model = pipeline.options.model ? { path: path.resolve(pipeline.options.model), sha256: (await sha256File(pipeline.options.model)).sha256 } : null;
+          // sha256 of the model file the run used (null if it cannot be read, e.g. a name that is no file)
+          const m = pipeline.options.model;
+          const model = m ? { path: path.resolve(m), sha256: await sha256File(m).then((r) => r.sha256, () => null) } : null;
           ctx.stdout(JSON.stringify({ version: VERSION, ...summary, settings, device: pipeline.device, restorer: pipeline.restorerName, model }, null, 2) + '\n');
-        }
-        else {
+        } else {
           ctx.stderr(
             `facerestore: wrote ${output}: ${summary.frames} frames, ${summary.faces} faces in ${summary.framesWithFaces} frames, ` +
               `${summary.seconds.toFixed(1)} s (${(summary.frames / summary.seconds).toFixed(2)} fps)\n`,
