@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Launcher: runs the CLI on Node >= 22.18 (type stripping runs the TypeScript sources directly).
+// Launcher: runs the CLI on Node >= 22.18: from the TypeScript sources in a checkout (type stripping),
+// else from the compiled dist/ that the package ships (Node does not strip types under node_modules).
 // When started by an older Node (the system's, e.g. through npx), it re-executes itself with the
 // Node that the project's set-up installed into .tools/node.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 const ok = major > 22 || (major === 22 && minor >= 18);
@@ -19,5 +20,7 @@ if (!ok) {
   const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
-const { main } = await import(path.join(root, 'src', 'apps', 'cli', 'main.ts'));
+const source = path.join(root, 'src', 'apps', 'cli', 'main.ts');
+const entry = existsSync(source) ? source : path.join(root, 'dist', 'apps', 'cli', 'main.js');
+const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

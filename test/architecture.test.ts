@@ -24,6 +24,8 @@ const area = (file: string): string => path.relative(SRC, file).split(path.sep)[
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+|new URL\(\s*)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  // siblingModule('name', import.meta.url): a worker or child entry beside the file (./name.ts in the sources)
+  for (const m of text.matchAll(/siblingModule\(\s*'([^'/]+)'/g)) specs.push(`./${m[1]}.ts`);
   return specs.map((s) => path.resolve(path.dirname(file), s));
 }
 

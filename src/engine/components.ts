@@ -55,9 +55,12 @@ export class Components {
   readonly colorizer: { restorer: Restorer; mode: 'on' | 'auto' } | undefined;
   /** `inpaintMask`: the inpainting restorer (the mask itself is read per run, at the video's size). */
   readonly inpainter: Restorer | undefined;
+  /** The execution provider the models run on (`auto` resolved: cpu, webgpu or cuda). */
+  readonly device: string;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer) {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu') {
+    this.device = device;
     this.upscaler = upscaler;
     this.colorizer = colorizer;
     this.inpainter = inpainter;
@@ -97,7 +100,7 @@ export class Components {
       const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));
       const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
       const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
-      return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter);
+      return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider);
     } catch (e) {
       for (const r of owned.reverse()) await r.close();
       throw e;

@@ -3,8 +3,9 @@ import { FaceRestoreError, reviveError } from '../errors.ts';
 import type { ClassicParams } from './classicKernel.ts';
 import { CROP_BYTES } from './restorer.ts';
 import type { ClassicWorkerData, FromClassicWorker, ToClassicWorker } from './classicWorker.ts';
+import { siblingModule } from '../util/siblingModule.ts';
 
-const WORKER_URL = new URL('./classicWorker.ts', import.meta.url);
+const WORKER_URL = siblingModule('classicWorker', import.meta.url);
 
 /**
  * Crops a worker holds at once. Two, so that one crop's JS median runs while the previous one's libvips

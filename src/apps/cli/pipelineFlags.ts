@@ -6,7 +6,7 @@ import { numberIn, oneOf } from './parse.ts';
 /** Adds the flags that configure a pipeline (shared by restore, bench, track and the job commands). */
 export function addPipelineFlags(cmd: Command): Command {
   return cmd
-    .option('--fidelity <w>', 'fidelity weight w in [0,1]: 0 = strongest restoration, 1 = closest to the input', numberIn(0, 1), 0.5)
+    .option('-w, --fidelity <w>', 'fidelity weight w in [0,1]: 0 = strongest restoration, 1 = closest to the input', numberIn(0, 1), 0.5)
     .option('--restorer <kind>', 'classic | onnx | none (default: onnx with --model, else classic)', oneOf('classic', 'onnx', 'none'))
     .option('--model <file>', 'restorer model: CodeFormer-compatible ONNX, an official CodeFormer .pth (built and cached), or a registry name once pulled (`models list`)')
     .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')

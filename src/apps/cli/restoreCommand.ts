@@ -5,9 +5,11 @@ import { createPipeline } from '../file/pipeline.ts';
 import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
 import { checkVideoOutput, checkWritableTarget } from './outputFormat.ts';
-import { numberIn } from './parse.ts';
+import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
-import { progressBar } from './progress.ts';
+import { PROGRESS_MODES, progressModeFromFlags, progressReporter } from './progress.ts';
+import { sha256File } from '../../models/checkpoint.ts';
+import { VERSION } from './version.ts';
 
 /** `facerestore restore in -o out`: the offline file job. */
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -24,7 +26,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--duration <seconds>', 'length to process', numberIn(0.001, 1e7))
     .option('--tracks-json <file>', 'also write the per-frame tracks (ids, boxes, raw and smoothed points, score, w) as JSON')
     .option('--json', 'print a JSON summary on stdout')
-    .option('--no-progress', 'no progress bar');
+    .option('--progress <mode>', 'auto (a bar on a terminal, else plain) | bar | plain (a line every few seconds: frames, fps, ETA; for logs) | none', oneOf(...PROGRESS_MODES))
+    .option('--no-progress', 'same as --progress none');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
     const output = flags.output as string;
     if (path.resolve(output) === path.resolve(input)) throw new FaceRestoreError('E_USAGE', 'the output must not be the input file');
@@ -34,7 +37,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
       onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
     });
-    const bar = progressBar(flags.progress !== false && !flags.json);
+    const mode = progressModeFromFlags(flags.progress);
+    const bar = progressReporter(flags.json && mode === 'auto' ? 'none' : mode, ctx.stderr);
     try {
       ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${pipeline.detector.name}\n`);
       const controller = new AbortController();
@@ -54,8 +58,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         });
         await tracks?.commit();
         bar.stop();
-        if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
-        else {
+        if (flags.json) {
+          const { cacheDir: _cache, ffmpegPath: _ff, ffprobePath: _fp, ...settings } = pipeline.options;
+          // sha256 of the model file the run used (null if it cannot be read, e.g. a name that is no file)
+          const m = pipeline.options.model;
+          const model = m ? { path: path.resolve(m), sha256: await sha256File(m).then((r) => r.sha256, () => null) } : null;
+          ctx.stdout(JSON.stringify({ version: VERSION, ...summary, settings, device: pipeline.device, restorer: pipeline.restorerName, model }, null, 2) + '\n');
+        } else {
           ctx.stderr(
             `facerestore: wrote ${output}: ${summary.frames} frames, ${summary.faces} faces in ${summary.framesWithFaces} frames, ` +
               `${summary.seconds.toFixed(1)} s (${(summary.frames / summary.seconds).toFixed(2)} fps)\n`,

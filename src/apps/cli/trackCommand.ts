@@ -1,11 +1,11 @@
-import type { Command } from 'commander';
+import type { Command, Option } from 'commander';
 import { createPipeline } from '../file/pipeline.ts';
 import { NullSink } from '../../stream/nullSink.ts';
 import type { CliContext } from './context.ts';
 import { checkWritableTarget } from './outputFormat.ts';
-import { numberIn } from './parse.ts';
+import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
-import { progressBar } from './progress.ts';
+import { PROGRESS_MODES, progressModeFromFlags, progressReporter } from './progress.ts';
 import { TracksFile } from './tracksFile.ts';
 
 /** `facerestore track in --json tracks.json`: detection and tracking only, exported per frame. */
@@ -17,14 +17,15 @@ export function registerTrack(program: Command, ctx: CliContext): void {
     .requiredOption('--json <file>', 'tracks JSON output (written atomically)')
     .option('--start <seconds>', 'start time', numberIn(0, 1e7))
     .option('--duration <seconds>', 'length to process', numberIn(0.001, 1e7))
-    .option('--no-progress', 'no progress bar');
-  addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
+    .option('--progress <mode>', 'auto (a bar on a terminal, else plain) | bar | plain (a line every few seconds: frames, fps, ETA; for logs) | none', oneOf(...PROGRESS_MODES))
+    .option('--no-progress', 'same as --progress none');
+  withoutOptions(addPipelineFlags(cmd), RESTORE_ONLY).action(async (input: string, flags: Record<string, unknown>) => {
     await checkWritableTarget(flags.json as string, 'tracks file');
     const pipeline = await createPipeline({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), restorer: 'none' }, {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
     });
     const tracks = new TracksFile(flags.json as string);
-    const bar = progressBar(flags.progress !== false);
+    const bar = progressReporter(progressModeFromFlags(flags.progress), ctx.stderr);
     try {
       const summary = await pipeline.run(input, new NullSink(), { onStart: tracks.onStart, onTracked: tracks.onTracked, onProgress: bar.update, start: flags.start as number | undefined, duration: flags.duration as number | undefined });
       await tracks.commit();
@@ -38,4 +39,14 @@ export function registerTrack(program: Command, ctx: CliContext): void {
       await pipeline.close();
     }
   });
+}
+
+/** Pipeline flags that only matter when faces are restored: `track` does not take them (nor list them). */
+const RESTORE_ONLY = ['--restorer', '--model', '--precision', '--batch', '--upscale', '--bg-upsampler', '--face-upsample', '--colorize', '--colorize-model', '--inpaint-mask', '--inpaint-model'];
+
+/** Removes options from a command: its help no longer lists them and the parser refuses them as unknown. */
+function withoutOptions(cmd: Command, longs: readonly string[]): Command {
+  const keep = cmd.options.filter((o) => !longs.includes(o.long ?? ''));
+  (cmd.options as Option[]).splice(0, cmd.options.length, ...keep);
+  return cmd;
 }

@@ -50,6 +50,11 @@ export class Pipeline {
     return this.components.restorer;
   }
 
+  /** The execution provider the models run on (`auto` resolved). */
+  get device(): string {
+    return this.components.device;
+  }
+
   /** Name of the restorer that runs (`none` when passthrough). */
   get restorerName(): string {
     return this.components.restorerName;

@@ -6,6 +6,7 @@ import { TypedEmitter } from '../../util/typedEmitter.ts';
 import { FrameScheduler, type MissPolicy, type ScheduledFrame } from './frameScheduler.ts';
 import type { FromWorker, ToWorker } from './frameWorkerProtocol.ts';
 import type { FaceInfo, RestoreStats } from './protocol.ts';
+import { siblingModule } from '../../util/siblingModule.ts';
 
 /** An I420 frame as @roamhq/wrtc's RTCVideoSink gives it and RTCVideoSource takes it, with its time. */
 export interface I420Frame {
@@ -54,7 +55,7 @@ export interface LiveRestorerOptions {
   onListenerError?: (event: string, error: unknown) => void;
 }
 
-const WORKER_URL = new URL('./frameWorker.ts', import.meta.url);
+const WORKER_URL = siblingModule('frameWorker', import.meta.url);
 
 /**
  * Real-time restoration of a stream of I420 frames: a worker thread restores one frame at a time and

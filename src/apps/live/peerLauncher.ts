@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import type { RestorePeerConfigInput } from './peerConfig.ts';
+import { siblingModule } from '../../util/siblingModule.ts';
 
 /** Entry script of a restore peer process. */
-const PEER_MAIN = fileURLToPath(new URL('./restorePeerMain.ts', import.meta.url));
+const PEER_MAIN = fileURLToPath(siblingModule('restorePeerMain', import.meta.url));
 
 /** A restore peer process the server started. */
 export interface LaunchedPeer {

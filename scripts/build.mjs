@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Compiles src/ to dist/ (JavaScript + .d.ts, relative `.ts` imports rewritten to `.js`) and copies the
+// live web client's static files, so that the package runs from node_modules, where Node refuses to
+// strip types. `npm pack` / `npm publish` run it (prepack); a checkout runs src/ directly and needs no build.
+import { spawnSync } from 'node:child_process';
+import { cpSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+// stdout stays clean for `npm pack --json`: tsc's messages go to stderr.
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: ['ignore', 2, 2] });
+if (r.status !== 0) {
+  rmSync(dist, { recursive: true, force: true });
+  process.stderr.write('build: tsc failed\n');
+  process.exit(r.status ?? 1);
+}
+cpSync(path.join(root, 'src', 'apps', 'live', 'web'), path.join(dist, 'apps', 'live', 'web'), { recursive: true });
+process.stderr.write(`build: wrote ${path.relative(process.cwd(), dist) || dist}\n`);
