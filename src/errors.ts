@@ -19,6 +19,8 @@ export const ERROR_EXIT_CODES = {
   E_JOB: 9,
   E_CLOSED: 10,
   E_UNAVAILABLE: 11,
+  /** A folder run in which some files failed (each reported; the others were done). */
+  E_SOME_FAILED: 12,
   E_INTERNAL: 1,
 } as const;
 
