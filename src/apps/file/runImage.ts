@@ -54,6 +54,8 @@ export interface ImageSummary {
   detected: number;
   /** Faces restored. */
   restored: number;
+  /** The restored faces' boxes (input pixels). */
+  boxes: Box[];
   /** What was converted on reading (e.g. `CMYK → sRGB`, `16-bit → 8-bit`); empty when nothing. */
   converted: string[];
   alpha: boolean;
@@ -224,6 +226,7 @@ export async function runImage(components: Components, input: string, output: st
   const restorer = components.restorer;
   let detected = 0;
   let restoredCount = 0;
+  let boxes: Box[] = [];
   let overlay: Buffer | undefined;
   if (o.hasAligned) {
     if (img.width !== CROP_SIZE || img.height !== CROP_SIZE) {
@@ -234,6 +237,7 @@ export async function runImage(components: Components, input: string, output: st
       const [out] = await restorer.restore([img.rgb], [components.options.fidelity]);
       img.rgb.set(out!);
       restoredCount = 1;
+      boxes = [{ x: 0, y: 0, width: CROP_SIZE, height: CROP_SIZE }];
     }
   } else {
     const frame = i420FromRgbImage(img.rgb, img.width, img.height);
@@ -247,9 +251,10 @@ export async function runImage(components: Components, input: string, output: st
     const aligned = prepared.aligned.filter((a) => chosen.has(a.face));
     const [composed] = await processor.compose([{ ...prepared, aligned }]);
     restoredCount = composed!.changed.length;
+    boxes = [...chosen].map((f) => f.box);
     applyChanged(img.rgb, before, composed!.frame, composed!.changed);
     if (o.drawBoxes) overlay = boxesSvg(img.width, img.height, prepared.faces, chosen);
   }
   await writeImage(output, img, overlay, o.quality ?? 95);
-  return { input, output, width: img.width, height: img.height, detected, restored: restoredCount, converted: img.converted, alpha: !!img.alpha, seconds: (performance.now() - t0) / 1000 };
+  return { input, output, width: img.width, height: img.height, detected, restored: restoredCount, boxes, converted: img.converted, alpha: !!img.alpha, seconds: (performance.now() - t0) / 1000 };
 }
