@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFacerestore } from './helpers/cli.ts';
 import { ffmpeg } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
+import { selectFaces } from '../src/apps/file/runImage.ts';
+import type { Face } from '../src/types.ts';
 
 /** Runs the real CLI (classic restorer, the default without --model). */
 const cli = (...args: string[]) => runFacerestore(args);
@@ -102,6 +104,8 @@ describe('restore on an image', () => {
     const one = await cli('restore', src, '-o', path.join(tmp, 'ob-one.png'), '--json', '--faces', 'largest');
     const s = JSON.parse(one.stdout);
     expect(s).toMatchObject({ detected: 2, restored: 1 });
+    const centre = await cli('restore', src, '-o', path.join(tmp, 'ob-centre.png'), '--json', '--faces', 'center');
+    expect(JSON.parse(centre.stdout)).toMatchObject({ detected: 2, restored: 1 });
     const none = await cli('restore', src, '-o', path.join(tmp, 'ob-none.png'), '--json', '--min-face', '5000');
     expect(JSON.parse(none.stdout)).toMatchObject({ detected: 0, restored: 0 });
     const a = await rgb(src);
@@ -134,6 +138,24 @@ describe('restore on an image', () => {
     const no = await cli('restore', src, '-o', path.join(tmp, 'x.png'), '--has-aligned');
     expect(no.code).toBe(2);
     expect(no.stderr).toMatch(/--has-aligned takes 512×512 .* is 427×240/);
+  });
+});
+
+describe('selectFaces', () => {
+  const face = (trackId: number, x: number, y: number, side: number): Face => {
+    const pts = Array.from({ length: 5 }, () => ({ x, y }));
+    return { trackId, box: { x, y, width: side, height: side }, score: 1, points: pts, rawPoints: pts, fidelity: 0.5 } as unknown as Face;
+  };
+  // 200×100 image: a big face at the left, a small one at the centre, a middle one at the right.
+  const faces = [face(1, 0, 0, 60), face(2, 95, 45, 10), face(3, 160, 10, 30)];
+  const ids = (s: Set<Face>) => [...s].map((f) => f.trackId).sort();
+  it('all, largest, center and the N largest', () => {
+    expect(ids(selectFaces(faces, 'all', 200, 100))).toEqual([1, 2, 3]);
+    expect(ids(selectFaces(faces, 'largest', 200, 100))).toEqual([1]);
+    expect(ids(selectFaces(faces, 'center', 200, 100))).toEqual([2]);
+    expect(ids(selectFaces(faces, 2, 200, 100))).toEqual([1, 3]);
+    expect(ids(selectFaces(faces, 9, 200, 100))).toEqual([1, 2, 3]);
+    expect(ids(selectFaces([], 'center', 200, 100))).toEqual([]);
   });
 });
 

@@ -56,6 +56,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
           else ctx.stderr(`facerestore: wrote ${output}: ${summary.restored} of ${summary.detected} faces restored, ${summary.width}×${summary.height}, ${summary.seconds.toFixed(2)} s\n`);
           return;
         }
+        if (flags.faces !== 'all' || (flags.minFace as number) > 0 || flags.drawBoxes || flags.hasAligned) {
+          ctx.stderr('facerestore: warning: --faces, --min-face, --draw-boxes and --has-aligned apply to the folder\'s images only; its videos get every face\n');
+        }
         const summary = await runFolder(pipeline, input, output, {
           recursive: !!flags.recursive,
           overwrite: !!flags.overwrite,
