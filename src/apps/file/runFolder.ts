@@ -63,6 +63,9 @@ export async function runFolder(pipeline: Pipeline, input: string, output: strin
   const outInfo = await stat(outAbs).catch(() => undefined);
   if (outInfo && !outInfo.isDirectory()) throw new FaceRestoreError('E_OUTPUT', `output ${output} is a file; a folder input needs an output folder`);
   const files = await listMedia(inAbs, !!o.recursive);
+  if (files.length === 0) {
+    throw new FaceRestoreError('E_INPUT_MISSING', `the folder ${input} holds no images or videos${o.recursive ? '' : ' (--recursive to look in the folders inside it)'}`);
+  }
   // The output folder inside the input folder: never read our own outputs back as inputs.
   const inside = path.relative(inAbs, outAbs);
   const own = !inside.startsWith('..') && !path.isAbsolute(inside) ? inside + path.sep : undefined;
