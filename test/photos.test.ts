@@ -141,6 +141,25 @@ describe('restore on an image', () => {
   });
 });
 
+describe('restore on an image with the small CodeFormer fixture (real ONNX Runtime)', () => {
+  it('both faces of a two-person photo go through the network; the rest of the picture is untouched', async () => {
+    const src = shared('stills/obama_and_biden.jpg');
+    const out = path.join(tmp, 'cf.png');
+    const r = await runFacerestore(['restore', src, '-o', out, '--model', shared('fixtures/codeformer-small/codeformer_small.pth'), '--json'], { FACERESTORE_CACHE_DIR: path.join(tmp, 'cache') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/restorer: onnx/);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ detected: 2, restored: 2 });
+    const a = await rgb(src);
+    const b = await rgb(out);
+    expect(b.info.width).toBe(a.info.width);
+    // The centre of each face is the network's (random weights: far from the input).
+    for (const box of s.boxes as Box[]) expect(diff(a.data, b.data, a.info.width, 3, near([box], -Math.round(box.width / 4))).max).toBeGreaterThan(40);
+    const pad = Math.max(...(s.boxes as Box[]).map((f) => Math.max(f.width, f.height)));
+    expect(diff(a.data, b.data, a.info.width, 3, (x, y) => !near(s.boxes, pad)(x, y))).toEqual({ max: 0, changed: 0 });
+  });
+});
+
 describe('selectFaces', () => {
   const face = (trackId: number, x: number, y: number, side: number): Face => {
     const pts = Array.from({ length: 5 }, () => ({ x, y }));
