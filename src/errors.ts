@@ -20,6 +20,8 @@ export const ERROR_EXIT_CODES = {
   E_CLOSED: 10,
   E_UNAVAILABLE: 11,
   E_DOWNLOAD: 12,
+  /** A folder run in which some files failed (each reported; the others were done). */
+  E_SOME_FAILED: 13,
   E_INTERNAL: 1,
 } as const;
 

@@ -122,7 +122,7 @@ const cases: Case[] = [
   { name: 'a truncated MP4 (index first): fails after decoding part of it', prepare: async (d) => restore(await half(clips.fast, path.join(d, 'cut-fast.mp4')), path.join(d, 'out.mp4')), code: 3, error: 'E_DECODE', message: /truncated or corrupt/ },
   { name: 'an audio-only file', prepare: async (d) => restore(await copy(clips.audio, path.join(d, 'audio.m4a')), path.join(d, 'out.mp4')), code: 3, error: 'E_NO_VIDEO', message: /no video stream \(streams: audio\)/ },
   { name: 'a missing input', prepare: async (d) => restore(path.join(d, 'nothing.mp4'), path.join(d, 'out.mp4')), code: 3, error: 'E_INPUT_MISSING', message: /nothing\.mp4 does not exist/ },
-  { name: 'a folder as input', prepare: async (d) => (await mkdir(path.join(d, 'clip.mp4')), restore(path.join(d, 'clip.mp4'), path.join(d, 'out.mp4'))), code: 3, error: 'E_INPUT_MISSING', message: /clip\.mp4 is not a file/ },
+  { name: 'a folder without images or videos as input', prepare: async (d) => (await mkdir(path.join(d, 'clip.mp4')), restore(path.join(d, 'clip.mp4'), path.join(d, 'out.mp4'))), code: 3, error: 'E_INPUT_MISSING', message: /the folder .*clip\.mp4 holds no images or videos \(--recursive/ },
   { name: 'an unreadable input', unprivileged: true, prepare: async (d) => restore(await put(path.join(d, 'secret.mp4'), await readFile(clips.tiny), 0o000), path.join(d, 'out.mp4')), code: 3, error: 'E_PROBE', message: /secret\.mp4.*[Pp]ermission denied/ },
   { name: 'track on a truncated MP4', prepare: async (d) => ['track', await half(clips.two, path.join(d, 'cut.mp4')), '--json', path.join(d, 't.json'), '--no-progress'], code: 3, error: 'E_PROBE', message: /cut\.mp4/ },
   // ---- model files

@@ -6,6 +6,10 @@ import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
 import { checkVideoOutput, checkWritableTarget } from './outputFormat.ts';
 import { numberIn, oneOf } from './parse.ts';
+import { isImageOutputPath, isImagePath, runImage, type FaceSelection, type ImageRunOptions } from '../file/runImage.ts';
+import { runFolder } from '../file/runFolder.ts';
+import { stat } from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 import { PROGRESS_MODES, progressModeFromFlags, progressReporter } from './progress.ts';
 import { sha256File } from '../../models/checkpoint.ts';
@@ -15,9 +19,9 @@ import { VERSION } from './version.ts';
 export function registerRestore(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('restore')
-    .description('restore the faces of a video file into a new file (same frames, timing and audio)')
-    .argument('<input>', 'input video')
-    .requiredOption('-o, --output <file>', 'output video (written atomically)')
+    .description('restore the faces of a video, an image or a folder of both into a new file or folder (videos: same frames, timing and audio)')
+    .argument('<input>', 'input video, image (JPEG, PNG, WebP, TIFF) or folder')
+    .requiredOption('-o, --output <file>', 'output video or image (format by extension; written atomically), or a folder for a folder input')
     .option('--codec <name>', 'ffmpeg video encoder', 'libx264')
     .option('--crf <n>', 'encoder quality (lower is better)', numberIn(0, 63, true), 18)
     .option('--preset <name>', 'encoder preset', 'medium')
@@ -27,10 +31,55 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--tracks-json <file>', 'also write the per-frame tracks (ids, boxes, raw and smoothed points, score, w) as JSON')
     .option('--json', 'print a JSON summary on stdout')
     .option('--progress <mode>', 'auto (a bar on a terminal, else plain) | bar | plain (a line every few seconds: frames, fps, ETA; for logs) | none', oneOf(...PROGRESS_MODES))
-    .option('--no-progress', 'same as --progress none');
+    .option('--no-progress', 'same as --progress none')
+    .option('--recursive', 'folder input: also the folders inside it')
+    .option('--overwrite', 'folder input: redo outputs that already exist (default: skip them)')
+    .option('--faces <which>', 'images: which faces to restore: all | largest | center | N (the N largest)', parseFaces, 'all')
+    .option('--min-face <px>', 'images: leave faces smaller than this (box side, pixels) alone', numberIn(0, 1e5), 0)
+    .option('--draw-boxes', 'images: draw each detection (box, track id, w; green restored, red not) into the output')
+    .option('--has-aligned', 'images: the input is a 512×512 aligned face crop; no detection, the whole crop is restored');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
     const output = flags.output as string;
     if (path.resolve(output) === path.resolve(input)) throw new FaceRestoreError('E_USAGE', 'the output must not be the input file');
+    const imageFlags: ImageRunOptions = { faces: flags.faces as FaceSelection, minFace: flags.minFace as number, drawBoxes: !!flags.drawBoxes, hasAligned: !!flags.hasAligned, onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`) };
+    const isFolder = (await stat(input).catch(() => undefined))?.isDirectory() ?? false;
+    if (isFolder || isImagePath(input)) {
+      if (!isFolder && !isImageOutputPath(output)) {
+        throw new FaceRestoreError('E_USAGE', `an image input needs an image output (.jpg, .png, .webp, .tif); got ${output}`);
+      }
+      const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
+        onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
+        onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
+      });
+      try {
+        ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${pipeline.detector.name}\n`);
+        if (!isFolder) {
+          const summary = await runImage(pipeline.components, input, output, imageFlags);
+          if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
+          else ctx.stderr(`facerestore: wrote ${output}: ${summary.restored} of ${summary.detected} faces restored, ${summary.width}×${summary.height}, ${summary.seconds.toFixed(2)} s\n`);
+          return;
+        }
+        if (flags.faces !== 'all' || (flags.minFace as number) > 0 || flags.drawBoxes || flags.hasAligned) {
+          ctx.stderr('facerestore: warning: --faces, --min-face, --draw-boxes and --has-aligned apply to the folder\'s images only; its videos get every face\n');
+        }
+        const summary = await runFolder(pipeline, input, output, {
+          recursive: !!flags.recursive,
+          overwrite: !!flags.overwrite,
+          image: imageFlags,
+          encode: { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: !!flags.deterministic },
+          onFile: (r) => ctx.stderr(`facerestore: ${r.status === 'failed' ? 'FAILED' : r.status} ${path.relative(input, r.input)}${r.error ? `: ${r.error.code}: ${r.error.message}` : r.status === 'done' ? ` (${r.faces} faces)` : ''}\n`),
+        });
+        if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
+        ctx.stderr(`facerestore: ${summary.done} done, ${summary.skipped} skipped (exist; --overwrite redoes them), ${summary.failed} failed\n`);
+        if (summary.failed > 0) throw new FaceRestoreError('E_SOME_FAILED', `${summary.failed} of ${summary.files.length} files failed`);
+        return;
+      } finally {
+        await pipeline.close();
+      }
+    }
+    if (isImageOutputPath(output)) throw new FaceRestoreError('E_USAGE', `cannot write an image (${output}) from a video input (${input}); give a video output such as out.mp4`);
+    for (const f of ['drawBoxes', 'hasAligned'] as const) if (flags[f]) throw new FaceRestoreError('E_USAGE', `--${f === 'drawBoxes' ? 'draw-boxes' : 'has-aligned'} works on images only so far`);
+    if (flags.faces !== 'all' || (flags.minFace as number) > 0) throw new FaceRestoreError('E_USAGE', '--faces and --min-face work on images (and folders of images) only so far');
     flags.codec = await checkVideoOutput(output, { codec: flags.codec as string, codecIsDefault: cmd.getOptionValueSource('codec') === 'default' });
     if (flags.tracksJson) await checkWritableTarget(flags.tracksJson as string, 'tracks file');
     const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
@@ -79,4 +128,12 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       await pipeline.close();
     }
   });
+}
+
+/** `--faces all|largest|center|N`. */
+function parseFaces(v: string): FaceSelection {
+  if (v === 'all' || v === 'largest' || v === 'center') return v;
+  const n = Number(v);
+  if (/^\d+$/.test(v) && n >= 1) return n;
+  throw new InvalidArgumentError(`Expected all, largest, center or a count N ≥ 1 but received '${v}'.`);
 }
