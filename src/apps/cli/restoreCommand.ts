@@ -54,6 +54,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         });
         await tracks?.commit();
         bar.stop();
+        const rs = summary.resampled;
+        if (rs && (rs.dropped > 0 || rs.duplicated > 0)) {
+          ctx.stderr(
+            `facerestore: warning: variable frame rate: ${rs.sourceFrames} source frames resampled to ${rs.outputFrames} at ${rs.rate} fps ` +
+              `(${rs.dropped} dropped, ${rs.duplicated} duplicated), so the video keeps its duration and audio sync\n`,
+          );
+        }
         if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
         else {
           ctx.stderr(
