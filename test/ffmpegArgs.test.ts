@@ -34,7 +34,7 @@ describe('decode argument builder', () => {
     const args = buildDecodeArgs({ input: '/v/v.mkv', constantFrameRate: '1350/61', start: 2.5, duration: 3 });
     expect(args.slice(args.indexOf('-ss'), args.indexOf('-ss') + 4)).toEqual(['-ss', '2.5', '-i', 'file:/v/v.mkv']);
     expect(args[args.indexOf('-t') + 1]).toBe('3');
-    expect(args[args.indexOf('-vf') + 1]).toBe('fps=1350/61,showinfo=checksum=0');
+    expect(args[args.indexOf('-vf') + 1]).toBe('showinfo=checksum=0,fps=1350/61,showinfo=checksum=0');
   });
 
   it('parses showinfo colour lines into range and space names', () => {

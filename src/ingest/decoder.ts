@@ -3,7 +3,7 @@ import type { VideoFrame, VideoInfo } from '../types.ts';
 import type { StageCpuMeter } from '../util/cpuMeter.ts';
 import { ChildRunner } from '../util/process.ts';
 import { colourFromNames, i420Layout, type YuvColour } from '../util/yuv.ts';
-import { buildDecodeArgs, parseShowinfoColour, parseShowinfoLine } from './ffmpegArgs.ts';
+import { buildDecodeArgs, decodeShowinfoNames, parseShowinfoColour, parseShowinfoLine } from './ffmpegArgs.ts';
 
 /** Options for VideoDecoder.create. */
 export interface DecoderOptions {
@@ -17,10 +17,30 @@ export interface DecoderOptions {
 }
 
 /**
+ * What resampling a variable-rate input to a constant rate did, counted from every source frame's pts
+ * (logged before the fps filter) and the frames that came out. The fps filter shows, in each output slot
+ * (1/rate), the last source frame whose pts rounds to that slot or earlier: a source frame is dropped when
+ * the next one rounds to its slot too (or its slot lies past the end), and repeated for each further slot it fills.
+ */
+export interface ResampleReport {
+  /** The constant rate frames were resampled to (rational string). */
+  rate: string;
+  /** Source frames the decoder read (before resampling). */
+  sourceFrames: number;
+  /** Frames after resampling (those handed on). */
+  outputFrames: number;
+  /** Source frames never shown: another source frame rounded to the same output slot. */
+  dropped: number;
+  /** Extra copies of source frames, filling slots where the source had no new frame (gaps). */
+  duplicated: number;
+}
+
+/**
  * Streams the frames of a probed video as I420 (see VideoFrame), in presentation order, each with its index,
  * pts and colour (matrix and range as ffmpeg's `showinfo` reports them for that frame).
  * Variable-rate input is resampled to its average rate (duplicating or dropping frames, as a player
- * would) so the output keeps its duration and stays in sync with the audio. Memory use is one frame
+ * would) so the output keeps its duration and stays in sync with the audio; {@link resampling} says
+ * exactly how many frames that dropped and duplicated. Memory use is one frame
  * at a time plus the pipe's buffer: the consumer's pace drives ffmpeg's (backpressure through the pipe).
  */
 export class VideoDecoder {
@@ -34,12 +54,40 @@ export class VideoDecoder {
   #ptsWaiter: (() => void) | undefined;
   #closed = false;
   #started = false;
+  readonly #showinfo: { output: string; source: string | undefined };
+  /** Resampling only: output slots that some source frame rounds to, and how many source frames came. */
+  readonly #sourceSlots = new Set<number>();
+  #sourceFrames = 0;
+  #outputFrames = 0;
 
   private constructor(info: VideoInfo, runner: ChildRunner, options: DecoderOptions) {
     this.info = info;
     this.#options = options;
     this.#runner = runner;
     this.#frameBytes = i420Layout(info.width, info.height).size;
+    this.#showinfo = decodeShowinfoNames(info.variableFrameRate);
+  }
+
+  /**
+   * For variable-rate input (resampled to `info.frameRate`): how many source frames came in, how many went
+   * out, and how many were dropped or duplicated, so far (complete once frames() has ended). Undefined
+   * for constant-rate input, where every source frame is handed on once with its own pts.
+   */
+  resampling(): ResampleReport | undefined {
+    if (!this.#showinfo.source) return undefined;
+    // Output slots run from the first source frame's slot for outputFrames slots; a source frame whose slot
+    // lies past the last (the stream ended there) is never shown.
+    let first = Infinity;
+    for (const slot of this.#sourceSlots) first = Math.min(first, slot);
+    let shown = 0;
+    for (const slot of this.#sourceSlots) if (slot < first + this.#outputFrames) shown++;
+    return {
+      rate: this.info.frameRate,
+      sourceFrames: this.#sourceFrames,
+      outputFrames: this.#outputFrames,
+      dropped: Math.max(0, this.#sourceFrames - shown),
+      duplicated: Math.max(0, this.#outputFrames - shown),
+    };
   }
 
   /** Starts ffmpeg on `info.path`. Errors: E_FFMPEG_MISSING. */
@@ -63,7 +111,13 @@ export class VideoDecoder {
   }
 
   #onStderr(line: string): void {
-    const parsed = parseShowinfoLine(line);
+    const source = this.#showinfo.source ? parseShowinfoLine(line, this.#showinfo.source) : undefined;
+    if (source) {
+      this.#sourceFrames++;
+      this.#sourceSlots.add(Math.round(source.ptsTime * this.info.fps));
+      return;
+    }
+    const parsed = parseShowinfoLine(line, this.#showinfo.output);
     if (parsed) {
       this.#pts.set(parsed.n, parsed.ptsTime);
       this.#lastN = parsed.n;
@@ -71,7 +125,7 @@ export class VideoDecoder {
       return;
     }
     // showinfo logs a frame's colour line after its pts line, before the frame reaches stdout.
-    const colour = parseShowinfoColour(line);
+    const colour = parseShowinfoColour(line, this.#showinfo.output);
     if (colour && this.#lastN >= 0) {
       this.#colour.set(this.#lastN, colourFromNames(colour.space, colour.range));
       this.#ptsWaiter?.();
@@ -130,6 +184,7 @@ export class VideoDecoder {
             const { pts, colour } = await this.#factsOf(index);
             yield colour ? { index, pts, width, height, data: frame, colour } : { index, pts, width, height, data: frame };
             index++;
+            this.#outputFrames = index;
             c = cpu?.now() ?? 0;
             frame = Buffer.allocUnsafe(this.#frameBytes);
             filled = 0;

@@ -33,7 +33,9 @@ export interface DecodeArgsOptions {
  * input (nearly all video) passes through without any colour conversion.
  */
 export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
-  const filters = [...(o.constantFrameRate ? [`fps=${o.constantFrameRate}`] : []), 'showinfo=checksum=0'];
+  // Resampling: a showinfo before the fps filter logs every source frame's pts too, so the decoder can say
+  // exactly which source frames the resampling drops or repeats (decodeShowinfoNames names the two).
+  const filters = o.constantFrameRate ? ['showinfo=checksum=0', `fps=${o.constantFrameRate}`, 'showinfo=checksum=0'] : ['showinfo=checksum=0'];
   return [
     '-hide_banner',
     '-nostdin',
@@ -58,9 +60,20 @@ export function buildDecodeArgs(o: DecodeArgsOptions): string[] {
   ];
 }
 
-/** Parses one `showinfo` stderr line into its frame number and pts (seconds), or undefined. */
-export function parseShowinfoLine(line: string): { n: number; ptsTime: number } | undefined {
-  if (!line.includes('Parsed_showinfo')) return undefined;
+/**
+ * The log names of the showinfo filters in {@link buildDecodeArgs}'s chain: `output` reports the frames
+ * that reach stdout; `source`, only when resampling, the source frames before the fps filter.
+ */
+export function decodeShowinfoNames(resampled: boolean): { output: string; source: string | undefined } {
+  return resampled ? { output: 'Parsed_showinfo_2', source: 'Parsed_showinfo_0' } : { output: 'Parsed_showinfo_0', source: undefined };
+}
+
+/**
+ * Parses one `showinfo` stderr line into its frame number and pts (seconds), or undefined. With `filter`
+ * (a name from {@link decodeShowinfoNames}), only that filter's lines count.
+ */
+export function parseShowinfoLine(line: string, filter = 'Parsed_showinfo'): { n: number; ptsTime: number } | undefined {
+  if (!line.includes(filter === 'Parsed_showinfo' ? filter : `[${filter} @`)) return undefined;
   const n = /\bn:\s*(\d+)/.exec(line);
   const t = /\bpts_time:\s*(-?[\d.]+(?:e[-+]?\d+)?)/i.exec(line);
   if (!n || !t) return undefined;
@@ -68,8 +81,8 @@ export function parseShowinfoLine(line: string): { n: number; ptsTime: number } 
 }
 
 /** Parses a `showinfo` colour line (`color_range:tv color_space:bt709 …`) into its range and space names, or undefined. */
-export function parseShowinfoColour(line: string): { range: string; space: string } | undefined {
-  if (!line.includes('Parsed_showinfo')) return undefined;
+export function parseShowinfoColour(line: string, filter = 'Parsed_showinfo'): { range: string; space: string } | undefined {
+  if (!line.includes(filter === 'Parsed_showinfo' ? filter : `[${filter} @`)) return undefined;
   const m = /\bcolor_range:\s*(\S+)\s+color_space:\s*(\S+)/.exec(line);
   return m ? { range: m[1]!, space: m[2]! } : undefined;
 }

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
 import type { AnalyzedFrame, VideoInfo } from '../types.ts';
@@ -31,6 +31,8 @@ export class FileSink implements FrameSink {
   #runner: ChildRunner | undefined;
   #partial: string | undefined;
   #done = false;
+  /** The outermost folder this sink created for the output, removed again (when empty) if the run fails. */
+  #createdDir: string | undefined;
 
   constructor(options: FileSinkOptions) {
     this.options = options;
@@ -38,7 +40,7 @@ export class FileSink implements FrameSink {
 
   async start(info: VideoInfo): Promise<void> {
     const out = this.options.output;
-    await mkdir(path.dirname(path.resolve(out)), { recursive: true }).catch((e: Error) => {
+    this.#createdDir = await mkdir(path.dirname(path.resolve(out)), { recursive: true }).catch((e: Error) => {
       throw new FaceRestoreError('E_OUTPUT', `cannot create the output folder for ${out}: ${e.message}`, { cause: e });
     });
     if (await stat(out).then((s) => s.isDirectory(), () => false)) throw new FaceRestoreError('E_OUTPUT', `output ${out} is a directory`);
@@ -98,6 +100,17 @@ export class FileSink implements FrameSink {
     this.#done = true;
     await this.#runner?.kill();
     if (this.#partial) await discardPartial(this.#partial);
+    await this.#removeCreatedFolders();
+  }
+
+  /** Removes the folders {@link start} created, deepest first, stopping at one that is not empty. */
+  async #removeCreatedFolders(): Promise<void> {
+    const top = this.#createdDir;
+    if (!top) return;
+    for (let dir = path.dirname(path.resolve(this.options.output)); ; dir = path.dirname(dir)) {
+      if (!(await rmdir(dir).then(() => true, () => false))) return;
+      if (dir === top || path.dirname(dir) === dir) return;
+    }
   }
 
   async #fail(why: string): Promise<never> {

@@ -142,6 +142,10 @@ const cases: Case[] = [
   // ---- outputs
   { name: 'an output ending in .gif', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.gif')), code: 2, error: 'E_USAGE', message: /cannot write a '\.gif' file .*supported output extensions: \.mp4, .*\.webm/ },
   { name: 'an output ending in .xyz', prepare: async (d) => restore(clips.tiny, path.join(d, 'sub', 'out.xyz')), code: 2, error: 'E_USAGE', message: /cannot write a '\.xyz' file/ },
+  { name: 'a .png output from a video', prepare: async (d) => restore(clips.tiny, path.join(d, 'frame.png')), code: 2, error: 'E_USAGE', message: /cannot write a '\.png' file/ },
+  // The encoder fails only after the sink has started (and created new/deeper/): both folders go again.
+  { name: 'folders created for an output are removed when the run fails', prepare: async (d) => restore(clips.tiny, path.join(d, 'new', 'deeper', 'out.mkv'), '--codec', 'libnope'), code: 6, error: 'E_ENCODE', message: /encoding .*out\.mkv failed: .*Unknown encoder 'libnope'/ },
+  { name: 'a folder that already existed is kept when the run fails', prepare: async (d) => (await mkdir(path.join(d, 'kept')), restore(clips.tiny, path.join(d, 'kept', 'new', 'out.mkv'), '--codec', 'libnope')), code: 6, error: 'E_ENCODE', message: /Unknown encoder 'libnope'/ },
   { name: 'a .webm output with --codec libx264', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.webm'), '--codec', 'libx264'), code: 2, error: 'E_USAGE', message: /a \.webm file cannot hold libx264 video; use --codec libvpx/ },
   { name: 'an output in a folder that is not writable', unprivileged: true, prepare: async (d) => { await mkdir(path.join(d, 'ro'), { mode: 0o555 }); await chmod(path.join(d, 'ro'), 0o555); return restore(clips.tiny, path.join(d, 'ro', 'out.mp4')); }, code: 6, error: 'E_OUTPUT', message: /the folder .*ro is not writable/ },
   { name: 'an output below a file', prepare: async (d) => restore(clips.tiny, path.join(await put(path.join(d, 'file'), 'x'), 'out.mp4')), code: 6, error: 'E_OUTPUT', message: /file is a file, not a folder/ },
@@ -154,6 +158,7 @@ const cases: Case[] = [
   { name: 'track --json into a folder that is not writable', unprivileged: true, prepare: async (d) => { await mkdir(path.join(d, 'ro')); await chmod(path.join(d, 'ro'), 0o555); return ['track', clips.tiny, '--json', path.join(d, 'ro', 't.json'), '--no-progress']; }, code: 6, error: 'E_OUTPUT', message: /the folder .*ro is not writable/ },
   // ---- jobs
   { name: 'jobs status with Redis unreachable: not exit 9 (no job failed)', prepare: async () => ['jobs', 'status', '--redis', 'redis://127.0.0.1:1'], code: 11, error: 'E_UNAVAILABLE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/ },
+  { name: 'jobs submit with Redis unreachable: its own exit code, nothing queued or written', prepare: async (d) => ['jobs', 'submit', clips.tiny, '--out', path.join(d, 'restored'), '--redis', 'redis://127.0.0.1:1'], code: 11, error: 'E_UNAVAILABLE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/ },
   { name: 'restore --tracks-json a folder', prepare: async (d) => (await mkdir(path.join(d, 'tracks')), restore(clips.tiny, path.join(d, 'out.mp4'), '--tracks-json', path.join(d, 'tracks'))), code: 6, error: 'E_OUTPUT', message: /tracks file .*tracks is a folder/ },
 ];
 

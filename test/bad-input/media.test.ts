@@ -81,4 +81,42 @@ describe('forged or misleading media metadata', () => {
     expect(r.stderr).toMatch(/error \[E_NO_VIDEO\]: input .*cover\.m4a has no video stream \(streams: audio, cover image\)/);
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('a variable-rate clip is resampled with a warning that counts exactly what ffmpeg dropped and duplicated', async () => {
+    const dir = await mkdtemp(path.join(base, 'vfr-'));
+    const vfr = path.join(dir, 'gap.mp4');
+    // Frames 5..9 pushed 2 s on: a gap the constant-rate output fills with copies.
+    await ffmpeg('-i', clips.ten, '-c', 'copy', '-bsf:v', 'setts=pts=if(gte(N\\,5)\\,PTS+2/TB\\,PTS):dts=if(gte(N\\,5)\\,DTS+2/TB\\,DTS)', vfr);
+    const info = await probeVideo(vfr);
+    expect(info.variableFrameRate).toBe(true);
+    // ffmpeg's own count for the same resampling (its fps filter reports it at verbose level).
+    const ref = await runFfmpegStderr(['-hide_banner', '-loglevel', 'verbose', '-i', vfr, '-vf', `fps=${info.frameRate}`, '-f', 'null', '-']);
+    const m = /(\d+) frames in, (\d+) frames out; (\d+) frames dropped, (\d+) frames duplicated/.exec(ref)!;
+    expect(m, ref).not.toBeNull();
+    const r = await runCli(['restore', vfr, '-o', path.join(dir, 'out.mp4'), '--no-progress', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { frames: number; resampled: { dropped: number; duplicated: number } };
+    expect(summary.resampled).toMatchObject({ sourceFrames: Number(m[1]), outputFrames: Number(m[2]), dropped: Number(m[3]), duplicated: Number(m[4]) });
+    expect(summary.resampled.dropped + summary.resampled.duplicated).toBeGreaterThan(0);
+    expect(summary.frames).toBe(Number(m[2]));
+    expect(r.stderr).toMatch(new RegExp(`warning: variable frame rate: 10 source frames resampled to ${m[2]} .*\\(${m[3]} dropped, ${m[4]} duplicated\\)`));
+  });
+
+  it('a constant-rate clip reports no resampling', async () => {
+    const r = await runCli(['restore', clips.ten, '-o', path.join(await mkdtemp(path.join(base, 'cfr-')), 'out.mp4'), '--no-progress', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).not.toHaveProperty('resampled');
+    expect(r.stderr).not.toMatch(/variable frame rate/);
+  });
 });
+
+async function runFfmpegStderr(args: string[]): Promise<string> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const p = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', () => resolve(err));
+  });
+}

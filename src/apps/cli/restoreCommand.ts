@@ -107,6 +107,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         });
         await tracks?.commit();
         bar.stop();
+        const rs = summary.resampled;
+        if (rs && (rs.dropped > 0 || rs.duplicated > 0)) {
+          ctx.stderr(
+            `facerestore: warning: variable frame rate: ${rs.sourceFrames} source frames resampled to ${rs.outputFrames} at ${rs.rate} fps ` +
+              `(${rs.dropped} dropped, ${rs.duplicated} duplicated), so the video keeps its duration and audio sync\n`,
+          );
+        }
         if (flags.json) {
           const { cacheDir: _cache, ffmpegPath: _ff, ffprobePath: _fp, ...settings } = pipeline.options;
           // sha256 of the model file the run used (null if it cannot be read, e.g. a name that is no file)

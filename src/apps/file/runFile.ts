@@ -1,5 +1,5 @@
 import { FaceRestoreError } from '../../errors.ts';
-import { VideoDecoder } from '../../ingest/decoder.ts';
+import { VideoDecoder, type ResampleReport } from '../../ingest/decoder.ts';
 import { probeVideo } from '../../ingest/probe.ts';
 import type { FrameSink } from '../../stream/sink.ts';
 import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
@@ -30,6 +30,8 @@ export interface RunSummary {
   height: number;
   frameRate: string;
   variableFrameRate: boolean;
+  /** Variable-rate input only: the resampling to `frameRate`, with the source frames it dropped and duplicated. */
+  resampled?: ResampleReport;
   /** Frames handed to the sink. */
   frames: number;
   faces: number;
@@ -217,6 +219,7 @@ export async function runFile(components: Components, input: string, sink: Frame
     height: info.height,
     frameRate: info.frameRate,
     variableFrameRate: info.variableFrameRate,
+    ...(decoder.resampling() ? { resampled: decoder.resampling() } : {}),
     ...stats,
     endedBySink,
     restorer: components.restorerName,

@@ -36,6 +36,12 @@ export const restorePeerConfigSchema = z.strictObject({
   passthroughMarker: z.boolean().default(true),
   /** Exit after the first job ends (spawned peers are one job each). */
   exitWhenIdle: z.boolean().default(false),
+  /**
+   * With exitWhenIdle: how long a peer waits for its first assignment after joining before it exits, ms. A
+   * camera that produced and left before the peer joined leaves nothing to assign; the peer must not hold a
+   * restore slot for good.
+   */
+  idleExitMs: z.number().int().min(10).max(600_000).default(3000),
   /** Name shown in the server's logs. */
   name: z.string().max(64).optional(),
 });

@@ -65,6 +65,8 @@ export class RestorePeer {
   readonly #t0 = performance.now();
   #resolveDone!: () => void;
   #closing: Promise<void> | undefined;
+  /** With exitWhenIdle: ends a peer that nobody assigned a job (its room's camera left before it joined). */
+  #idleTimer: NodeJS.Timeout | undefined;
 
   private constructor(config: RestorePeerConfig, client: SignalingClient, device: msc.Device, restorer: LiveRestorer, log: LiveLogger) {
     this.config = config;
@@ -116,6 +118,7 @@ export class RestorePeer {
       client.off('event', hold);
       const peer = new RestorePeer(config, client, device, restorer, log);
       for (const e of early) peer.#onEvent(e);
+      if (config.exitWhenIdle) peer.#exitUnlessAssignedWithin(config.idleExitMs);
       log.info({ room: config.room, restorer: restorer.restorerName, detector: restorer.detectorName }, 'restore peer ready');
       return peer;
     } catch (e) {
@@ -133,12 +136,21 @@ export class RestorePeer {
   /** Leaves the room and releases everything. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearTimeout(this.#idleTimer);
       if (this.#job) this.#endJob(this.#job);
       await this.#client.close();
       await this.#restorer.close();
       this.#resolveDone();
     })();
     return this.#closing;
+  }
+
+  #exitUnlessAssignedWithin(ms: number): void {
+    this.#idleTimer = setTimeout(() => {
+      if (this.#job || this.#closing) return;
+      this.#log.info({ room: this.config.room, idleExitMs: ms }, 'no camera to restore; restore peer exits');
+      void this.close();
+    }, ms);
   }
 
   #onEvent(e: ServerEvent): void {
@@ -148,6 +160,7 @@ export class RestorePeer {
           this.#log.warn({ producerId: e.producerId }, 'assigned while busy; ignored');
           return;
         }
+        clearTimeout(this.#idleTimer);
         this.#startJob(e.producerId).catch((err: Error) => {
           this.#log.error({ producerId: e.producerId, err: err.message }, 'restore job failed');
           if (this.#job) this.#endJob(this.#job);
