@@ -142,7 +142,7 @@ const cases: Case[] = [
   // ---- outputs
   { name: 'an output ending in .gif', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.gif')), code: 2, error: 'E_USAGE', message: /cannot write a '\.gif' file .*supported output extensions: \.mp4, .*\.webm/ },
   { name: 'an output ending in .xyz', prepare: async (d) => restore(clips.tiny, path.join(d, 'sub', 'out.xyz')), code: 2, error: 'E_USAGE', message: /cannot write a '\.xyz' file/ },
-  { name: 'a .png output from a video', prepare: async (d) => restore(clips.tiny, path.join(d, 'frame.png')), code: 2, error: 'E_USAGE', message: /cannot write a '\.png' file/ },
+  { name: 'a .png output from a video', prepare: async (d) => restore(clips.tiny, path.join(d, 'frame.png')), code: 2, error: 'E_USAGE', message: /cannot write an image \(.*frame\.png\) from a video input/ },
   // The encoder fails only after the sink has started (and created new/deeper/): both folders go again.
   { name: 'folders created for an output are removed when the run fails', prepare: async (d) => restore(clips.tiny, path.join(d, 'new', 'deeper', 'out.mkv'), '--codec', 'libnope'), code: 6, error: 'E_ENCODE', message: /encoding .*out\.mkv failed: .*Unknown encoder 'libnope'/ },
   { name: 'a folder that already existed is kept when the run fails', prepare: async (d) => (await mkdir(path.join(d, 'kept')), restore(clips.tiny, path.join(d, 'kept', 'new', 'out.mkv'), '--codec', 'libnope')), code: 6, error: 'E_ENCODE', message: /Unknown encoder 'libnope'/ },
