@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LiveMetrics } from '../src/apps/live/liveMetrics.ts';
 import { MetricsRegistry, parseExposition } from '../src/util/metrics.ts';
 
 describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
@@ -72,5 +73,24 @@ describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
     expect(() => l.inc({ code: 'a' }, -1)).toThrow(/non-negative/);
     expect(() => a.histogram({ name: 'h', help: '', buckets: [2, 1] })).toThrow(/increasing/);
     expect(() => parseExposition('not a line')).toThrow(/not a sample/);
+  });
+});
+
+describe('LiveMetrics', () => {
+  const gauges = { connections: 2, rooms: 1, members: 3, producers: 1, consumers: 1, jobs: 1, restorePeers: 1, workerAlive: true };
+  const stats = (framesIn: number, restored: number, passedThrough: number, dropped: number) =>
+    ({ fpsIn: 0, fpsOut: 0, framesIn, restored, passedThrough, dropped, peerLatencyMs: 0, workMs: 0, width: 0, height: 0, restorer: 'x', budgetMs: 0 });
+  it('counts the growth of the totals restore peers report, per stream, and reads gauges at scrape time', async () => {
+    const m = new LiveMetrics(() => gauges);
+    m.restoreStats('r\na', stats(10, 8, 1, 1));
+    m.restoreStats('r\na', stats(30, 25, 3, 2));
+    m.restoreStats('r\nb', stats(5, 5, 0, 0));
+    // A new peer on stream a restarts its totals at 0: counted as new growth, never negative.
+    m.restoreStats('r\na', stats(4, 4, 0, 0));
+    const samples = parseExposition(await m.registry.expose());
+    const frames = Object.fromEntries(samples.filter((s) => s.name === 'facerestore_live_frames_total').map((s) => [s.labels.outcome, s.value]));
+    expect(frames).toEqual({ in: 39, restored: 34, passed_through: 3, dropped: 2 });
+    expect(samples).toContainEqual({ name: 'facerestore_restore_peers', labels: {}, value: 1 });
+    expect(samples).toContainEqual({ name: 'facerestore_sfu_worker_up', labels: {}, value: 1 });
   });
 });
