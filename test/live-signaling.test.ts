@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES } from '../src/apps/live/protocol.ts';
+import { parseExposition } from '../src/util/metrics.ts';
 import type { LiveServer } from '../src/apps/live/server.ts';
 import { SignalingClient, type ServerEvent } from '../src/apps/live/signalingClient.ts';
 import { alive, startLiveServer, waitFor } from './helpers/liveServer.ts';
@@ -194,14 +195,26 @@ describe('live signaling security', () => {
       expect(closes.sort()).toEqual(['r1 workerclose', 'r2 workerclose']);
       expect(own.stats()).toMatchObject({ rooms: 0, members: 0, transports: 0, workerPid: undefined });
       expect(alive(pid)).toBe(false);
+      // Health says so (503 with the reason) and the metrics count the death, until a worker runs again.
+      const down = await fetch(own.url + '/healthz');
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ ok: false, reason: 'mediasoup worker died' });
+      const deadMetrics = parseExposition(await (await fetch(own.url + '/metrics')).text());
+      expect(deadMetrics).toContainEqual({ name: 'facerestore_sfu_worker_deaths_total', labels: {}, value: 1 });
+      expect(deadMetrics).toContainEqual({ name: 'facerestore_sfu_worker_up', labels: {}, value: 0 });
       // The server still serves the page and, on the next join, a fresh worker.
-      expect((await fetch(own.url + '/healthz')).status).toBe(200);
+      expect((await fetch(own.url + '/')).status).toBe(200);
       const c = await SignalingClient.connect(own.wsUrl);
       await c.request({ type: 'join', room: 'r1', token: 't', role: 'publisher' });
       await expect(c.request({ type: 'createTransport', direction: 'send' })).resolves.toMatchObject({ id: expect.any(String) });
       const fresh = own.stats().workerPid!;
       expect(fresh).not.toBe(pid);
       expect(alive(fresh)).toBe(true);
+      expect(await (await fetch(own.url + '/healthz')).json()).toEqual({ ok: true });
+      const upMetrics = parseExposition(await (await fetch(own.url + '/metrics')).text());
+      expect(upMetrics).toContainEqual({ name: 'facerestore_sfu_worker_up', labels: {}, value: 1 });
+      expect(upMetrics).toContainEqual({ name: 'facerestore_live_rooms', labels: {}, value: 1 });
+      expect(upMetrics).toContainEqual({ name: 'facerestore_live_connections', labels: {}, value: 1 });
       await c.close();
     } finally {
       await own.close();

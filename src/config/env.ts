@@ -13,10 +13,24 @@ export interface Environment {
   redisUrl: string;
   /** mediasoup worker binary, when set. */
   mediasoupWorkerBin: string | undefined;
-  /** pino log level. Default `info`. */
+  /** pino log level (`--log-level`'s default). Default `info`. */
   logLevel: string;
   /** Mirror for `models pull`: release files are fetched as `<base>/<file name>` instead of their release URLs. */
   modelBaseUrl: string | undefined;
+  /** `--log-format`'s default: `json` or `pretty`. Default `json`. */
+  logFormat: 'json' | 'pretty';
+  /** `serve --announced-address`'s default (containers: the address browsers reach for media). */
+  announcedAddress: string | undefined;
+  /** `serve --rtc-min-port` / `--rtc-max-port` defaults (containers: the UDP range that is published). */
+  rtcMinPort: number | undefined;
+  rtcMaxPort: number | undefined;
+}
+
+/** A port number from the environment, or undefined when unset or not a port (the flag check then reports it). */
+function portFrom(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
 }
 
 /** Reads the environment once; pass the result down instead of reading `process.env` elsewhere. */
@@ -29,5 +43,9 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     mediasoupWorkerBin: env.MEDIASOUP_WORKER_BIN || undefined,
     logLevel: env.FACERESTORE_LOG_LEVEL || 'info',
     modelBaseUrl: env.FACERESTORE_MODEL_BASE_URL || undefined,
+    logFormat: env.FACERESTORE_LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
+    announcedAddress: env.FACERESTORE_ANNOUNCED_ADDRESS || undefined,
+    rtcMinPort: portFrom(env.FACERESTORE_RTC_MIN_PORT),
+    rtcMaxPort: portFrom(env.FACERESTORE_RTC_MAX_PORT),
   };
 }

@@ -19,6 +19,29 @@ export interface ComponentHooks {
   fidelityPolicy?: FidelityPolicy;
   onWarning?: (message: string) => void;
   onInfo?: (message: string) => void;
+  /** Each call of the face restorer: faces in it and its wall time (metrics). */
+  onRestore?: (faces: number, seconds: number) => void;
+  /** The models loaded (detector, restorer and the optional ones), with the time it took (metrics). */
+  onLoaded?: (seconds: number) => void;
+}
+
+/** `r` with each `restore` call reported to `onRestore` (a Proxy: every other member is the restorer's own). */
+function observed(r: Restorer, onRestore: ((faces: number, seconds: number) => void) | undefined): Restorer {
+  if (!onRestore) return r;
+  return new Proxy(r, {
+    get(target, prop) {
+      if (prop !== 'restore') {
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      }
+      return async (crops: readonly Uint8Array[], weights: readonly number[]) => {
+        const t = performance.now();
+        const out = await target.restore(crops, weights);
+        onRestore(crops.length, (performance.now() - t) / 1000);
+        return out;
+      };
+    },
+  });
 }
 
 /** Per-use tracker settings that differ between the applications (live has no shot cuts, for one). */
@@ -81,6 +104,7 @@ export class Components {
     // One device decision (and report, for `auto`) for the detector and the restorer.
     const resolved = await resolveDevice(o.device, { onInfo: hooks.onInfo, onWarning: hooks.onWarning });
     const common = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
+    const loadStarted = performance.now();
     // Whatever loaded before a later load fails is closed again, newest first.
     const owned: Array<{ close(): Promise<void> }> = [];
     const own = <T extends { close(): Promise<void> } | undefined>(r: T): T => {
@@ -96,11 +120,13 @@ export class Components {
       const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       const restorer = own(await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }));
+      const observedRestorer = restorer && observed(restorer, hooks.onRestore);
       // Tiles batch like faces: `batch` windows per run.
       const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));
       const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
       const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
-      return new Components(o, detector, restorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider);
+      hooks.onLoaded?.((performance.now() - loadStarted) / 1000);
+      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider);
     } catch (e) {
       for (const r of owned.reverse()) await r.close();
       throw e;

@@ -50,11 +50,12 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs: number)
 }
 
 /** Starts `redis-server --port N --save '' --appendonly no --dir <tmp>` on loopback and waits for it. */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(o: { port?: number } = {}): Promise<TestRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fr-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    // A given port (a restart where clients already point) is tried as it is.
+    const port = o.port ?? (await freePort());
     const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });

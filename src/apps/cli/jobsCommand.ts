@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { FaceRestoreError, reviveError } from '../../errors.ts';
 import { toPortableOptions } from '../../engine/options.ts';
 import { describeError, displayName, JobQueue, type JobStatus } from '../jobs/JobQueue.ts';
@@ -14,6 +13,7 @@ import { checkRedisUrl } from '../jobs/redis.ts';
 import { startStatusServer } from '../jobs/statusServer.ts';
 import { formatSeconds, formatStatusTable, isFinished } from '../jobs/statusView.ts';
 import type { CliContext } from './context.ts';
+import { addLogFlags, loggerFromFlags } from './logFlags.ts';
 import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 
@@ -29,7 +29,8 @@ function redisUrl(flags: Record<string, unknown>, ctx: CliContext): string {
   return url;
 }
 
-function addQueueFlags(cmd: Command): Command {
+function addQueueFlags(cmd: Command, logs?: CliContext): Command {
+  if (logs) addLogFlags(cmd, logs);
   return cmd.option('--redis <url>', 'Redis URL (default: FACERESTORE_REDIS_URL, REDIS_URL or redis://127.0.0.1:6379)').option('--queue <name>', 'queue name', DEFAULT_QUEUE);
 }
 
@@ -134,10 +135,13 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       .option('--stalled-seconds <s>', 'how often to look for jobs of dead workers', numberIn(0.5, 3600), 30)
       .option('--max-stalled <n>', 'take-overs allowed per job before it fails', numberIn(0, 1000, true), 5)
       .option('--device <device>', "override every job's device on this machine: cpu | webgpu | cuda | auto", oneOf('cpu', 'webgpu', 'cuda', 'auto'))
-      .option('--threads <n>', 'override ONNX Runtime intra-op threads on this machine', numberIn(1, 256, true)),
+      .option('--threads <n>', 'override ONNX Runtime intra-op threads on this machine', numberIn(1, 256, true))
+      .option('--metrics-port <n>', 'serve GET /metrics (Prometheus) and GET /healthz on this TCP port (0: any free port; off by default)', numberIn(0, 65535, true))
+      .option('--metrics-host <address>', 'address of the metrics port', '127.0.0.1'),
+    ctx,
   ).action(async (flags: Record<string, unknown>) => {
     const url = redisUrl(flags, ctx);
-    const log = pino({ level: ctx.env.logLevel, base: { worker: flags.name } }, pino.destination({ fd: 2, sync: true }));
+    const log = loggerFromFlags(flags, { service: 'jobs-worker', worker: flags.name });
     const worker = await JobWorker.create({
       redisUrl: url,
       queueName: flags.queue as string,
@@ -152,6 +156,9 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       overrides: { device: flags.device as 'cpu' | 'webgpu' | 'cuda' | 'auto' | undefined, threads: flags.threads as number | undefined },
       log,
     });
+    const { startMetricsServer } = await import('../../util/metricsServer.ts');
+    const metrics = flags.metricsPort === undefined ? undefined : await startMetricsServer({ port: flags.metricsPort as number, host: flags.metricsHost as string, metrics: worker.metrics, health: () => worker.health() });
+    if (metrics) log.info({ url: `${metrics.url}/metrics` }, 'metrics port open');
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -168,6 +175,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     });
+    await metrics?.close();
     log.info({}, 'worker stopped');
   });
 
@@ -226,13 +234,16 @@ export function registerJobs(program: Command, ctx: CliContext): void {
   addQueueFlags(
     jobs
       .command('serve')
-      .description('serve job status as JSON over HTTP: GET /jobs, GET /jobs/<id> (read-only)')
+      .description('serve job status as JSON over HTTP: GET /jobs, GET /jobs/<id> (read-only), GET /metrics (queue depth), GET /healthz (Redis)')
       .option('--port <n>', 'TCP port', numberIn(0, 65535, true), 8787)
       .option('--host <address>', 'address to listen on', '127.0.0.1'),
+    ctx,
   ).action(async (flags: Record<string, unknown>) => {
+    const log = loggerFromFlags(flags, { service: 'jobs-serve' });
     const queue = await JobQueue.create({ redisUrl: redisUrl(flags, ctx), queueName: flags.queue as string });
     const server = await startStatusServer(queue, { port: flags.port as number, host: flags.host as string });
     ctx.stderr(`facerestore: job status on ${server.url}/jobs\n`);
+    log.info({ url: server.url, queue: flags.queue }, 'job status server ready');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { toPortableOptions, type PortableOptions } from '../../engine/options.ts';
 import { FaceRestoreError } from '../../errors.ts';
 import type { LiveLogger } from '../live/logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS } from '../live/peerConfig.ts';
 import type { RestorePeerMode } from '../live/peerProvisioner.ts';
 import type { CliContext } from './context.ts';
+import { addLogFlags, loggerFromFlags } from './logFlags.ts';
 import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 
@@ -27,9 +27,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--key <file>', 'PEM private key for --cert')
     .option('--allow-origin <origin...>', 'extra origins allowed to open the WebSocket')
     .option('--allow-host <name...>', 'names the Host header may carry besides IP addresses, localhost and --host (DNS rebinding defence)')
-    .option('--announced-address <addr>', 'address put in ICE candidates (needed with --host 0.0.0.0)')
-    .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media', numberIn(1024, 65535, true))
-    .option('--rtc-max-port <n>', 'highest UDP/TCP port for media', numberIn(1024, 65535, true))
+    .option('--announced-address <addr>', 'address put in ICE candidates (needed with --host 0.0.0.0; default: FACERESTORE_ANNOUNCED_ADDRESS)', ctx.env.announcedAddress)
+    .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media (default: FACERESTORE_RTC_MIN_PORT)', numberIn(1024, 65535, true), ctx.env.rtcMinPort)
+    .option('--rtc-max-port <n>', 'highest UDP/TCP port for media (default: FACERESTORE_RTC_MAX_PORT)', numberIn(1024, 65535, true), ctx.env.rtcMaxPort)
     .option('--latency-budget <ms>', 'a frame older than this is sent unrestored (marked), never later', numberIn(10, 10_000), DEFAULT_LATENCY_BUDGET_MS)
     .option('--on-miss <policy>', 'a frame that cannot be restored within the budget: drop (unless the picture would stall) | passthrough (sent unrestored, marked)', oneOf('drop', 'passthrough'), 'drop')
     .option('--no-passthrough-marker', 'do not mark frames sent unrestored')
@@ -38,8 +38,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--peer-token <token>', 'token restore peers present (default: generated; printed with --restore-peers external)')
     .option('--connect <ws-url>', 'run only a restore peer for the server at this signaling URL (needs --peer-token and --room)')
     .option('--insecure-tls', 'with --connect: accept a self-signed server certificate');
+  addLogFlags(cmd, ctx);
   addPipelineFlags(cmd).action(async (flags: Record<string, unknown>) => {
-    const log = makeLogger(ctx);
+    const log = loggerFromFlags(flags, { service: flags.connect ? 'restore-peer' : 'serve' });
     // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
     const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
     // What restore peers run; each adds its own machine's settings (cache folder), so none travel.
@@ -127,10 +128,6 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Portabl
   // @roamhq/wrtc's native teardown can crash (SIGSEGV) when Node exits by draining its event loop after
   // peer connections were used; leaving explicitly, after everything is closed, avoids it.
   process.exit(0);
-}
-
-function makeLogger(ctx: CliContext): LiveLogger {
-  return pino({ level: ctx.env.logLevel, base: { pid: process.pid } }, pino.destination(2));
 }
 
 function waitForSignal(): Promise<void> {

@@ -302,6 +302,29 @@ export class JobQueue {
     };
   }
 
+  /**
+   * Whether Redis answers a PING within `timeoutMs` (the client waits through reconnects, so a
+   * stopped Redis would otherwise hang the check): `{ ok: false, reason }` when not.
+   */
+  async health(timeoutMs = 1000): Promise<{ ok: true } | { ok: false; reason: string }> {
+    if (this.#redis.status !== 'ready') return { ok: false, reason: `redis not connected (${this.#redis.status}${this.#redis.lastError ? `: ${this.#redis.lastError.message}` : ''})` };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      const pong = await Promise.race([this.#redis.ping(), timeout]);
+      return pong === 'PONG' ? { ok: true } : { ok: false, reason: `redis did not answer PING within ${timeoutMs} ms` };
+    } catch (e) {
+      return { ok: false, reason: `redis PING failed: ${(e as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Jobs (joins and segments) per BullMQ state: waiting, active, delayed, completed, failed, waiting-children. */
+  async counts(): Promise<Record<string, number>> {
+    return this.#queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized');
+  }
+
   /** Closes the connections. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -18,6 +18,7 @@ import {
   type SegmentRecord,
 } from './jobData.ts';
 import { silentJobLogger, type JobLogger } from './logger.ts';
+import { BATCH_BUCKETS, LATENCY_BUCKETS, MetricsRegistry } from '../../util/metrics.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
 import { createRedis, redactRedisUrl } from './redis.ts';
 import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
@@ -90,6 +91,20 @@ export class JobWorker {
   readonly #store: JobStore;
   readonly #pool: ComponentPool;
   #worker: Worker | undefined;
+  /** This worker's metrics (its own registry); `jobs worker --metrics-port` serves them. */
+  readonly metrics = new MetricsRegistry();
+  readonly #m = {
+    frames: this.metrics.counter({ name: 'facerestore_frames_total', help: 'Video frames restored and written into segments.' }),
+    faces: this.metrics.counter({ name: 'facerestore_faces_restored_total', help: 'Faces passed through the face restorer.' }),
+    segments: this.metrics.counter({ name: 'facerestore_segments_total', help: 'Segments written by this worker.' }),
+    jobs: this.metrics.counter({ name: 'facerestore_jobs_finished_total', help: 'Job attempts this worker finished, by kind (segment, join) and result (completed, failed).', labelNames: ['kind', 'result'] }),
+    errors: this.metrics.counter({ name: 'facerestore_errors_total', help: 'Failed job attempts by error code.', labelNames: ['code'] }),
+    active: this.metrics.gauge({ name: 'facerestore_worker_active_jobs', help: 'Jobs this worker is running now, by kind (segment, join).', labelNames: ['kind'] }),
+    queue: this.metrics.gauge({ name: 'facerestore_queue_jobs', help: 'Jobs in the queue by BullMQ state (segments and joins; autoscale on state="waiting").', labelNames: ['state'] }),
+    latency: this.metrics.histogram({ name: 'facerestore_restore_seconds', help: 'Wall time of one face-restorer call.', buckets: LATENCY_BUCKETS }),
+    batch: this.metrics.histogram({ name: 'facerestore_restore_batch_faces', help: 'Faces in one face-restorer call.', buckets: BATCH_BUCKETS }),
+    load: this.metrics.histogram({ name: 'facerestore_model_load_seconds', help: 'Time to load one component set (detector, restorer and the optional models).', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] }),
+  };
   #stopping = false;
   #lastConnWarn = 0;
   #connWarnsHidden = 0;
@@ -107,8 +122,21 @@ export class JobWorker {
     this.#pool = new ComponentPool(
       o.concurrency ?? 1,
       { cacheDir: o.cacheDir, ffmpegPath: o.ffmpegPath ?? 'ffmpeg', ffprobePath: o.ffprobePath ?? 'ffprobe' },
-      { onWarning: (m) => this.#log.warn({}, m), onInfo: (m) => this.#log.info({}, m) },
+      {
+        onWarning: (m) => this.#log.warn({}, m),
+        onInfo: (m) => this.#log.info({}, m),
+        onRestore: (faces, seconds) => {
+          this.#m.faces.inc(undefined, faces);
+          this.#m.latency.observe(seconds);
+          this.#m.batch.observe(faces);
+        },
+        onLoaded: (seconds) => this.#m.load.observe(seconds),
+      },
     );
+    for (const kind of ['segment', 'join']) this.#m.active.set(0, { kind });
+    this.metrics.onCollect(async () => {
+      for (const [state, n] of Object.entries(await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'))) this.#m.queue.set(n, { state });
+    });
   }
 
   /** Connects and starts taking jobs. */
@@ -180,11 +208,25 @@ export class JobWorker {
     return this.#closing;
   }
 
+  /**
+   * Whether this worker can work: Redis connected and the worker loop running
+   * (`{ ok: false, reason }` otherwise; `jobs worker --metrics-port` serves it at /healthz).
+   */
+  health(): { ok: true } | { ok: false; reason: string } {
+    if (this.#stopping) return { ok: false, reason: 'worker stopping' };
+    if (this.#redis.status !== 'ready') return { ok: false, reason: `redis not connected (${this.#redis.status}${this.#redis.lastError ? `: ${this.#redis.lastError.message}` : ''})` };
+    if (!this.#worker?.isRunning()) return { ok: false, reason: 'worker loop not running' };
+    return { ok: true };
+  }
+
   async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    const kind = job.name === 'segment' || job.name === 'join' ? job.name : 'other';
+    this.#m.active.inc({ kind });
     try {
-      if (job.name === 'segment') return await this.#segment(job, signal);
-      if (job.name === 'join') return await this.#join(job, signal);
-      throw new FaceRestoreError('E_JOB', `unknown job kind '${job.name}'`);
+      const out = kind === 'segment' ? await this.#segment(job, signal) : kind === 'join' ? await this.#join(job, signal) : undefined;
+      if (kind === 'other') throw new FaceRestoreError('E_JOB', `unknown job kind '${job.name}'`);
+      this.#m.jobs.inc({ kind, result: 'completed' });
+      return out;
     } catch (e) {
       if (this.#stopping && signal?.aborted && token) {
         await job.moveToWait(token);
@@ -192,8 +234,12 @@ export class JobWorker {
       }
       if (e instanceof NotRun) throw e;
       const error = serializeError(e);
+      this.#m.jobs.inc({ kind, result: 'failed' });
+      this.#m.errors.inc({ code: error.code });
       await this.#recordFailure(job, error);
       throw queueError(error);
+    } finally {
+      this.#m.active.dec({ kind });
     }
   }
 
@@ -238,6 +284,8 @@ export class JobWorker {
     // On disk first: it survives Redis losing its data, and a resubmitted job reuses it.
     await writeSegmentRecordFile(data.workDir, record);
     await this.#store.putSegment(data.jobId, record);
+    this.#m.frames.inc(undefined, record.frames);
+    this.#m.segments.inc();
     this.#log.info({ job: data.jobId, segment: i, frames: record.frames, seconds: Number(record.seconds.toFixed(2)) }, 'segment written');
     if ((await this.#queue.getJobState(data.jobId)) === 'unknown') this.#jobLost(data.jobId, data.workDir, i);
     return record;

@@ -10,10 +10,14 @@ import type { LiveLogger } from './logger.ts';
 import type { RestorePeerConfigInput } from './peerConfig.ts';
 import { RestorePeer } from './restorePeer.ts';
 
-const write = (level: string) => (obj: Record<string, unknown>, msg: string) => {
-  process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...obj }) + '\n');
-};
-const log: LiveLogger = { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
+// Level names (not pino's numbers): the launcher re-logs each line through the server's logger with this peer's id.
+function lineLogger(bindings: Record<string, unknown>): LiveLogger {
+  const write = (level: string) => (obj: Record<string, unknown>, msg: string) => {
+    process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...bindings, ...obj }) + '\n');
+  };
+  return { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error'), child: (b) => lineLogger({ ...bindings, ...b }) };
+}
+const log = lineLogger({});
 
 /** Reads the first line of stdin (the stream stays open: its end is the stop signal). */
 function readConfigLine(): Promise<unknown> {

@@ -19,6 +19,8 @@ export type RoomEvents = {
 export type RoomObserverEvents = {
   /** The room closed, for whatever reason. */
   close: [];
+  /** A restorer's accepted report on one camera stream (totals since that stream started). */
+  restorestats: [producerId: string, stats: RestoreStats];
 };
 
 /**
@@ -213,6 +215,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   restoreStats(peerId: string, producerId: string, stats: RestoreStats, faces: FaceInfo[]): void {
     if (this.#jobs.restorerOf(producerId) !== peerId) throw new RequestError('E_AUTH', 'restorer is not assigned to that producer');
     this.#broadcast({ type: 'faces', producerId, stats, faces }, peerId, (m) => m.role !== 'restorer');
+    this.observer.safeEmit('restorestats', producerId, stats);
   }
 
   /** The restorer peer id of a camera producer's job. */

@@ -14,6 +14,7 @@ import { RequestRouter } from './requestRouter.ts';
 import type { Room } from './room.ts';
 import { RoomRegistry, type RoomCloseReason } from './roomRegistry.ts';
 import { Session } from './session.ts';
+import { LiveMetrics } from './liveMetrics.ts';
 import { Sfu } from './sfu.ts';
 import { watchSfuDeath } from './sfuDeath.ts';
 import { staticHandler } from './staticHttp.ts';
@@ -109,6 +110,9 @@ export class LiveServer {
   readonly token: string;
   readonly peerToken: string;
   readonly observer: TypedEmitter<LiveServerObserverEvents>;
+  /** This server's metrics (its own registry), served at `/metrics`. */
+  readonly metrics: LiveMetrics;
+  #sfuDied = false;
   readonly #o: LiveServerOptions;
   readonly #log: LiveLogger;
   readonly #http: http.Server | https.Server;
@@ -149,16 +153,25 @@ export class LiveServer {
         exitWhenIdle: true,
       },
     });
+    this.metrics = new LiveMetrics(() => {
+      const s = this.stats();
+      return { ...s, restorePeers: s.restorePeerPids.length + s.inlinePeers, workerAlive: !this.#sfuDown() };
+    });
     this.#rooms.observer.on('newroom', (room) => {
       room.on('needrestorer', (producerId) => this.#peers.provide(room.name, producerId));
+      room.observer.on('restorestats', (producerId, stats) => this.metrics.restoreStats(`${room.name}\n${producerId}`, stats));
       this.observer.safeEmit('newroom', room);
     });
     this.#rooms.observer.on('roomclose', (room, reason) => this.observer.safeEmit('roomclose', room, reason));
     watchSfuDeath(this.#sfu, () => this.#sessions, log);
-    this.#sfu.on('died', (e) => this.observer.safeEmit('sfudied', e));
+    this.#sfu.on('died', (e) => {
+      this.#sfuDied = true;
+      this.metrics.workerDied();
+      this.observer.safeEmit('sfudied', e);
+    });
 
     this.#http = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }) : http.createServer();
-    this.#http.on('request', staticHandler(() => this.#vendorPath, log));
+    this.#http.on('request', staticHandler(() => this.#vendorPath, log, { health: () => this.health(), metrics: () => this.metrics.registry.expose() }));
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false });
     const upgradeOptions = { secure: !!o.tls, allowedOrigins: o.allowedOrigins ?? [], bindHost: o.host ?? '127.0.0.1', allowedHosts: o.allowedHosts ?? [], maxConnections: o.maxConnections ?? 64, maxUnjoined: o.maxUnjoined ?? 16, maxUnjoinedPerAddress: o.maxUnjoinedPerAddress ?? 4 };
     this.#http.on('upgrade', upgradeHandler(this.#wss, upgradeOptions, (remote) => this.#load(remote), (ws, req) => this.#accept(ws, req), log));
@@ -212,6 +225,20 @@ export class LiveServer {
       s.jobs += c.jobs;
     }
     return { ...s, restorePeerPids: this.#peers.pids(), inlinePeers: this.#peers.inlineCount, workerPid: this.#sfu.workerPid };
+  }
+
+  /**
+   * `/healthz`: not ok while closing, or after the mediasoup worker died and before a new one started
+   * (the next room starts one). Models load in the restore peers, which report their own failures.
+   */
+  health(): { ok: true } | { ok: false; reason: string } {
+    if (this.#closed) return { ok: false, reason: 'server closing' };
+    if (this.#sfuDown()) return { ok: false, reason: 'mediasoup worker died' };
+    return { ok: true };
+  }
+
+  #sfuDown(): boolean {
+    return this.#sfuDied && this.#sfu.workerPid === undefined;
   }
 
   /** Closes connections, restore peers, rooms and the mediasoup worker. Idempotent. */

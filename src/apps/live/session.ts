@@ -35,16 +35,19 @@ export class Session {
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   #joining = false;
+  /** The session's logger: its peer id and remote address (and room, once joined) on every line. */
+  #log: LiveLogger;
 
   constructor(ws: WebSocket, router: RequestRouter, o: SessionOptions) {
     this.#ws = ws;
     this.#router = router;
     this.#bucket = new TokenBucket(o.rate);
     this.#o = o;
+    this.#log = o.log.child({ peer: this.peerId, remote: o.remote });
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('error', (e) => {
       // ws reports oversized frames (1009) and protocol violations here, then closes the socket.
-      this.#o.log.warn({ remote: this.#o.remote, err: e.message }, 'WebSocket error');
+      this.#log.warn({ err: e.message }, 'WebSocket error');
     });
   }
 
@@ -87,9 +90,9 @@ export class Session {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
-    const log = this.#o.log;
+    const log = this.#log;
     if (!this.#bucket.take()) {
-      log.warn({ remote: this.#o.remote, peer: this.peerId }, 'rate limit exceeded; closing');
+      log.warn({}, 'rate limit exceeded; closing');
       this.fail('E_RATE', 'too many messages');
       return;
     }
@@ -99,7 +102,7 @@ export class Session {
     }
     const parsed = parseClientMessage(data, this.#o.maxBytes);
     if (!parsed.ok) {
-      log.warn({ remote: this.#o.remote, reason: parsed.reason }, 'malformed message; closing');
+      log.warn({ reason: parsed.reason }, 'malformed message; closing');
       this.fail('E_PROTOCOL', parsed.reason);
       return;
     }
@@ -115,7 +118,7 @@ export class Session {
       this.send({ type: 'response', id: msg.id, ok: true, data });
     } catch (e) {
       if (e instanceof AuthError) {
-        this.#o.log.warn({ remote: this.#o.remote, role: msg.type === 'join' ? msg.role : undefined }, 'join refused: wrong token');
+        this.#log.warn({ request: msg.id, role: msg.type === 'join' ? msg.role : undefined }, 'join refused: wrong token');
         this.send({ type: 'response', id: msg.id, ok: false, error: { code: 'E_AUTH', message: e.message } });
         this.close(1008, 'unauthorized');
         return;
@@ -124,7 +127,7 @@ export class Session {
         this.send({ type: 'response', id: msg.id, ok: false, error: { code: e.code, message: e.message } });
         return;
       }
-      this.#o.log.error({ peer: this.peerId, type: msg.type, err: (e as Error)?.message }, 'request failed');
+      this.#log.error({ request: msg.id, type: msg.type, err: (e as Error)?.message }, 'request failed');
       this.send({ type: 'response', id: msg.id, ok: false, error: { code: 'E_INTERNAL', message: 'internal error' } });
     }
   }
@@ -141,6 +144,7 @@ export class Session {
         return undefined;
       }
       this.room = r.room;
+      this.#log = this.#o.log.child({ peer: this.peerId, remote: this.#o.remote, room: r.room.name, role: this.role });
       return r.data;
     } finally {
       this.#joining = false;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
+import { METRICS_CONTENT_TYPE } from '../../util/metrics.ts';
 import { parseRequestTarget } from '../../util/requestTarget.ts';
 import type { LiveLogger } from './logger.ts';
 import { WEB_DIR } from './webBundle.ts';
@@ -24,14 +25,23 @@ const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = O
 /** Path of the page's mediasoup-client bundle. */
 const VENDOR_PATH = '/vendor/mediasoup-client.js';
 
+/** What `/healthz` and `/metrics` answer from. */
+export interface LiveProbes {
+  health(): { ok: true } | { ok: false; reason: string };
+  /** Prometheus text (format 0.0.4). */
+  metrics(): Promise<string>;
+}
+
+const NO_PROBES: LiveProbes = { health: () => ({ ok: true }), metrics: async () => '' };
+
 /**
- * The HTTP handler of the live server: the page, its mediasoup-client bundle (at `vendorFile`), and
- * `/healthz`. GET and HEAD only (405 otherwise); a malformed request target is answered 400, an unknown
+ * The HTTP handler of the live server: the page, its mediasoup-client bundle (at `vendorFile`),
+ * `/healthz` (200 `{ ok: true }`, or 503 `{ ok: false, reason }`) and `/metrics`. GET and HEAD only (405 otherwise); a malformed request target is answered 400, an unknown
  * path 404. It never throws and never rejects: a failure reading a file is a 500.
  */
-export function staticHandler(vendorFile: () => string, log: LiveLogger): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+export function staticHandler(vendorFile: () => string, log: LiveLogger, probes: LiveProbes = NO_PROBES): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
-    serve(req, res, vendorFile()).catch((e: unknown) => {
+    serve(req, res, vendorFile(), probes).catch((e: unknown) => {
       log.error({ err: (e as Error)?.message }, 'HTTP error');
       if (!res.headersSent) res.writeHead(500, SECURITY_HEADERS);
       res.end();
@@ -39,7 +49,7 @@ export function staticHandler(vendorFile: () => string, log: LiveLogger): (req: 
   };
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, vendorFile: string): Promise<void> {
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, vendorFile: string, probes: LiveProbes): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, SECURITY_HEADERS).end();
     return;
@@ -55,7 +65,13 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, vendor
     return;
   }
   if (pathname === '/healthz') {
-    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain' }).end('ok\n');
+    const h = probes.health();
+    res.writeHead(h.ok ? 200 : 503, { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : JSON.stringify(h) + '\n');
+    return;
+  }
+  if (pathname === '/metrics') {
+    const text = await probes.metrics();
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': METRICS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : text);
     return;
   }
   const entry = Object.hasOwn(STATIC_FILES, pathname) ? STATIC_FILES[pathname] : undefined;
