@@ -11,7 +11,9 @@ import { JobQueue, type JobStatus } from '../src/apps/jobs/JobQueue.ts';
 import { planJob } from '../src/apps/jobs/planJob.ts';
 import { isFinished } from '../src/apps/jobs/statusView.ts';
 import { repo, shared } from './helpers/paths.ts';
+import { runFacerestore, type CliResult } from './helpers/cli.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { pollUntil } from './helpers/wait.ts';
 
 /**
  * The job system end to end: a real redis-server (apt), real workers started through the CLI as child
@@ -19,18 +21,8 @@ import { startRedis, type TestRedis } from './helpers/redis.ts';
  * per frame), so segment outputs must equal a single-process run frame for frame.
  */
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: string[], timeoutMs = 240_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, timeout: timeoutMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runFacerestore(args, {}, timeoutMs);
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -47,16 +39,6 @@ async function md5s(file: string, kind: 'v' | 'a'): Promise<string[]> {
 
 async function sha256(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, poll: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await poll();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 let redis: TestRedis;
@@ -139,7 +121,7 @@ describe('facerestore jobs on BullMQ/Redis', () => {
     const queue = await JobQueue.create({ redisUrl: redis.url });
     try {
       // Kill w1 while it is in the middle of a segment of the first job (frames encoded, segment not finished).
-      const killed = await waitFor('w1 to be mid-segment', 120_000, async () => {
+      const killed = await pollUntil('w1 to be mid-segment', 120_000, async () => {
         const s = await queue.status(idA);
         return s?.segmentList.find((g) => g.state === 'active' && g.worker === 'w1' && g.frames >= 3 && g.frames < (g.expected ?? Infinity) - 3);
       });
@@ -147,7 +129,7 @@ describe('facerestore jobs on BullMQ/Redis', () => {
       const killedAt = performance.now();
       startWorker('w3');
 
-      const final = await waitFor('all jobs to finish', 360_000, async () => {
+      const final = await pollUntil('all jobs to finish', 360_000, async () => {
         const all = await Promise.all([idA, idC, twin].map((id) => queue.status(id)));
         return all.every((s) => s && isFinished(s)) ? (all as JobStatus[]) : undefined;
       });
@@ -275,7 +257,7 @@ describe('facerestore jobs on BullMQ/Redis', () => {
       }
       await fake.close();
       startWorker('r1', '--queue', 'regen');
-      const s = await waitFor('the join', 180_000, async () => {
+      const s = await pollUntil('the join', 180_000, async () => {
         const st = await queue.status(planned.id);
         return st && isFinished(st) ? st : undefined;
       });

@@ -11,7 +11,9 @@ import { segmentJobData } from '../src/apps/jobs/jobData.ts';
 import { QUEUE_PREFIX } from '../src/apps/jobs/queueNames.ts';
 import { readSubmitRecord } from '../src/apps/jobs/submitRecord.ts';
 import { repo, shared } from './helpers/paths.ts';
+import { runFacerestore, type CliResult } from './helpers/cli.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { pollUntil } from './helpers/wait.ts';
 
 /**
  * Redis losing its data mid-run (FLUSHALL on a real redis-server while a real worker process runs):
@@ -20,18 +22,8 @@ import { startRedis, type TestRedis } from './helpers/redis.ts';
  * output holds every frame in order (frame-exact against a single-process run).
  */
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, timeout: 240_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runFacerestore(args, {}, 240_000);
 }
 
 function md5s(file: string): Promise<string[]> {
@@ -40,16 +32,6 @@ function md5s(file: string): Promise<string[]> {
       err ? reject(new Error(stderr)) : resolve(stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').at(-1)!.trim())),
     );
   });
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, poll: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await poll();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 let redis: TestRedis;
@@ -102,9 +84,9 @@ describe('jobs when Redis loses its data', () => {
     const queue = new Queue('facerestore', { connection: conn, prefix: QUEUE_PREFIX });
     try {
       // Let the first segment finish, then hold the queue so the worker idles with the job half done.
-      await waitFor('segment 0', 120_000, async () => ((await readdir(workDir).catch(() => [] as string[])).includes('seg-00000.json') ? true : undefined));
+      await pollUntil('segment 0', 120_000, async () => ((await readdir(workDir).catch(() => [] as string[])).includes('seg-00000.json') ? true : undefined));
       await queue.pause();
-      await waitFor('the worker to idle', 60_000, async () => ((await queue.getActiveCount()) === 0 ? true : undefined));
+      await pollUntil('the worker to idle', 60_000, async () => ((await queue.getActiveCount()) === 0 ? true : undefined));
       const finished = (await readdir(workDir)).filter((f) => /^seg-\d+\.json$/.test(f)).sort();
       expect(finished.length).toBeGreaterThanOrEqual(1);
       expect(finished.length).toBeLessThan(segments);
@@ -126,7 +108,7 @@ describe('jobs when Redis loses its data', () => {
       // A worker handed a segment of the vanished job says so, writes nothing, and keeps running.
       const unfinished = record.spec.segments.find((s) => !finished.includes(`seg-${String(s.index).padStart(5, '0')}.json`))!;
       await queue.add('segment', segmentJobData(id, record.spec, unfinished), { jobId: 'orphan', attempts: 1 });
-      const said = await waitFor('the worker to report the lost job', 60_000, async () => (await logOf()).find((l) => l.code === 'E_JOB_LOST'));
+      const said = await pollUntil('the worker to report the lost job', 60_000, async () => (await logOf()).find((l) => l.code === 'E_JOB_LOST'));
       expect(said.msg).toMatch(new RegExp(`job ${id} is gone from Redis .*segment ${unfinished.index} stops here.*jobs submit`));
       expect(said.level).toBe(50);
       expect(await readdir(workDir)).not.toContain(`seg-${String(unfinished.index).padStart(5, '0')}.json`);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomicFile.ts';
+import { processAlive, writeFileAtomic } from '../util/atomicFile.ts';
 import { fileProblem, sha256File } from './checkpoint.ts';
 import { downloadFile } from './download.ts';
 import { entryUrl, findRegistryEntry, MODEL_REGISTRY, registryEntryBySha256, type RegistryEntry } from './registry.ts';
@@ -75,16 +75,6 @@ export interface PullOptions {
   signal?: AbortSignal;
 }
 
-/** True when a process with this id exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes `<target>.lock` (holding this process id) so that two pulls never write one `.part`; a lock
  * whose process is gone is taken over. Resolves to its release.
@@ -100,7 +90,7 @@ async function lockDownload(target: string): Promise<() => Promise<void>> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
         throw new FaceRestoreError('E_DOWNLOAD', `another pull (process ${pid}) is downloading ${target}; wait for it, or remove ${lock} if that process is not facerestore`);
       }
       await rm(lock, { force: true }); // stale: its process is gone

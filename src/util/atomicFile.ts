@@ -21,7 +21,8 @@ export async function discardPartial(partial: string): Promise<void> {
   await rm(partial, { force: true });
 }
 
-function alive(pid: number): boolean {
+/** True when a process with this id exists (EPERM: it exists but belongs to another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -41,7 +42,7 @@ export async function removeStalePartials(target: string): Promise<string[]> {
   const stale = names.filter((n) => {
     if (!n.startsWith(prefix) || !n.endsWith('.partial')) return false;
     const m = /^(\d+)\.[0-9a-f]+\.partial$/.exec(n.slice(prefix.length));
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
   });
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })));
   return stale.map((n) => path.join(dir, n));

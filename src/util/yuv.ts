@@ -102,3 +102,31 @@ export function yuvCoefficients(colour: YuvColour = BT601_LIMITED): YuvCoefficie
 export function lumaOf(k: YuvCoefficients, r: number, g: number, b: number): number {
   return k.y0 + k.ky * (k.kr * r + k.kg * g + k.kb * b);
 }
+
+/**
+ * I420 samples of packed RGB24 (`width * height * 3` bytes) in `colour`: luma per pixel, chroma from each
+ * 2×2 block's mean colour (a plain box filter, as a still's conversion needs no more). Default colour: BT.601 limited.
+ */
+export function i420FromRgbSamples(rgb: Uint8Array, width: number, height: number, colour?: YuvColour): Uint8Array {
+  const L = i420Layout(width, height);
+  const k = yuvCoefficients(colour);
+  const data = new Uint8Array(L.size);
+  const byte = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+  for (let p = 0; p < width * height; p++) data[p] = byte(lumaOf(k, rgb[3 * p]!, rgb[3 * p + 1]!, rgb[3 * p + 2]!));
+  for (let cy = 0; cy < L.ch; cy++) {
+    for (let cx = 0; cx < L.cw; cx++) {
+      let r = 0, g = 0, b = 0, n = 0;
+      for (let y = 2 * cy; y < Math.min(height, 2 * cy + 2); y++) {
+        for (let x = 2 * cx; x < Math.min(width, 2 * cx + 2); x++) {
+          const i = (y * width + x) * 3;
+          r += rgb[i]!; g += rgb[i + 1]!; b += rgb[i + 2]!; n++;
+        }
+      }
+      r /= n; g /= n; b /= n;
+      const l = k.kr * r + k.kg * g + k.kb * b;
+      data[L.uOff + cy * L.cw + cx] = byte(128 + k.ku * (b - l));
+      data[L.vOff + cy * L.cw + cx] = byte(128 + k.kv * (r - l));
+    }
+  }
+  return data;
+}

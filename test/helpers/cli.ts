@@ -8,10 +8,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI (bin/facerestore.mjs) as a child process, with `env` added to this process's environment. */
-export function runFacerestore(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/**
+ * Runs the real CLI (bin/facerestore.mjs) as a child process, with `env` added to this process's environment;
+ * killed after `timeoutMs` (default: none).
+ */
+export function runFacerestore(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 0): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [repo('bin/facerestore.mjs'), ...args], { maxBuffer: 64 << 20, env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -5,7 +5,7 @@ import { VideoDecoder } from '../../src/ingest/decoder.ts';
 import { probeVideo } from '../../src/ingest/probe.ts';
 import type { AnalyzedFrame, VideoFrame, VideoInfo } from '../../src/types.ts';
 import type { FrameSink } from '../../src/stream/sink.ts';
-import { i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../src/util/yuv.ts';
+import { i420FromRgbSamples, i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../src/util/yuv.ts';
 import sharp from 'sharp';
 
 export const run = promisify(execFile);
@@ -85,23 +85,7 @@ export async function childPids(): Promise<number[]> {
  * block's mean colour), so tests can start from stills and synthetic pictures.
  */
 export function i420FromRgb(rgb: Uint8Array, width: number, height: number, colour?: YuvColour, index = 0): VideoFrame {
-  const L = i420Layout(width, height);
-  const k = yuvCoefficients(colour);
-  const data = new Uint8Array(L.size);
-  const byte = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
-  for (let p = 0; p < width * height; p++) data[p] = byte(lumaOf(k, rgb[3 * p]!, rgb[3 * p + 1]!, rgb[3 * p + 2]!));
-  for (let cy = 0; cy < L.ch; cy++) for (let cx = 0; cx < L.cw; cx++) {
-    let r = 0, g = 0, b = 0, n = 0;
-    for (let y = 2 * cy; y < Math.min(height, 2 * cy + 2); y++) for (let x = 2 * cx; x < Math.min(width, 2 * cx + 2); x++) {
-      const i = (y * width + x) * 3;
-      r += rgb[i]!; g += rgb[i + 1]!; b += rgb[i + 2]!; n++;
-    }
-    r /= n; g /= n; b /= n;
-    const l = k.kr * r + k.kg * g + k.kb * b;
-    data[L.uOff + cy * L.cw + cx] = byte(128 + k.ku * (b - l));
-    data[L.vOff + cy * L.cw + cx] = byte(128 + k.kv * (r - l));
-  }
-  return { index, pts: index / 25, width, height, data, ...(colour ? { colour } : {}) };
+  return { index, pts: index / 25, width, height, data: i420FromRgbSamples(rgb, width, height, colour), ...(colour ? { colour } : {}) };
 }
 
 /** Packed RGB24 of an I420 frame (chroma repeated over its 2×2 block, as ffmpeg's yuv420p → rgb24 does). */

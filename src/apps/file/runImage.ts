@@ -12,7 +12,7 @@ import type { Components } from '../../engine/components.ts';
 import { emptyStageTimes, FaceProcessor } from '../../engine/faceProcessor.ts';
 import { CROP_SIZE, type Box, type Face, type VideoFrame } from '../../types.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
-import { i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../util/yuv.ts';
+import { i420FromRgbSamples, i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../util/yuv.ts';
 
 /** Extensions read as still images. */
 export const IMAGE_INPUT_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif'];
@@ -112,27 +112,7 @@ export async function readImage(file: string): Promise<DecodedImage> {
 
 /** Full-range I420 of packed RGB (chroma from each 2×2 block's mean). */
 export function i420FromRgbImage(rgb: Uint8Array, width: number, height: number): VideoFrame {
-  const L = i420Layout(width, height);
-  const k = yuvCoefficients(IMAGE_COLOUR);
-  const data = new Uint8Array(L.size);
-  const byte = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
-  for (let p = 0; p < width * height; p++) data[p] = byte(lumaOf(k, rgb[3 * p]!, rgb[3 * p + 1]!, rgb[3 * p + 2]!));
-  for (let cy = 0; cy < L.ch; cy++) {
-    for (let cx = 0; cx < L.cw; cx++) {
-      let r = 0, g = 0, b = 0, n = 0;
-      for (let y = 2 * cy; y < Math.min(height, 2 * cy + 2); y++) {
-        for (let x = 2 * cx; x < Math.min(width, 2 * cx + 2); x++) {
-          const i = (y * width + x) * 3;
-          r += rgb[i]!; g += rgb[i + 1]!; b += rgb[i + 2]!; n++;
-        }
-      }
-      r /= n; g /= n; b /= n;
-      const l = k.kr * r + k.kg * g + k.kb * b;
-      data[L.uOff + cy * L.cw + cx] = byte(128 + k.ku * (b - l));
-      data[L.vOff + cy * L.cw + cx] = byte(128 + k.kv * (r - l));
-    }
-  }
-  return { index: 0, pts: 0, width, height, data, colour: IMAGE_COLOUR };
+  return { index: 0, pts: 0, width, height, data: i420FromRgbSamples(rgb, width, height, IMAGE_COLOUR), colour: IMAGE_COLOUR };
 }
 
 /**
