@@ -41,6 +41,8 @@ export interface VideoInfo {
   variableFrameRate: boolean;
   /** Duration in seconds (container or stream). */
   duration: number;
+  /** Seconds from the container's start to the video's first frame (`--start`/`--duration` count from the container's start). Default 0. */
+  videoStart?: number;
   /** Frame count the container declares, or an estimate from duration × fps. */
   frameCount: number;
   /** Whether `frameCount` was declared by the container (true) or estimated (false). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { buildDecodeArgs, buildProbeArgs, parseShowinfoColour, parseShowinfoLine } from '../src/ingest/ffmpegArgs.ts';
 import { buildEncodeArgs, colourTagArgs, defaultPixelFormat } from '../src/stream/encodeArgs.ts';
+import { buildEncoderListArgs, listVideoEncoders, parseVideoEncoders } from '../src/stream/encoderList.ts';
 import { localInput } from '../src/util/localInput.ts';
 import { colourFromNames } from '../src/util/yuv.ts';
 
@@ -101,5 +102,29 @@ describe('encode argument builder', () => {
     const args = buildEncodeArgs({ width: 64, height: 64, frameRate: '25', output: 'o.webm', format: 'webm', codec: 'libvpx-vp9' });
     expect(args).toEqual(expect.arrayContaining(['-c:v', 'libvpx-vp9', '-b:v', '0', '-f', 'webm']));
     expect(args).not.toContain('-movflags');
+  });
+});
+
+describe('video encoder list (checks --codec before a run)', () => {
+  it('parses the video rows of `ffmpeg -encoders` after the legend, and only those', () => {
+    const text = [
+      'Encoders:',
+      ' V..... = Video',
+      ' A..... = Audio',
+      ' ------',
+      ' V....D libx264              libx264 H.264 / AVC (codec h264)',
+      ' VFS..D mpeg4                MPEG-4 part 2',
+      ' A....D aac                  AAC (Advanced Audio Coding)',
+      ' S..... ass                  ASS (Advanced SubStation Alpha) subtitle',
+    ].join('\n');
+    expect([...parseVideoEncoders(text)].sort()).toEqual(['libx264', 'mpeg4']);
+    expect(buildEncoderListArgs()).toEqual(['-hide_banner', '-nostdin', '-encoders']);
+  });
+
+  it("the installed ffmpeg's list has the default encoder and not a made-up one", async () => {
+    const list = await listVideoEncoders('ffmpeg');
+    expect(list?.has('libx264')).toBe(true);
+    expect(list?.has('aac')).toBe(false);
+    expect(list?.has('nonsense')).toBe(false);
   });
 });

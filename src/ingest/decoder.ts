@@ -197,6 +197,17 @@ export class VideoDecoder {
       // ffmpeg exits 0 on a truncated file after logging errors; what gives it away is missing frames.
       const decodeErrors = /Invalid|error while decoding|partial file|corrupt|Truncat|EOF/i.test(this.#runner.stderr);
       const short = index < this.info.frameCount * 0.95 - 1 || (decodeErrors && index < this.info.frameCount - 1);
+      const windowed = this.#options.duration !== undefined || this.#options.start !== undefined;
+      if (exit.code === 0 && index === 0 && windowed && !decodeErrors) {
+        // An empty window is the user's choice of times, not a damaged file: say where the video lies.
+        const from = this.#options.start ?? 0;
+        const to = this.#options.duration !== undefined ? `${round3(from + this.#options.duration)} s` : 'the end';
+        const vs = this.info.videoStart ?? 0;
+        throw new FaceRestoreError(
+          'E_USAGE',
+          `no video frames of ${this.info.path} lie between ${round3(from)} s and ${to}: its video runs from ${round3(vs)} s to ${round3(vs + this.info.duration)} s (times count from the container's start)`,
+        );
+      }
       if (exit.code !== 0 || index === 0 || (short && this.#options.duration === undefined)) {
         throw new FaceRestoreError(
           'E_DECODE',
@@ -218,4 +229,8 @@ export class VideoDecoder {
     this.#runner.child.stdout?.destroy();
     await this.#runner.kill();
   }
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
 }

@@ -22,6 +22,7 @@ interface ProbeStream {
   r_frame_rate?: string;
   avg_frame_rate?: string;
   duration?: string;
+  start_time?: string;
   nb_frames?: string;
   /** Packets ffprobe actually demuxed (with `-count_packets`). */
   nb_read_packets?: string;
@@ -35,7 +36,18 @@ interface ProbeStream {
 /** What `ffprobe -print_format json -show_streams -show_format` prints. */
 interface ProbeJson {
   streams?: ProbeStream[];
-  format?: { duration?: string };
+  format?: { duration?: string; start_time?: string };
+}
+
+/**
+ * Seconds from the container's start (where `--start 0` points) to the video stream's first frame: ffmpeg's
+ * `-ss`/`-t` count on the container's timeline, so a video that starts late (audio first) is empty in a
+ * window before this. 0 when either start is unknown.
+ */
+function videoStartOf(video: ProbeStream, data: ProbeJson): number {
+  const v = Number(video.start_time);
+  const f = Number(data.format?.start_time);
+  return Number.isFinite(v) && Number.isFinite(f) && v > f ? v - f : 0;
 }
 
 /** True for a cover image (an `attached_pic` stream: one still picture, not video). */
@@ -127,6 +139,7 @@ export async function probeVideo(file: string, ffprobePath = 'ffprobe'): Promise
     fps,
     variableFrameRate,
     duration,
+    videoStart: videoStartOf(video, data),
     frameCount: outputFrames,
     frameCountExact,
     rotation,

@@ -24,7 +24,7 @@ const asUnprivileged: RunCliOptions = ROOT ? { uid: 65534, gid: 65534 } : {};
 let base: string;
 let cache: string;
 let home: string;
-const clips: Record<'tiny' | 'two' | 'fast' | 'audio', string> = { tiny: '', two: '', fast: '', audio: '' };
+const clips: Record<'tiny' | 'two' | 'fast' | 'audio' | 'late', string> = { tiny: '', two: '', fast: '', audio: '', late: '' };
 beforeAll(async () => {
   base = await mkdtemp(path.join(os.tmpdir(), 'fr-bad-cli-'));
   await chmod(base, 0o755);
@@ -41,11 +41,14 @@ beforeAll(async () => {
   clips.two = path.join(media, 'two.mp4');
   clips.fast = path.join(media, 'fast.mp4');
   clips.audio = path.join(media, 'audio.m4a');
+  clips.late = path.join(media, 'late.mp4');
   const src = ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-f', 'lavfi', '-i', 'sine=duration=2'];
   await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=0.4', '-f', 'lavfi', '-i', 'sine=duration=0.4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clips.tiny);
   await ffmpeg(...src, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clips.two);
   await ffmpeg('-i', clips.two, '-c', 'copy', '-movflags', '+faststart', clips.fast);
   await ffmpeg('-i', clips.two, '-vn', '-c:a', 'copy', clips.audio);
+  // Video that starts 1 s after the audio (as in short_hamilton_clip.mp4): a window before it holds no video.
+  await ffmpeg('-itsoffset', '1', '-i', clips.tiny, '-i', clips.two, '-map', '0:v', '-map', '1:a', '-c', 'copy', clips.late);
 });
 afterAll(async () => {
   await rm(base, { recursive: true, force: true });
@@ -144,8 +147,8 @@ const cases: Case[] = [
   { name: 'an output ending in .xyz', prepare: async (d) => restore(clips.tiny, path.join(d, 'sub', 'out.xyz')), code: 2, error: 'E_USAGE', message: /cannot write a '\.xyz' file/ },
   { name: 'a .png output from a video', prepare: async (d) => restore(clips.tiny, path.join(d, 'frame.png')), code: 2, error: 'E_USAGE', message: /cannot write an image \(.*frame\.png\) from a video input/ },
   // The encoder fails only after the sink has started (and created new/deeper/): both folders go again.
-  { name: 'folders created for an output are removed when the run fails', prepare: async (d) => restore(clips.tiny, path.join(d, 'new', 'deeper', 'out.mkv'), '--codec', 'libnope'), code: 6, error: 'E_ENCODE', message: /encoding .*out\.mkv failed: .*Unknown encoder 'libnope'/ },
-  { name: 'a folder that already existed is kept when the run fails', prepare: async (d) => (await mkdir(path.join(d, 'kept')), restore(clips.tiny, path.join(d, 'kept', 'new', 'out.mkv'), '--codec', 'libnope')), code: 6, error: 'E_ENCODE', message: /Unknown encoder 'libnope'/ },
+  { name: 'folders created for an output are removed when the run fails', prepare: async (d) => restore(clips.tiny, path.join(d, 'new', 'deeper', 'out.mkv'), '--preset', 'nope'), code: 6, error: 'E_ENCODE', message: /encoding .*out\.mkv failed: .*invalid preset 'nope'/ },
+  { name: 'a folder that already existed is kept when the run fails', prepare: async (d) => (await mkdir(path.join(d, 'kept')), restore(clips.tiny, path.join(d, 'kept', 'new', 'out.mkv'), '--preset', 'nope')), code: 6, error: 'E_ENCODE', message: /invalid preset 'nope'/ },
   { name: 'a .webm output with --codec libx264', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.webm'), '--codec', 'libx264'), code: 2, error: 'E_USAGE', message: /a \.webm file cannot hold libx264 video; use --codec libvpx/ },
   { name: 'an output in a folder that is not writable', unprivileged: true, prepare: async (d) => { await mkdir(path.join(d, 'ro'), { mode: 0o555 }); await chmod(path.join(d, 'ro'), 0o555); return restore(clips.tiny, path.join(d, 'ro', 'out.mp4')); }, code: 6, error: 'E_OUTPUT', message: /the folder .*ro is not writable/ },
   { name: 'an output below a file', prepare: async (d) => restore(clips.tiny, path.join(await put(path.join(d, 'file'), 'x'), 'out.mp4')), code: 6, error: 'E_OUTPUT', message: /file is a file, not a folder/ },
@@ -159,6 +162,9 @@ const cases: Case[] = [
   // ---- jobs
   { name: 'jobs status with Redis unreachable: not exit 9 (no job failed)', prepare: async () => ['jobs', 'status', '--redis', 'redis://127.0.0.1:1'], code: 11, error: 'E_UNAVAILABLE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/ },
   { name: 'jobs submit with Redis unreachable: its own exit code, nothing queued or written', prepare: async (d) => ['jobs', 'submit', clips.tiny, '--out', path.join(d, 'restored'), '--redis', 'redis://127.0.0.1:1'], code: 11, error: 'E_UNAVAILABLE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/ },
+  { name: 'a --start past the end of the video', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.mp4'), '--start', '5'), code: 2, error: 'E_USAGE', message: /no video frames of .*tiny\.mp4 lie between 5 s and the end: its video runs from 0 s to 0\.4 s/ },
+  { name: 'a --duration window before a video that starts late', prepare: async (d) => restore(clips.late, path.join(d, 'out.mp4'), '--duration', '0.5'), code: 2, error: 'E_USAGE', message: /no video frames of .*late\.mp4 lie between 0 s and 0\.5 s: its video runs from 1 s/ },
+  { name: 'an encoder this ffmpeg does not have', prepare: async (d) => restore(clips.tiny, path.join(d, 'out.mkv'), '--codec', 'nonsense'), code: 2, error: 'E_USAGE', message: /this ffmpeg has no video encoder 'nonsense'; it has libx264/ },
   { name: 'restore --tracks-json a folder', prepare: async (d) => (await mkdir(path.join(d, 'tracks')), restore(clips.tiny, path.join(d, 'out.mp4'), '--tracks-json', path.join(d, 'tracks'))), code: 6, error: 'E_OUTPUT', message: /tracks file .*tracks is a folder/ },
 ];
 

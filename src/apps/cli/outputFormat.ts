@@ -26,6 +26,8 @@ export interface VideoOutputCheck {
   codec: string;
   /** True when the codec is the CLI's default rather than the user's choice (then it may be adapted). */
   codecIsDefault: boolean;
+  /** The video encoders this ffmpeg has (src/stream/encoderList.ts); unchecked when absent. */
+  encoders?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -44,6 +46,10 @@ export async function checkVideoOutput(output: string, o: VideoOutputCheck): Pro
   if (container.codecs && !container.codecs.includes(codec)) {
     if (!o.codecIsDefault) throw new FaceRestoreError('E_USAGE', `a ${ext} file cannot hold ${codec} video; use --codec ${container.codecs.join(' | ')}`);
     codec = container.defaultCodec!;
+  }
+  if (o.encoders && !o.encoders.has(codec)) {
+    const known = ['libx264', 'libx265', 'libvpx-vp9', 'libaom-av1', 'libsvtav1', 'mpeg4', 'h264_nvenc', 'hevc_nvenc'].filter((c) => o.encoders!.has(c));
+    throw new FaceRestoreError('E_USAGE', `this ffmpeg has no video encoder '${codec}'${known.length ? `; it has ${known.join(', ')} (\`ffmpeg -encoders\` lists all)` : ''}`);
   }
   await checkWritableTarget(output, 'output');
   return codec;

@@ -4,6 +4,7 @@ import { FaceRestoreError } from '../../errors.ts';
 import { createPipeline } from '../file/pipeline.ts';
 import { TracksFile } from './tracksFile.ts';
 import type { CliContext } from './context.ts';
+import { listVideoEncoders } from '../../stream/encoderList.ts';
 import { checkVideoOutput, checkWritableTarget } from './outputFormat.ts';
 import { numberIn, oneOf } from './parse.ts';
 import { isImageOutputPath, isImagePath, runImage, type FaceSelection, type ImageRunOptions } from '../file/runImage.ts';
@@ -80,7 +81,11 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     if (isImageOutputPath(output)) throw new FaceRestoreError('E_USAGE', `cannot write an image (${output}) from a video input (${input}); give a video output such as out.mp4`);
     for (const f of ['drawBoxes', 'hasAligned'] as const) if (flags[f]) throw new FaceRestoreError('E_USAGE', `--${f === 'drawBoxes' ? 'draw-boxes' : 'has-aligned'} works on images only so far`);
     if (flags.faces !== 'all' || (flags.minFace as number) > 0) throw new FaceRestoreError('E_USAGE', '--faces and --min-face work on images (and folders of images) only so far');
-    flags.codec = await checkVideoOutput(output, { codec: flags.codec as string, codecIsDefault: cmd.getOptionValueSource('codec') === 'default' });
+    flags.codec = await checkVideoOutput(output, {
+      codec: flags.codec as string,
+      codecIsDefault: cmd.getOptionValueSource('codec') === 'default',
+      encoders: await listVideoEncoders(ctx.env.ffmpegPath),
+    });
     if (flags.tracksJson) await checkWritableTarget(flags.tracksJson as string, 'tracks file');
     const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
