@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
-import { OFFICIAL_GFPGAN, archFromConfig, gfpganShapes, inferGfpganArch } from '../src/models/gfpgan/arch.ts';
-import { readKeyShapes } from './helpers/compare.ts';
+import { OFFICIAL_GFPGAN, archFromConfig, buildGfpganGraph, gfpganShapes, inferGfpganArch, loadGfpganCheckpoint, type LoadedGfpgan } from '../src/models/gfpgan/index.ts';
+import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
+import { maxDiff, readKeyShapes } from './helpers/compare.ts';
 
 const fx = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/gfpgan-small/${name}`, import.meta.url));
 function f32(name: string): Float32Array {
@@ -61,5 +62,110 @@ describe('GFPGANv1Clean architecture inference', () => {
     expect(refusal(rrdb)).toContain('unexpected tensor conv_first.weight');
     // 256×256 (6 down blocks): a valid GFPGAN, but not for the product's 512 crops.
     expect(refusal(gfpganShapes(archFromConfig({ ...OFFICIAL_GFPGAN, outSize: 256, numStyleFeat: 32, narrow: 0.125 })))).toContain('down blocks make a 256×256 network');
+  });
+});
+
+const PLANE = 3 * 512 * 512;
+/** x with its columns mirrored: a second, different face for batch checks. */
+function mirrored(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < 3 * 512; r++) for (let c = 0; c < 512; c++) out[r * 512 + c] = x[r * 512 + 511 - c]!;
+  return out;
+}
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+const feeds = (x: Float32Array, w: number[]): Record<string, TensorData> => ({
+  x: { type: 'float32', dims: [w.length, 3, 512, 512], data: x },
+  w: { type: 'float32', dims: [w.length], data: Float32Array.from(w) },
+});
+const clip1 = (a: Float32Array): Float32Array => a.map((v) => Math.min(1, Math.max(-1, v)));
+
+describe('GFPGAN graph: parity with PyTorch (gfpgan_small.pth)', () => {
+  let loaded: LoadedGfpgan;
+  let model: OrtModel;
+  const x = f32('x.bin');
+  beforeAll(async () => {
+    loaded = await loadGfpganCheckpoint(fx('gfpgan_small.pth'));
+    expect(loaded.stateDictKey).toBe('params_ema');
+    model = await OrtModel.create(buildGfpganGraph(loaded.arch, loaded.weights, { extraOutputs: true }), { intraOpThreads: 2, name: 'gfpgan-small' });
+  });
+  afterAll(async () => {
+    await model?.close();
+  });
+
+  it('with the checkpoint noise buffers: latent and image match latent.bin / out_fixed_noise.bin to ≤ 1e-4; out at w = 0.5 is clip(image)', async () => {
+    const r = await model.run(feeds(x, [0.5]));
+    expect(r.image!.dims).toEqual([1, 3, 512, 512]);
+    const dl = maxDiff(r.latent!.data as Float32Array, f32('latent.bin'));
+    const ref = f32('out_fixed_noise.bin');
+    const di = maxDiff(r.image!.data as Float32Array, ref);
+    const dout = maxDiff(r.out!.data as Float32Array, clip1(ref));
+    console.info(`GFPGAN parity (checkpoint noise): latent ${dl.toExponential(2)}, image ${di.toExponential(2)}, out (clipped, w 0.5) ${dout.toExponential(2)}`);
+    expect(dl).toBeLessThanOrEqual(1e-4);
+    expect(di).toBeLessThanOrEqual(1e-4);
+    expect(dout).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('with the noise maps as inputs: the recorded random draw (noise.bin) reproduces out.bin to ≤ 1e-4', async () => {
+    const m = await OrtModel.create(buildGfpganGraph(loaded.arch, loaded.weights, { extraOutputs: true, noise: 'inputs' }), { intraOpThreads: 2, name: 'gfpgan-small-noise' });
+    try {
+      const noise = f32('noise.bin');
+      const f = feeds(x, [0.5]);
+      let off = 0;
+      for (let i = 0; i < loaded.arch.numNoise; i++) {
+        const r = 2 ** ((i + 5) >> 1);
+        f[`noise${i}`] = { type: 'float32', dims: [1, 1, r, r], data: noise.slice(off, off + r * r) };
+        off += r * r;
+      }
+      expect(off).toBe(noise.length);
+      const y = await m.run(f);
+      const d = maxDiff(y.image!.data as Float32Array, f32('out.bin'));
+      console.info(`GFPGAN parity (recorded noise): image ${d.toExponential(2)}`);
+      expect(d).toBeLessThanOrEqual(1e-4);
+      // The noise is really used: the two references differ by far more than the tolerance.
+      expect(maxDiff(y.image!.data as Float32Array, f32('out_fixed_noise.bin'))).toBeGreaterThan(0.1);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a batch of 2 equals 2 runs of 1; per-face w within one batch: w ≤ 0.5 the network output, 0.75 half way to the input, 1 the input', async () => {
+    const y = mirrored(x);
+    const one = (await model.run(feeds(x, [0.5]))).out!.data as Float32Array;
+    const oneY = (await model.run(feeds(y, [0.5]))).out!.data as Float32Array;
+    const two = (await model.run(feeds(concat(x, y), [0.5, 0.5]))).out!.data as Float32Array;
+    expect(maxDiff(two, one, 0)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(two, oneY, PLANE)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(two.subarray(0, PLANE), two.subarray(PLANE))).toBeGreaterThan(0.1);
+
+    const ws = [0, 0.25, 0.75, 1];
+    const four = (await model.run(feeds(concat(x, x, x, x), ws))).out!.data as Float32Array;
+    const at = (k: number): Float32Array => four.subarray(k * PLANE, (k + 1) * PLANE);
+    expect(maxDiff(at(0), one)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(at(1), one)).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(at(2), one.map((v, i) => 0.5 * v + 0.5 * x[i]!))).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(at(3), x)).toBeLessThanOrEqual(1e-6);
+    // The faces of that batch really differ: the network output is far from the input.
+    expect(maxDiff(at(0), at(3))).toBeGreaterThan(0.5);
+  });
+
+  it('the official grouped form (per-sample weights, groups = batch, fixed batch 2) gives the same output', async () => {
+    const m = await OrtModel.create(buildGfpganGraph(loaded.arch, loaded.weights, { modulation: 'grouped', groupedBatch: 2 }), { intraOpThreads: 2, name: 'gfpgan-small-grouped' });
+    try {
+      const y = mirrored(x);
+      const a = (await model.run(feeds(concat(x, y), [0.5, 0.5]))).out!.data as Float32Array;
+      const b = (await m.run(feeds(concat(x, y), [0.5, 0.5]))).out!.data as Float32Array;
+      expect(maxDiff(b, a)).toBeLessThanOrEqual(1e-4);
+      expect(maxDiff(b.subarray(0, PLANE), clip1(f32('out_fixed_noise.bin')))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await m.close();
+    }
   });
 });
