@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
 import { OFFICIAL_GFPGAN, archFromConfig, buildGfpganGraph, gfpganShapes, inferGfpganArch, loadGfpganCheckpoint, type LoadedGfpgan } from '../src/models/gfpgan/index.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
+import { createRestorer } from '../src/restore/createRestorer.ts';
+import { runFacerestore } from './helpers/cli.ts';
 import { maxDiff, readKeyShapes } from './helpers/compare.ts';
+import { shared } from './helpers/paths.ts';
 
 const fx = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/gfpgan-small/${name}`, import.meta.url));
 function f32(name: string): Float32Array {
@@ -167,5 +174,95 @@ describe('GFPGAN graph: parity with PyTorch (gfpgan_small.pth)', () => {
     } finally {
       await m.close();
     }
+  });
+});
+
+describe('GFPGAN as a restorer: detected from the checkpoint, per-face w in one batch, restore and models build', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'fr-gfpgan-'));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('createRestorer on gfpgan_small.pth builds the GFPGAN graph; one batch of 3 crops with w 0.5, 0.75, 1: restored, half way, the input', async () => {
+    const infos: string[] = [];
+    const restorer = await createRestorer({ kind: 'onnx', model: fx('gfpgan_small.pth'), cacheDir: tmp, batch: 4, intraOpThreads: 2, onInfo: (m) => infos.push(m) });
+    try {
+      expect(infos.join('\n')).toMatch(/GFPGAN graph: float32 on cpu/);
+      expect(restorer!.name).toMatch(/^onnx:gfpgan-[0-9a-f]{16}-v1\.onnx \(cpu, batch 4\)$/);
+      const crop = new Uint8Array((await sharp(fx('input.png')).removeAlpha().raw().toBuffer()).buffer.slice(0));
+      const [full, half, input] = await restorer!.restore([crop, crop, crop], [0.5, 0.75, 1]);
+      const stats = (a: Uint8Array, b: Uint8Array) => {
+        let max = 0;
+        for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+        return max;
+      };
+      expect(stats(input!, crop)).toBeLessThanOrEqual(1);
+      expect(stats(full!, crop)).toBeGreaterThan(100);
+      // w 0.75: the mean of the restored crop and the input, to the rounding of both.
+      let worst = 0;
+      for (let i = 0; i < crop.length; i++) worst = Math.max(worst, Math.abs(half![i]! - (full![i]! + crop[i]!) / 2));
+      expect(worst).toBeLessThanOrEqual(1.5);
+      // The restored crop is PyTorch's (checkpoint noise) clipped and rounded.
+      const ref = f32('out_fixed_noise.bin');
+      let off = 0;
+      for (let p = 0; p < 512 * 512; p++) for (let c = 0; c < 3; c++) off = Math.max(off, Math.abs(full![p * 3 + c]! - Math.round(Math.min(255, Math.max(0, (ref[c * 512 * 512 + p]! + 1) * 127.5)))));
+      expect(off).toBeLessThanOrEqual(1);
+    } finally {
+      await restorer?.close();
+    }
+  });
+
+  it('restore --model gfpgan_small.pth on a two-person photo: both faces through the network, far pixels untouched', async () => {
+    const src = shared('stills/obama_and_biden.jpg');
+    const out = path.join(tmp, 'gfpgan.png');
+    const r = await runFacerestore(['restore', src, '-o', out, '--model', fx('gfpgan_small.pth'), '--json'], { FACERESTORE_CACHE_DIR: path.join(tmp, 'cache') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/GFPGAN graph: float32/);
+    expect(r.stderr).toMatch(/restorer: onnx:gfpgan-/);
+    const s = JSON.parse(r.stdout) as { detected: number; restored: number; boxes: Array<{ x: number; y: number; width: number; height: number }> };
+    expect(s).toMatchObject({ detected: 2, restored: 2 });
+    const a = await sharp(src).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const b = await sharp(out).removeAlpha().raw().toBuffer();
+    const W = a.info.width;
+    const region = (x: number, y: number, box: (typeof s.boxes)[number], pad: number) => x >= box.x - pad && x < box.x + box.width + pad && y >= box.y - pad && y < box.y + box.height + pad;
+    const maxIn = (where: (x: number, y: number) => boolean) => {
+      let m = 0, n = 0;
+      for (let p = 0; p < a.data.length / 3; p++) {
+        if (!where(p % W, Math.floor(p / W))) continue;
+        n++;
+        for (let c = 0; c < 3; c++) m = Math.max(m, Math.abs(a.data[p * 3 + c]! - b[p * 3 + c]!));
+      }
+      return { m, n };
+    };
+    for (const box of s.boxes) expect(maxIn((x, y) => region(x, y, box, -Math.round(box.width / 4))).m).toBeGreaterThan(40);
+    const pad = Math.max(...s.boxes.map((f) => Math.max(f.width, f.height)));
+    const far = maxIn((x, y) => !s.boxes.some((box) => region(x, y, box, pad)));
+    expect(far.m).toBe(0);
+    expect(far.n).toBeGreaterThan(a.data.length / 3 / 4);
+  });
+
+  it('models build writes the GFPGAN graph (it matches PyTorch); --fp16 and --model-kind are refused for GFPGAN with E_CONFIG', async () => {
+    const out = path.join(tmp, 'g.onnx');
+    const r = await runFacerestore(['models', 'build', fx('gfpgan_small.pth'), '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(out);
+    expect(r.stderr).toContain('(GFPGAN)');
+    const m = await OrtModel.create(out, { intraOpThreads: 2 });
+    try {
+      expect(m.inputs.map((i) => `${i.name}:${i.shape.join(',')}`)).toEqual(['x:N,3,512,512', 'w:N']);
+      const y = await m.run(feeds(f32('x.bin'), [0]));
+      expect(maxDiff(y.out!.data as Float32Array, clip1(f32('out_fixed_noise.bin')))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await m.close();
+    }
+    const fp16 = await runFacerestore(['models', 'build', fx('gfpgan_small.pth'), '-o', path.join(tmp, 'h.onnx'), '--fp16']);
+    expect(fp16.code).toBe(2);
+    expect(fp16.stderr).toMatch(/--fp16 is not available for GFPGAN/);
+    const kind = await runFacerestore(['models', 'build', fx('gfpgan_small.pth'), '-o', path.join(tmp, 'h.onnx'), '--model-kind', 'inpainting']);
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toMatch(/--model-kind inpainting applies to CodeFormer checkpoints/);
   });
 });
