@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceRestoreError } from '../src/errors.ts';
-import { OFFICIAL_GFPGAN, archFromConfig, buildGfpganGraph, gfpganShapes, inferGfpganArch, loadGfpganCheckpoint, type LoadedGfpgan } from '../src/models/gfpgan/index.ts';
+import { OFFICIAL_GFPGAN, archFromConfig, buildGfpganGraph, buildRandomGfpgan, gfpganShapes, inferGfpganArch, loadGfpganCheckpoint, type LoadedGfpgan } from '../src/models/gfpgan/index.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
 import { createRestorer } from '../src/restore/createRestorer.ts';
 import { runFacerestore } from './helpers/cli.ts';
@@ -264,5 +264,26 @@ describe('GFPGAN as a restorer: detected from the checkpoint, per-face w in one 
     const kind = await runFacerestore(['models', 'build', fx('gfpgan_small.pth'), '-o', path.join(tmp, 'h.onnx'), '--model-kind', 'inpainting']);
     expect(kind.code).toBe(2);
     expect(kind.stderr).toMatch(/--model-kind inpainting applies to CodeFormer checkpoints/);
+  });
+
+  it('seeded random GFPGAN graphs (the bench\'s models): same seed same output, another seed another; models random --arch gfpgan refuses --fp16', async () => {
+    const config = { numStyleFeat: 32, narrow: 0.125 };
+    const run = async (seed: number): Promise<Float32Array> => {
+      const { arch, bytes } = buildRandomGfpgan({ config, seed });
+      expect(arch.params).toBe(1_732_848);
+      const m = await OrtModel.create(bytes, { intraOpThreads: 2 });
+      try {
+        return new Float32Array((await m.run(feeds(f32('x.bin'), [0]))).out!.data as Float32Array);
+      } finally {
+        await m.close();
+      }
+    };
+    const a = await run(1);
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect(maxDiff(await run(1), a)).toBe(0);
+    expect(maxDiff(await run(2), a)).toBeGreaterThan(0.01);
+    const r = await runFacerestore(['models', 'random', '--arch', 'gfpgan', '--fp16', '-o', path.join(tmp, 'r.onnx')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--fp16 is not available for GFPGAN graphs/);
   });
 });
