@@ -87,7 +87,7 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = Object.freeze([
     sha256: 'c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70',
     sha256Confirmed: true,
     licence: 'Apache-2.0 (GFPGAN code and weights; trained on FFHQ, see the GFPGAN README)',
-    needs: '--model gfpgan-1.3 (where the build supports GFPGAN graphs)',
+    needs: '--model gfpgan-1.3 (built into an ONNX graph on first use; w ≤ 0.5 gives GFPGAN\'s output, higher w blends toward the input: docs/gfpgan.md)',
   },
   // sha256: pinned by three independent downloaders (a Modal photo-restorer's STANDARD_WEIGHTS, a ComfyUI
   // installer, the same GFPGAN downloader list). No published size.
@@ -101,7 +101,7 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = Object.freeze([
     sha256: 'e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad',
     sha256Confirmed: true,
     licence: 'Apache-2.0 (GFPGAN code and weights; trained on FFHQ, see the GFPGAN README)',
-    needs: '--model gfpgan-1.4 (where the build supports GFPGAN graphs)',
+    needs: '--model gfpgan-1.4 (built into an ONNX graph on first use; w ≤ 0.5 gives GFPGAN\'s output, higher w blends toward the input: docs/gfpgan.md)',
   },
   // sha256: pinned by many downloaders (one records "reverified" against the official v0.2.1 asset); size from a
   // model catalog that records it with the same sha256.

@@ -29,10 +29,17 @@ export async function createRestorer(c: RestorerChoice): Promise<Restorer | unde
   const resolved = c.resolved ?? (await resolveDevice(c.device ?? 'cpu', { onInfo: c.onInfo, onWarning: c.onWarning }));
   let model = c.model;
   if (/\.(pth|pt|ckpt)$/i.test(model)) {
-    const fp16 = chooseFp16(resolved, c.precision ?? 'auto', c.onWarning);
-    c.onInfo?.(`CodeFormer graph: ${fp16 ? 'float16' : 'float32'} on ${resolved.provider}`);
-    const { onnxForCheckpoint } = await import('./checkpointModel.ts');
-    model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16, onInfo: c.onInfo });
+    const { checkpointNetwork, onnxForCheckpoint } = await import('./checkpointModel.ts');
+    if ((await checkpointNetwork(model)) === 'gfpgan') {
+      // GFPGAN graphs are built in float32 only; w blends the restored face with the input (models/gfpgan/graph.ts).
+      if (c.precision === 'fp16') c.onWarning?.('GFPGAN graph: float16 is not built for GFPGAN; using float32');
+      c.onInfo?.(`GFPGAN graph: float32 on ${resolved.provider}`);
+      model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, onInfo: c.onInfo });
+    } else {
+      const fp16 = chooseFp16(resolved, c.precision ?? 'auto', c.onWarning);
+      c.onInfo?.(`CodeFormer graph: ${fp16 ? 'float16' : 'float32'} on ${resolved.provider}`);
+      model = await onnxForCheckpoint(model, { cacheDir: c.cacheDir, fp16, onInfo: c.onInfo });
+    }
   }
   return OnnxRestorer.create(model, { ...sessionChoice(c), device: resolved.provider, batch: c.batch });
 }

@@ -56,7 +56,8 @@ export function bindRestorerModel(model: OrtModel): RestorerBinding {
 /**
  * A CodeFormer-compatible ONNX model as a Restorer. Batches up to `batch` faces per run when the model's
  * batch is dynamic and it takes one weight per face; a model with one weight per call gets one run per
- * distinct weight; a fixed-batch-1 model runs face by face. Models without a weight input (e.g. GFPGAN)
+ * distinct weight; a fixed-batch-1 model runs face by face. Models without a weight input (e.g. third-party GFPGAN exports;
+ * the graphs built from GFPGAN checkpoints have one, see models/gfpgan/graph.ts)
  * ignore w.
  */
 export class OnnxRestorer implements Restorer {

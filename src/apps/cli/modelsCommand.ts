@@ -4,13 +4,14 @@ import type { Command } from 'commander';
 import { FaceRestoreError } from '../../errors.ts';
 import { onnxForCheckpoint } from '../../restore/checkpointModel.ts';
 import { buildCodeFormerOnnx, buildRandomCodeFormer, OFFICIAL_CHECKPOINT, parseKind, verifyCheckpoint } from '../../models/codeformer/index.ts';
+import { buildGfpganOnnx, buildRandomGfpgan, isGfpganCheckpoint, loadOrBuildGfpganCached } from '../../models/gfpgan/index.ts';
 import { buildRrdbOnnx, isRrdbCheckpoint, loadOrBuildRrdbCached } from '../../models/realesrgan/index.ts';
 import { MODEL_REGISTRY, registryEntryBySha256 } from '../../models/registry.ts';
 import { addModel, listModels, pullModel, requireEntry, resolveModelRef, weightsDir } from '../../models/store.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import type { CliContext } from './context.ts';
 import { checkWritableTarget } from './outputFormat.ts';
-import { numberIn } from './parse.ts';
+import { numberIn, oneOf } from './parse.ts';
 
 /** Writes a built model atomically; failures become E_OUTPUT. */
 async function writeModel(target: string, bytes: Uint8Array): Promise<void> {
@@ -52,8 +53,8 @@ export function registerModels(program: Command, ctx: CliContext): void {
 
   models
     .command('build')
-    .description('build a batched ONNX graph from a CodeFormer .pth (inputs x [N,3,512,512], w [N]; output out) or a Real-ESRGAN RRDBNet .pth (x [N,3,H,W] in [0,1] → out [N,3,sH,sW])')
-    .argument('<checkpoint>', 'official codeformer.pth or a compatible checkpoint, or a pulled registry name')
+    .description('build a batched ONNX graph from a CodeFormer or GFPGAN (v1.3 / v1.4) .pth (inputs x [N,3,512,512], w [N]; output out) or a Real-ESRGAN RRDBNet .pth (x [N,3,H,W] in [0,1] → out [N,3,sH,sW])')
+    .argument('<checkpoint>', 'official codeformer.pth, GFPGANv1.3.pth / GFPGANv1.4.pth or a compatible checkpoint, or a pulled registry name')
     .option('-o, --output <file>', 'where to write the graph (default: the model cache, keyed by the checkpoint sha256)')
     .option('--fp16', 'float16 weights and activations (for CUDA)')
     .option('--model-kind <kind>', 'auto (from the shapes) | restoration | inpainting (w=1, no AdaIN; input x only) | colorization (w=0; input x only)', 'auto')
@@ -68,6 +69,16 @@ export function registerModels(program: Command, ctx: CliContext): void {
         if (flags.output) await writeModel(flags.output, (await buildRrdbOnnx(checkpoint)).bytes);
         ctx.stdout(`${target}\n`);
         ctx.stderr(`facerestore: built ${path.basename(target)} (RRDBNet) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+        return;
+      }
+      if (await isGfpganCheckpoint(checkpoint)) {
+        // GFPGANv1Clean (x [N,3,512,512], w [N] → out; w blends with the input: docs/gfpgan.md).
+        if (kind) throw new FaceRestoreError('E_CONFIG', `--model-kind ${flags.modelKind} applies to CodeFormer checkpoints; ${checkpoint} is a GFPGAN checkpoint`);
+        if (flags.fp16) throw new FaceRestoreError('E_CONFIG', `--fp16 is not available for GFPGAN checkpoints (their graphs are built in float32): ${checkpoint}`);
+        const target = flags.output ?? (await loadOrBuildGfpganCached(checkpoint, path.join(ctx.env.cacheDir, 'models')));
+        if (flags.output) await writeModel(flags.output, (await buildGfpganOnnx(checkpoint)).bytes);
+        ctx.stdout(`${target}\n`);
+        ctx.stderr(`facerestore: built ${path.basename(target)} (GFPGAN) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return;
       }
       let target: string;
@@ -156,14 +167,16 @@ export function registerModels(program: Command, ctx: CliContext): void {
 
   models
     .command('random')
-    .description('build a CodeFormer ONNX graph with seeded random weights (for speed measurements without the real weights)')
+    .description('build a CodeFormer or GFPGAN ONNX graph of the official size with seeded random weights (for speed measurements without the real weights)')
     .requiredOption('-o, --output <file>', 'where to write the graph')
-    .option('--official-shape', 'official sizes (nf 64, ch_mult 1,2,2,4,4,8, dim 512, 9 layers, 1024 codes); the default', true)
+    .option('--arch <arch>', 'codeformer | gfpgan (GFPGANv1Clean as v1.3 / v1.4)', oneOf('codeformer', 'gfpgan'), 'codeformer')
+    .option('--official-shape', 'official sizes (CodeFormer: nf 64, ch_mult 1,2,2,4,4,8, dim 512, 9 layers, 1024 codes; GFPGAN: style 512, channel multiplier 2); the default', true)
     .option('--seed <n>', 'random seed', numberIn(0, 2 ** 31, true), 0)
-    .option('--fp16', 'float16 weights and activations (for CUDA)')
-    .action(async (flags: { output: string; seed: number; fp16?: boolean }) => {
+    .option('--fp16', 'float16 weights and activations (for CUDA; CodeFormer only)')
+    .action(async (flags: { output: string; arch: 'codeformer' | 'gfpgan'; seed: number; fp16?: boolean }) => {
+      if (flags.arch === 'gfpgan' && flags.fp16) throw new FaceRestoreError('E_CONFIG', '--fp16 is not available for GFPGAN graphs (built in float32)');
       await checkWritableTarget(flags.output, 'model');
-      await writeModel(flags.output, buildRandomCodeFormer({ officialShape: true, seed: flags.seed, fp16: !!flags.fp16 }));
+      await writeModel(flags.output, flags.arch === 'gfpgan' ? buildRandomGfpgan({ seed: flags.seed }).bytes : buildRandomCodeFormer({ officialShape: true, seed: flags.seed, fp16: !!flags.fp16 }));
       ctx.stdout(`${flags.output}\n`);
     });
 }
