@@ -5,6 +5,7 @@ import { createRestorer } from '../restore/createRestorer.ts';
 import { createUpsampler } from '../restore/createUpsampler.ts';
 import { plainUpscaler, type FrameUpscaler } from './upscale.ts';
 import { resolveDevice } from '../runtime/devices.ts';
+import { RemoteRestorer } from '../restore/remoteRestorer.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
 import { MultiFaceTracker } from '../track/multiTracker.ts';
@@ -119,7 +120,12 @@ export class Components {
       // ORT's Node binding runs a session synchronously on the calling thread either way.
       const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-      const restorer = own(await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }));
+      // With a restore service, the CodeFormer session is the service's (shared by every stream of a server).
+      const restorer = own(
+        o.restoreService && restorerKind === 'onnx'
+          ? await RemoteRestorer.connect(o.restoreService)
+          : await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }),
+      );
       const observedRestorer = restorer && observed(restorer, hooks.onRestore);
       // Tiles batch like faces: `batch` windows per run.
       const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));

@@ -71,6 +71,11 @@ const localSettingsShape = {
   cacheDir: z.string().optional(),
   ffmpegPath: z.string().default('ffmpeg'),
   ffprobePath: z.string().default('ffprobe'),
+  /**
+   * Unix socket of a restore service on this machine (RestoreService: one restorer session for every stream of
+   * a live server). When set, an `onnx` restorer runs there instead of in this process; the detector stays here.
+   */
+  restoreService: z.string().optional(),
 };
 
 /** Names of the machine-local settings. */
