@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { startSharedRestorer } from '../src/apps/live/sharedRestorer.ts';
 import { parsePortableOptions } from '../src/engine/options.ts';
 import { i420Layout } from '../src/util/yuv.ts';
 import { shared } from './helpers/paths.ts';
+import { startLiveServer } from './helpers/liveServer.ts';
 
 // Live mode with the server's shared restorer: each stream's LiveRestorer (its own worker thread, detector and
 // tracker, as in a restore peer process) sends its faces to one CodeFormer session (the fixture, CPU provider,
@@ -47,6 +49,37 @@ describe('shared restorer for live streams', () => {
     const classic = await startSharedRestorer(parsePortableOptions({ restorer: 'classic', device: 'webgpu' }), { mode: 'on', cacheDir });
     expect(classic.service).toBeUndefined();
     expect(classic.reason).toBe('restorer classic runs in each restore peer');
+  });
+
+  it('the live server: auto on the CPU runs none; on starts one for its peers and removes its socket on close; external peers never get one', { timeout: 120_000 }, async () => {
+    const auto = await startLiveServer({ pipeline: { model: MODEL, device: 'cpu' }, restorePeers: 'spawn' });
+    try {
+      expect(auto.stats().sharedRestorer).toBeUndefined();
+    } finally {
+      await auto.close();
+    }
+    const on = await startLiveServer({ pipeline: { model: MODEL, device: 'cpu' }, restorePeers: 'spawn', sharedRestorer: 'on' });
+    let sock: string;
+    try {
+      const s = on.stats().sharedRestorer!;
+      expect(s).toMatchObject({ clients: 0, requests: 0, faces: 0, batches: 0 });
+      sock = s.path;
+      expect(existsSync(sock)).toBe(true);
+      // A peer of this machine would connect exactly like this.
+      const { RemoteRestorer } = await import('../src/restore/remoteRestorer.ts');
+      const client = await RemoteRestorer.connect(sock);
+      expect(client.name).toMatch(/onnx:.*\(cpu, batch 4\), micro-batched \(4 faces or 8 ms\)/);
+      await client.close();
+    } finally {
+      await on.close();
+    }
+    expect(existsSync(sock)).toBe(false);
+    const ext = await startLiveServer({ pipeline: { model: MODEL, device: 'cpu' }, restorePeers: 'external', sharedRestorer: 'on' });
+    try {
+      expect(ext.stats().sharedRestorer).toBeUndefined();
+    } finally {
+      await ext.close();
+    }
   });
 
   it('two streams (w 0 and w 1) through one session: one batch of both faces; each equals the stream restored with its own session', { timeout: 600_000 }, async () => {

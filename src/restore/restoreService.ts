@@ -17,6 +17,8 @@ export interface RestoreServiceOptions extends BatchingOptions {
 
 /** What the service has done so far. */
 export interface RestoreServiceStats {
+  /** Its socket. */
+  path: string;
   clients: number;
   requests: number;
   faces: number;
@@ -83,7 +85,7 @@ export class RestoreService {
   }
 
   stats(): RestoreServiceStats {
-    return { clients: this.#sockets.size, ...this.#stats };
+    return { path: this.path, clients: this.#sockets.size, ...this.#stats };
   }
 
   #accept(socket: net.Socket): void {
