@@ -50,10 +50,19 @@ export const WARP_IO = { frame: 'frame', matrices: 'crop_to_frame', output: 'cro
  * RGB / 127.5 − 1.
  */
 export function buildWarpGraph(spec: WarpGraphSpec): Uint8Array {
-  const { width: W, height: H, layout } = spec;
+  const g = new GraphBuilder();
+  g.output(WARP_IO.output, warpInto(g, spec), ['N', 3, spec.size ?? 512, spec.size ?? 512]);
+  return g.encode({ graphName: `warp_${spec.layout}_${spec.width}x${spec.height}_${spec.sampler ?? 'gather'}`, docString: `frame + crop→frame matrices → restorer input (${spec.sampler ?? 'gather'} sampler, pixel centres, constant border)` });
+}
+
+/**
+ * Adds the warp to graph `g`: declares its inputs `frame` and `crop_to_frame` and returns the crops value, float32
+ * [N, 3, size, size] in [-1, 1] (what buildWarpGraph outputs; a CodeFormer graph takes it as its input).
+ */
+export function warpInto(g: GraphBuilder, spec: WarpGraphSpec): Value {
+  const { width: W, height: H } = spec;
   const S = spec.size ?? 512;
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new TypeError(`Expected a positive integer frame size but received ${W}x${H}`);
-  const g = new GraphBuilder();
   const rgb = frameToNchw(g, spec); // float32 [1,3,H,W], 0–255
   const m = g.input(WARP_IO.matrices, 'float32', ['N', 2, 3]);
 
@@ -81,9 +90,7 @@ export function buildWarpGraph(spec: WarpGraphSpec): Uint8Array {
   // near saturated colours).
   const withBorder = g.op('Clip', [g.op('Add', [g.op('Reshape', [sampled, g.int64([1, 3, -1, S])]), border]), g.scalar(0), g.scalar(255)]);
   const unit = g.op('Sub', [g.op('Mul', [withBorder, g.scalar(1 / 127.5)]), g.scalar(1)]);
-  const crops = g.op('Transpose', [g.op('Reshape', [unit, g.int64([3, -1, S, S])])], { perm: [1, 0, 2, 3] });
-  g.output(WARP_IO.output, crops, ['N', 3, S, S]);
-  return g.encode({ graphName: `warp_${layout}_${W}x${H}_${spec.sampler ?? 'gather'}`, docString: `frame + crop→frame matrices → restorer input (${spec.sampler ?? 'gather'} sampler, pixel centres, constant border)` });
+  return g.op('Transpose', [g.op('Reshape', [unit, g.int64([3, -1, S, S])])], { perm: [1, 0, 2, 3] });
 }
 
 /**
