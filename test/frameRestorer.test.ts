@@ -6,6 +6,7 @@ import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { buildCodeFormerOnnx } from '../src/models/codeformer/index.ts';
 import { FrameRestorer } from '../src/restore/frameRestorer.ts';
 import { nchwToCrop } from '../src/restore/restorer.ts';
+import { probeProvider } from '../src/runtime/devices.ts';
 import { OrtModel } from '../src/runtime/ort.ts';
 import type { Affine, VideoFrame } from '../src/types.ts';
 import { firstFrames } from './helpers/media.ts';
@@ -55,5 +56,23 @@ describe('FrameRestorer (warp + CodeFormer + uint8 in one graph)', () => {
     // No faces: nothing runs; a weight out of range is refused before running.
     expect(await fused.restore(frame, [], [])).toEqual([]);
     await expect(fused.restore(frame, [toCrop], [2])).rejects.toThrow(/Expected a number in \[0, 1\] for weight 0 but received 2/);
+  });
+});
+
+// lavapipe: about 20 s for this one face (shader compilation included). Not with CPU fallback disabled: the CodeFormer
+// graph alone already has nodes ORT places on the CPU next to WebGPU (shape arithmetic), and so has this one.
+const webgpu = await probeProvider('webgpu');
+describe.skipIf(!webgpu.ok)('FrameRestorer on WebGPU (Vulkan adapter present)', () => {
+  it('one face: the CPU provider\'s restored crop within one level', { timeout: 900_000 }, async () => {
+    const gpu = await FrameRestorer.create(MODEL, { device: 'webgpu' });
+    const cpu = await FrameRestorer.create(MODEL, { device: 'cpu', intraOpThreads: 2 });
+    try {
+      const [a] = await gpu.restore(frame, [toCrop], [0.5]);
+      const [b] = await cpu.restore(frame, [toCrop], [0.5]);
+      expect(maxDiff(a!, b!)).toBeLessThanOrEqual(1);
+      expect(maxDiff(a!, warpToCrop(frame, toCrop))).toBeGreaterThan(20);
+    } finally {
+      await Promise.all([gpu.close(), cpu.close()]);
+    }
   });
 });

@@ -391,8 +391,9 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   const out = fp16 ? cast(x, 'float32') : x;
 
   if (options.uint8Output) {
-    // (out + 1) · 127.5, rounded half to even and clamped, NHWC: what nchwToCrop does on the host.
-    const levels = g.op('Clip', [g.op('Round', [g.op('Mul', [g.op('Add', [out, g.scalar(1)]), g.scalar(127.5)])]), g.scalar(0), g.scalar(255)]);
+    // (out + 1) · 127.5 clamped, rounded half up, NHWC: what nchwToCrop does on the host (Math.round). Floor(v + 0.5)
+    // rather than Round (half to even), which ONNX Runtime's WebGPU provider also lacks.
+    const levels = g.op('Floor', [g.op('Add', [g.op('Clip', [g.op('Mul', [g.op('Add', [out, g.scalar(1)]), g.scalar(127.5)]), g.scalar(0), g.scalar(255)]), g.scalar(0.5)])]);
     g.output('restored', g.op('Cast', [g.op('Transpose', [levels], { perm: [0, 2, 3, 1] })], { to: 2 }, { type: 'uint8' }), ['N', S, S, 3]);
   } else g.output('out', out, ['N', 3, S, S]);
   if (options.extraOutputs) {
