@@ -39,7 +39,7 @@ describe('FrameRestorer (warp + CodeFormer + uint8 in one graph)', () => {
 
   it('an I420 frame and a face alignment in, the restored crop out: equal to warp graph → CodeFormer graph within one level', { timeout: 300_000 }, async () => {
     fused = await FrameRestorer.create(MODEL, { device: 'cpu', intraOpThreads: 2 });
-    const [restored] = await fused.restore(frame, [toCrop], [0.5]);
+    const [restored] = await fused.restoreFrame(frame, [toCrop], [0.5]);
     expect(restored!.length).toBe(512 * 512 * 3);
     const warper = await GraphWarper.create({ device: 'cpu' });
     const cf = await OrtModel.create(await buildCodeFormerOnnx(MODEL), { device: 'cpu', intraOpThreads: 2, name: 'codeformer-small' });
@@ -54,8 +54,8 @@ describe('FrameRestorer (warp + CodeFormer + uint8 in one graph)', () => {
       await Promise.all([warper.close(), cf.close()]);
     }
     // No faces: nothing runs; a weight out of range is refused before running.
-    expect(await fused.restore(frame, [], [])).toEqual([]);
-    await expect(fused.restore(frame, [toCrop], [2])).rejects.toThrow(/Expected a number in \[0, 1\] for weight 0 but received 2/);
+    expect(await fused.restoreFrame(frame, [], [])).toEqual([]);
+    await expect(fused.restoreFrame(frame, [toCrop], [2])).rejects.toThrow(/Expected a number in \[0, 1\] for weight 0 but received 2/);
   });
 });
 
@@ -67,8 +67,8 @@ describe.skipIf(!webgpu.ok)('FrameRestorer on WebGPU (Vulkan adapter present)', 
     const gpu = await FrameRestorer.create(MODEL, { device: 'webgpu' });
     const cpu = await FrameRestorer.create(MODEL, { device: 'cpu', intraOpThreads: 2 });
     try {
-      const [a] = await gpu.restore(frame, [toCrop], [0.5]);
-      const [b] = await cpu.restore(frame, [toCrop], [0.5]);
+      const [a] = await gpu.restoreFrame(frame, [toCrop], [0.5]);
+      const [b] = await cpu.restoreFrame(frame, [toCrop], [0.5]);
       expect(maxDiff(a!, b!)).toBeLessThanOrEqual(1);
       expect(maxDiff(a!, warpToCrop(frame, toCrop))).toBeGreaterThan(20);
     } finally {

@@ -6,7 +6,8 @@ import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.t
 import type { Affine, VideoFrame } from '../types.ts';
 import { CROP_SIZE } from '../types.ts';
 import { yuvCoefficients } from '../util/yuv.ts';
-import { CROP_BYTES } from './restorer.ts';
+import { OnnxRestorer } from './onnxRestorer.ts';
+import { CROP_BYTES, type Restorer } from './restorer.ts';
 
 /** Colour of crop pixels outside the frame (compose/warp.ts CROP_BORDER_RGB; repeated here: stages do not import each other). */
 const BORDER: readonly [number, number, number] = [132, 133, 135];
@@ -17,6 +18,8 @@ export interface FrameRestorerOptions extends OrtSessionChoice {
   fp16?: boolean;
   /** Refuse to load when a node would fall back to the CPU. Default false. */
   strictDevice?: boolean;
+  /** Faces per run of `restore` (crops in; restoreFrame runs a frame's faces together). Default 4. */
+  batch?: number;
 }
 
 /**
@@ -25,17 +28,21 @@ export interface FrameRestorerOptions extends OrtSessionChoice {
  * frame is uploaded once and only the restored crops (uint8: a quarter of float's bytes) come back; the 512 crops
  * and CodeFormer's float input never exist on the host. One session per frame size and colour.
  */
-export class FrameRestorer {
+export class FrameRestorer implements Restorer {
   readonly name: string;
+  readonly maxBatch: number;
   readonly #loaded: LoadedCodeFormer;
   readonly #o: FrameRestorerOptions;
   readonly #models = new Map<string, Promise<OrtModel>>();
+  /** The plain graph (crops in), built on first use of `restore`. */
+  #plain: Promise<OnnxRestorer> | undefined;
   #closed = false;
 
   private constructor(name: string, loaded: LoadedCodeFormer, o: FrameRestorerOptions) {
     this.name = name;
     this.#loaded = loaded;
     this.#o = o;
+    this.maxBatch = o.batch ?? 4;
   }
 
   /** Reads a CodeFormer checkpoint (`.pth`; E_CHECKPOINT, E_MODEL_MISSING). Sessions are built per frame size on first use. */
@@ -44,8 +51,18 @@ export class FrameRestorer {
     return new FrameRestorer(`frame-codeformer:${checkpoint.split('/').pop()} (${o.device ?? 'cpu'}${o.fp16 ? ', fp16' : ''})`, loaded, o);
   }
 
+  /** Crops in (the Restorer contract): the same CodeFormer without the warp, as its own session, built on first use. */
+  restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
+    if (this.#closed) return Promise.reject(new FaceRestoreError('E_CLOSED', `${this.name} is closed`));
+    this.#plain ??= OnnxRestorer.create(buildCodeFormerGraph(this.#loaded.arch, this.#loaded.weights, { kind: recogniseKind(this.#loaded.arch), fp16: this.#o.fp16 }), {
+      ...sessionChoice(this.#o),
+      batch: this.maxBatch,
+    });
+    return this.#plain.then((r) => r.restore(crops, weights));
+  }
+
   /** The faces of `frame` at `toCrops` (frame → crop alignments), restored with one w each: RGB24 512² crops. */
-  async restore(frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]): Promise<Uint8Array[]> {
+  async restoreFrame(frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]): Promise<Uint8Array[]> {
     if (this.#closed) throw new FaceRestoreError('E_CLOSED', `${this.name} is closed`);
     if (toCrops.length !== weights.length) throw new TypeError(`Expected one weight per face but received ${weights.length} weights for ${toCrops.length} faces`);
     const n = toCrops.length;
@@ -82,7 +99,9 @@ export class FrameRestorer {
     this.#closed = true;
     const models = [...this.#models.values()];
     this.#models.clear();
-    await Promise.all(models.map((p) => p.then((x) => x.close(), () => undefined)));
+    const plain = this.#plain;
+    this.#plain = undefined;
+    await Promise.all([...models, ...(plain ? [plain] : [])].map((p) => p.then((x) => x.close(), () => undefined)));
   }
 }
 
