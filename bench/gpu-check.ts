@@ -4,11 +4,14 @@
  * precision. Writes one JSON object to --out and prints it.
  *
  *   node bench/gpu-check.ts [--providers cuda,webgpu] [--batches 1,8,32] [--precisions fp32,fp16]
- *     [--model official|small] [--fixture DIR] [--parity] [--budget-s 420] [--reps 3] [--warmup 1] [--out gpu-check.json]
+ *     [--model official|small] [--fixture DIR] [--parity] [--warp 1920x1080x8] [--budget-s 420] [--reps 3] [--warmup 1]
+ *     [--out gpu-check.json]
  *
  * `--model official` is the official-size network with seeded random weights (`facerestore models random`;
- * speed does not depend on the weights' values); `small` is the fixture's reduced network (for trying the
- * script on a software Vulkan adapter). Every measurement is one warm-up run (shader compilation, allocation)
+ * speed does not depend on the weights' values); `small` is the fixture's reduced network (for dry runs on a
+ * software Vulkan adapter, where it still takes minutes a face: its GroupNorms need 32 channels, so no smaller
+ * CodeFormer exists). `--warp WxHxN` also times the warp pre-graph (compose/graphWarp.ts: an I420 frame and N faces in, the
+ * restorer's input out) per provider against the CPU warp (`none` to skip). Every measurement is one warm-up run (shader compilation, allocation)
  * and then up to `reps` timed runs; once `budget-s` has passed, the remaining measurements are recorded as
  * skipped, so the script ends in bounded time.
  */
@@ -17,6 +20,9 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildCodeFormerOnnx } from '../src/models/codeformer/index.ts';
 import { buildRandomCodeFormer } from '../src/models/codeformer/random.ts';
+import { GraphWarper } from '../src/compose/graphWarp.ts';
+import { warpToCrop } from '../src/compose/warp.ts';
+import type { Affine } from '../src/types.ts';
 import { probeProvider, type ProbeResult } from '../src/runtime/devices.ts';
 import { OrtModel, bundledBackends, type TensorData } from '../src/runtime/ort.ts';
 import type { Provider } from '../src/types.ts';
@@ -34,6 +40,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     out: { type: 'string', default: 'gpu-check.json' },
+    warp: { type: 'string', default: '1920x1080x8' },
   },
 });
 const providers = values.providers.split(',').filter(Boolean) as Provider[];
@@ -84,9 +91,10 @@ async function parity(provider: Provider, precision: 'fp32' | 'fp16'): Promise<P
 
 async function speed(provider: Provider, precision: 'fp32' | 'fp16'): Promise<Speed[]> {
   const rows: Speed[] = [];
+  const fp16 = precision === 'fp16';
   const bytes = values.model === 'small'
-    ? await buildCodeFormerOnnx(fixture('codeformer_small.pth'), { fp16: precision === 'fp16' })
-    : buildRandomCodeFormer({ fp16: precision === 'fp16' });
+    ? await buildCodeFormerOnnx(fixture('codeformer_small.pth'), { fp16 })
+    : buildRandomCodeFormer({ fp16 });
   const model = await OrtModel.create(bytes, { device: provider, name: `codeformer-${values.model} ${precision}` });
   try {
     for (const batch of batches) {
@@ -114,10 +122,43 @@ async function speed(provider: Provider, precision: 'fp32' | 'fp16'): Promise<Sp
   return rows;
 }
 
+interface WarpTiming { width: number; height: number; faces: number; graphMsPerFrame?: number[]; cpuWarpMsPerFrame?: number[]; skipped?: string; error?: string }
+
+/** The warp pre-graph on `provider` against warpToCrop on the CPU, for one synthetic I420 frame with `faces` faces. */
+async function warpTiming(provider: Provider, spec: string): Promise<WarpTiming | undefined> {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(spec);
+  if (!m) return undefined;
+  const [width, height, faces] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const cw = (width + 1) >> 1, ch = (height + 1) >> 1;
+  const frame = { index: 0, pts: 0, width, height, data: Uint8Array.from({ length: width * height + 2 * cw * ch }, (_, i) => (i * 2654435761) >>> 24) };
+  // Faces of about 200 px side spread over the frame (scale 512/200), slightly rotated.
+  const mats: Affine[] = Array.from({ length: faces }, (_, i) => {
+    const s = 512 / 200, a = 0.1 * (i % 3 - 1), cx = ((i + 0.5) / faces) * width, cy = height / 2;
+    const c = s * Math.cos(a), d = s * Math.sin(a);
+    return [c, -d, 256 - (c * cx - d * cy), d, c, 256 - (d * cx + c * cy)];
+  });
+  const warper = await GraphWarper.create({ device: provider, strictDevice: provider !== 'cpu' });
+  try {
+    const time = async (f: () => unknown) => { const t0 = performance.now(); await f(); return Math.round((performance.now() - t0) * 10) / 10; };
+    await warper.warp({ layout: 'i420', frame }, mats); // warm-up: session, shaders
+    const graphMsPerFrame: number[] = [], cpuWarpMsPerFrame: number[] = [];
+    for (let r = 0; r < Math.max(1, reps); r++) {
+      graphMsPerFrame.push(await time(() => warper.warp({ layout: 'i420', frame }, mats)));
+      cpuWarpMsPerFrame.push(await time(() => mats.map((t) => warpToCrop(frame, t))));
+    }
+    log(`${provider} warp pre-graph ${width}x${height}, ${faces} faces: ${graphMsPerFrame.join('/')} ms (CPU warp ${cpuWarpMsPerFrame.join('/')} ms)`);
+    return { width, height, faces, graphMsPerFrame, cpuWarpMsPerFrame };
+  } catch (e) {
+    return { width, height, faces, error: (e as Error).message.split('\n')[0] };
+  } finally {
+    await warper.close();
+  }
+}
+
 const report: Record<string, unknown> = {
   date: new Date().toISOString(),
   host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg() },
-  settings: { providers, batches, precisions, model: values.model, reps, warmup, budgetS: Number(values['budget-s']), parity: values.parity && !values['no-parity'] },
+  settings: { providers, batches, precisions, model: values.model, warp: values.warp, reps, warmup, budgetS: Number(values['budget-s']), parity: values.parity && !values['no-parity'] },
   bundledBackends: bundledBackends(),
   providers: {} as Record<string, unknown>,
 };
@@ -130,6 +171,8 @@ for (const provider of providers) {
   const usable = precisions.filter((p) => p === 'fp32' || probe.fp16);
   entry.parity = [];
   if (values.parity && !values['no-parity']) for (const p of usable) (entry.parity as unknown[]).push(await parity(provider, p));
+  // The warp first: seconds even on lavapipe, so the time budget never skips it.
+  entry.warp = await warpTiming(provider, values.warp);
   entry.speed = [];
   for (const p of usable) (entry.speed as Speed[]).push(...(await speed(provider, p)));
 }

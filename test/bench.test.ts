@@ -45,6 +45,7 @@ describe('pipelineFlagsFromOptions', () => {
     detectorThreshold: 0.71,
     device: 'auto',
     precision: 'fp16',
+    warp: 'graph',
     batch: 8,
     threads: 3,
     threadSpinning: false,

@@ -49,3 +49,16 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     rtcMaxPort: portFrom(env.FACERESTORE_RTC_MAX_PORT),
   };
 }
+
+/**
+ * The Vulkan loader's driver override (VK_DRIVER_FILES, or the older VK_ICD_FILENAMES): which variable is set and
+ * the ICD manifests it names. The loader reads it in this process itself; device errors report it (a list that
+ * points nowhere hides every adapter). Undefined when neither is set.
+ */
+export function vulkanDriverOverride(env: NodeJS.ProcessEnv = process.env): { variable: string; files: string[] } | undefined {
+  for (const variable of ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES']) {
+    const v = env[variable];
+    if (v) return { variable, files: v.split(':').filter(Boolean) };
+  }
+  return undefined;
+}

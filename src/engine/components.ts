@@ -4,8 +4,11 @@ import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
 import { createUpsampler } from '../restore/createUpsampler.ts';
 import { plainUpscaler, type FrameUpscaler } from './upscale.ts';
-import { resolveDevice } from '../runtime/devices.ts';
+import { chooseFp16, resolveDevice } from '../runtime/devices.ts';
+import { RemoteRestorer } from '../restore/remoteRestorer.ts';
+import { FrameRestorer } from '../restore/frameRestorer.ts';
 import type { Restorer } from '../restore/restorer.ts';
+import type { Affine, VideoFrame } from '../types.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
 import { MultiFaceTracker } from '../track/multiTracker.ts';
 import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy } from '../track/tracker.ts';
@@ -26,10 +29,27 @@ export interface ComponentHooks {
 }
 
 /** `r` with each `restore` call reported to `onRestore` (a Proxy: every other member is the restorer's own). */
+/** Why `--warp graph` cannot apply to these options, or undefined when it can. */
+function graphWarpProblem(o: PipelineOptions, restorerKind: string): string | undefined {
+  if (restorerKind !== 'onnx' || !o.model) return `restorer ${restorerKind} has no graph`;
+  if (!/\.(pth|pt|ckpt)$/i.test(o.model)) return 'it needs a CodeFormer .pth checkpoint (an .onnx file runs as it is)';
+  if (o.restoreService) return 'the restorer runs in a restore service';
+  if (o.colorize !== 'off' || o.inpaintMask || o.faceUpsample) return 'colorize, inpaint and face-upsample need the crops on the host';
+  return undefined;
+}
+
 function observed(r: Restorer, onRestore: ((faces: number, seconds: number) => void) | undefined): Restorer {
   if (!onRestore) return r;
   return new Proxy(r, {
     get(target, prop) {
+      if (prop === 'restoreFrame' && target.restoreFrame) {
+        return async (frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]) => {
+          const t = performance.now();
+          const out = await target.restoreFrame!(frame, toCrops, weights);
+          onRestore(toCrops.length, (performance.now() - t) / 1000);
+          return out;
+        };
+      }
       if (prop !== 'restore') {
         const v = Reflect.get(target, prop, target);
         return typeof v === 'function' ? v.bind(target) : v;
@@ -119,7 +139,17 @@ export class Components {
       // ORT's Node binding runs a session synchronously on the calling thread either way.
       const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
-      const restorer = own(await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }));
+      // With a restore service, the CodeFormer session is the service's (shared by every stream of a server).
+      // --warp graph: the warp runs inside the CodeFormer graph on the device (FrameRestorer), where it applies.
+      const graphWarp = o.warp === 'graph' ? graphWarpProblem(o, restorerKind) : undefined;
+      if (graphWarp) hooks.onWarning?.(`warp graph: ${graphWarp}; warping on the CPU`);
+      const restorer = own(
+        o.restoreService && restorerKind === 'onnx'
+          ? await RemoteRestorer.connect(o.restoreService)
+          : o.warp === 'graph' && !graphWarp
+            ? await FrameRestorer.create(o.model!, { ...common, device: resolved.provider, batch: o.batch, fp16: chooseFp16(resolved, o.precision, hooks.onWarning) })
+            : await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }),
+      );
       const observedRestorer = restorer && observed(restorer, hooks.onRestore);
       // Tiles batch like faces: `batch` windows per run.
       const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));

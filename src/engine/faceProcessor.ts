@@ -41,6 +41,9 @@ export interface ComposedFrame extends AnalyzedFrame {
   changed: Box[];
 }
 
+/** What an aligned face holds when its restorer warps the frame itself (FaceProcessor's frame-warp mode). */
+const NO_CROP = new Uint8Array(0);
+
 /**
  * The per-frame work shared by file and live modes: detect → track → align (warp crops), and
  * restore (batched across frames) → paste back, all on I420 frames (only the faces' crops are RGB).
@@ -70,7 +73,11 @@ export class FaceProcessor {
     this.restorer = restorer;
     this.times = times;
     this.cpu = cpu;
+    this.#frameWarp = !!restorer?.restoreFrame && !this.colorizer && !this.inpaint && !this.faceUpsample;
   }
+
+  /** The restorer warps each frame's crops itself (restoreFrame, e.g. on the GPU): no crops are made here. */
+  readonly #frameWarp: boolean;
 
   /**
    * Detects, tracks and aligns the faces of one frame. Frames must come in order. Follows the tracker's
@@ -110,7 +117,7 @@ export class FaceProcessor {
     const aligned: AlignedFace[] = this.restorer
       ? faces.map((face) => {
           const toCrop = alignmentFor(face.points);
-          return { face, toCrop, crop: warpToCrop(frame, toCrop) };
+          return { face, toCrop, crop: this.#frameWarp ? NO_CROP : warpToCrop(frame, toCrop) };
         })
       : [];
     cpu.add('align', c);
@@ -154,7 +161,22 @@ export class FaceProcessor {
       this.times.restore += performance.now() - t;
     };
     const ids = all.map((_, i) => i);
-    await runOn(this.restorer, ids.filter((i) => !toColour.has(i) && !holes.has(i)), (c) => c);
+    if (this.#frameWarp) {
+      // One run per frame: the restorer takes the frame and its faces' alignments (the crops never exist here).
+      let k = 0;
+      for (const f of frames) {
+        const n = f.aligned.length;
+        if (n > 0) {
+          const t = performance.now();
+          const c = cpu.now();
+          const pending = this.restorer!.restoreFrame!(f.frame, f.aligned.map((a) => a.toCrop), f.aligned.map((a) => a.face.fidelity));
+          cpu.add('restore', c);
+          (await pending).forEach((out, j) => (restored[k + j] = out));
+          this.times.restore += performance.now() - t;
+        }
+        k += n;
+      }
+    } else await runOn(this.restorer, ids.filter((i) => !toColour.has(i) && !holes.has(i)), (c) => c);
     await runOn(col?.restorer, ids.filter((i) => toColour.has(i)), grayCrop);
     await runOn(this.inpaint?.restorer, [...holes.keys()], (c, i) => whiteHoles(c, holes.get(i)!));
     for (const [i, m] of holes) if (restored[i]) restored[i] = compositeHoles(all[i]!.crop, restored[i]!, m);

@@ -33,6 +33,13 @@ const portableShape = {
      * warning. Default `auto`.
      */
     precision: z.enum(['auto', 'fp32', 'fp16']).default('auto'),
+    /**
+     * Where the 512 face crops are warped: `cpu` (default: warpToCrop, only the faces' pixels are read) or `graph`
+     * (a CodeFormer `.pth` only: the warp runs as part of the restorer's ONNX graph on its device, which takes the
+     * whole I420 frame once per frame and returns uint8 crops; faces are then batched per frame, not across
+     * frames). Not with colorize, inpaint or face-upsample.
+     */
+    warp: z.enum(['cpu', 'graph']).default('cpu'),
     /** Faces per restorer call (file mode fills it across frames). Default 4. */
     batch: z.number().int().min(1).max(256).default(4),
     /** ONNX Runtime intra-op threads; default all cores. */
@@ -71,6 +78,11 @@ const localSettingsShape = {
   cacheDir: z.string().optional(),
   ffmpegPath: z.string().default('ffmpeg'),
   ffprobePath: z.string().default('ffprobe'),
+  /**
+   * Unix socket of a restore service on this machine (RestoreService: one restorer session for every stream of
+   * a live server). When set, an `onnx` restorer runs there instead of in this process; the detector stays here.
+   */
+  restoreService: z.string().optional(),
 };
 
 /** Names of the machine-local settings. */

@@ -17,10 +17,10 @@ import {
 } from './onnxProto.ts';
 
 /** Element types a value can have. */
-export type ElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool';
+export type ElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
 
 const ELEM_CODE: Readonly<Record<ElemType, number>> = {
-  float32: DataType.FLOAT, float16: DataType.FLOAT16, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL,
+  float32: DataType.FLOAT, float16: DataType.FLOAT16, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL, uint8: DataType.UINT8,
 };
 
 /** A float attribute (plain numbers are INT attributes). */

@@ -1,4 +1,4 @@
-import { CROP_SIZE } from '../types.ts';
+import { CROP_SIZE, type Affine, type VideoFrame } from '../types.ts';
 
 /**
  * The restore contract: a batch of aligned CROP_SIZE × CROP_SIZE RGB24 face crops plus one fidelity
@@ -14,6 +14,12 @@ export interface Restorer {
    * weight w (0: strongest restoration, 1: closest to the input). Resolves to new buffers; inputs are not modified.
    */
   restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]>;
+  /**
+   * Optional: restores the faces of a whole frame from their alignments (frame → crop), warping the crops itself
+   * (FrameRestorer: on the device, the frame uploaded once). Same results as warping with warpToCrop and calling
+   * `restore`, within the warp's rounding.
+   */
+  restoreFrame?(frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]): Promise<Uint8Array[]>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /** What the device errors tell the user to do, and what they list about this machine. */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { vulkanDriverOverride } from '../config/env.ts';
 
 /** How to make the CUDA provider load. */
 export const CUDA_HELP =
@@ -24,4 +25,18 @@ export function vulkanIcds(): string[] {
       return [];
     }
   });
+}
+
+/**
+ * What the Vulkan loader will look at, in one phrase for device errors: the ICDs in the standard folders, or the
+ * override variable and which of its files are missing.
+ */
+export function describeVulkanDrivers(): string {
+  const o = vulkanDriverOverride();
+  if (o) {
+    const missing = o.files.filter((f) => !existsSync(f));
+    return `${o.variable}=${o.files.join(':')} replaces the installed Vulkan drivers` + (missing.length ? ` (no such file: ${missing.join(', ')})` : '');
+  }
+  const icds = vulkanIcds();
+  return `Vulkan ICDs found: ${icds.length ? icds.join(', ') : 'none'}`;
 }

@@ -6,7 +6,8 @@
 import { FaceRestoreError } from '../errors.ts';
 import { GraphBuilder } from '../models/graphBuilder.ts';
 import type { Device, Precision, Provider } from '../types.ts';
-import { OrtModel, providersFor, type OrtModelOptions } from './ort.ts';
+import { describeVulkanDrivers, vulkanIcds } from './deviceHelp.ts';
+import { AUTO_ORDER, OrtModel, bundledBackends, providersFor, type OrtModelOptions } from './ort.ts';
 
 /** Result of loading and running a tiny graph on one provider. */
 export interface ProbeResult {
@@ -131,4 +132,36 @@ export function chooseFp16(resolved: Pick<DeviceResolution, 'provider' | 'fp16' 
   const why = resolved.tried.find((t) => t.provider === resolved.provider)?.fp16Reason ?? `${resolved.provider} does not run float16`;
   onWarning?.(`precision ${precision}: ${why}; using the float32 graph`);
   return false;
+}
+
+/** What `facerestore devices` prints: every provider probed, what `auto` picks, and the machine facts the errors name. */
+export interface DeviceReport {
+  /** Providers the ONNX Runtime package bundles on this platform (CUDA's libraries are an extra download). */
+  bundledBackends: string[];
+  /** Vulkan ICD manifests in the loader's standard folders (VK_ICD_FILENAMES / VK_DRIVER_FILES override them). */
+  vulkanIcds: string[];
+  /** What the Vulkan loader looks at: those ICDs, or the VK_DRIVER_FILES / VK_ICD_FILENAMES override and its missing files. */
+  vulkanDrivers: string;
+  /** Each provider, fastest first: whether it loads, why not, whether it runs float16. */
+  providers: Array<Omit<ProbeResult, 'error'>>;
+  /** The provider `--device auto` runs on, and the one line it reports. */
+  auto: { provider: Provider; summary: string };
+}
+
+/** Probes CUDA, WebGPU and the CPU (each loads and runs a 4-element graph with CPU fallback disabled). */
+export async function describeDevices(options: ResolveOptions = {}): Promise<DeviceReport> {
+  const providers: Array<Omit<ProbeResult, 'error'>> = [];
+  for (const p of AUTO_ORDER) {
+    const { error: _error, ...rest } = await probeProvider(p, options);
+    providers.push(rest);
+  }
+  const chosen = providers.find((p) => p.ok)!;
+  const passed = providers.slice(0, providers.indexOf(chosen)).map((t) => `${t.provider} did not load: ${t.reason}`);
+  return {
+    bundledBackends: bundledBackends(),
+    vulkanIcds: vulkanIcds(),
+    vulkanDrivers: describeVulkanDrivers(),
+    providers,
+    auto: { provider: chosen.provider, summary: `${chosen.provider} (auto)` + (passed.length ? `; ${passed.join('; ')}` : '') },
+  };
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FaceRestoreError } from '../errors.ts';
 import type { Device, Provider } from '../types.ts';
-import { CUDA_HELP, WEBGPU_HELP, vulkanIcds } from './deviceHelp.ts';
+import { CUDA_HELP, WEBGPU_HELP, describeVulkanDrivers, vulkanIcds } from './deviceHelp.ts';
 
 /** Element types the product exchanges with models. */
 export type TensorType = 'float32' | 'float64' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -278,7 +278,7 @@ async function openSession(name: string, bytes: Uint8Array, provider: Provider, 
       throw new FaceRestoreError(
         'E_DEVICE',
         (noAdapter ? `WebGPU has no adapter for model ${name}` : `WebGPU execution provider failed to load model ${name}`) +
-          `: ${firstLine(msg)}. Vulkan ICDs found: ${icds.length ? icds.join(', ') : 'none'}. ${WEBGPU_HELP}`,
+          `: ${firstLine(msg)}. ${describeVulkanDrivers()}. ${WEBGPU_HELP}`,
         { cause: e, details: { vulkanIcds: icds, bundledBackends: bundledBackends() } },
       );
     }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readEnvironment } from '../../config/env.ts';
 import { FaceRestoreError } from '../../errors.ts';
 import { registerBench } from './benchCommand.ts';
+import { registerDevices } from './devicesCommand.ts';
 import { registerJobs } from './jobsCommand.ts';
 import { registerModels } from './modelsCommand.ts';
 import { registerRestore } from './restoreCommand.ts';
@@ -12,7 +13,7 @@ import { addConfigOption, applyConfigFile } from './configFile.ts';
 import { VERSION } from './version.ts';
 
 /** Command modules add themselves here; each gets the program and the shared context. */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerModels, registerBench, registerJobs, registerServe];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerModels, registerBench, registerJobs, registerServe, registerDevices];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {

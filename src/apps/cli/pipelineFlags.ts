@@ -14,6 +14,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
     .option('--device <device>', 'cpu | webgpu (Vulkan GPU, or lavapipe on the CPU) | cuda (needs the CUDA provider libraries) | auto (cuda, then webgpu, then cpu; says why)', oneOf('cpu', 'webgpu', 'cuda', 'auto'), 'cpu')
     .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
+    .option('--warp <where>', 'where face crops are warped: cpu (default) | graph (in the CodeFormer .pth graph on --device: the frame uploaded once, uint8 crops back; batches per frame)', oneOf('cpu', 'graph'), 'cpu')
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
     .option('--no-thread-spinning', 'ONNX Runtime idle threads sleep instead of busy-waiting (less CPU, slower back-to-back runs)')
@@ -50,6 +51,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     detectorThreshold: f.detectorThreshold as number | undefined,
     device: f.device as PipelineOptionsInput['device'],
     precision: f.precision as PipelineOptionsInput['precision'],
+    warp: f.warp as PipelineOptionsInput['warp'],
     batch: f.batch as number,
     threads: f.threads as number | undefined,
     threadSpinning: f.threadSpinning as boolean | undefined,
@@ -88,6 +90,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   detectorThreshold: valued('--detector-threshold'),
   device: valued('--device'),
   precision: valued('--precision'),
+  warp: (v) => (v === 'graph' ? ['--warp', 'graph'] : []),
   batch: valued('--batch'),
   threads: valued('--threads'),
   threadSpinning: (v) => (v === false ? ['--no-thread-spinning'] : []),

@@ -35,6 +35,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--no-passthrough-marker', 'do not mark frames sent unrestored')
     .option('--restore-peers <mode>', 'spawn (a process per stream) | inline (in this process) | external (started with --connect)', oneOf('spawn', 'inline', 'external'), 'spawn')
     .option('--max-restore-peers <n>', 'most restore peers this server runs at once', numberIn(1, 64, true), 2)
+    .option('--shared-restorer <mode>', 'one restorer session for every stream, batching across streams: auto (with a model on webgpu/cuda) | on | off', oneOf('auto', 'on', 'off'), 'auto')
     .option('--peer-token <token>', 'token restore peers present (default: generated; printed with --restore-peers external)')
     .option('--connect <ws-url>', 'run only a restore peer for the server at this signaling URL (needs --peer-token and --room)')
     .option('--insecure-tls', 'with --connect: accept a self-signed server certificate');
@@ -82,6 +83,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       onMiss: flags.onMiss as 'drop' | 'passthrough',
       restorePeers: flags.restorePeers as RestorePeerMode,
       maxRestorePeers: flags.maxRestorePeers as number,
+      sharedRestorer: flags.sharedRestorer as 'auto' | 'on' | 'off',
       workerBin: resolveWorkerBin(ctx.env.mediasoupWorkerBin, ctx.env.cacheDir),
       cacheDir: ctx.env.cacheDir,
       logger: log,

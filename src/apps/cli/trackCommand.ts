@@ -42,7 +42,7 @@ export function registerTrack(program: Command, ctx: CliContext): void {
 }
 
 /** Pipeline flags that only matter when faces are restored: `track` does not take them (nor list them). */
-const RESTORE_ONLY = ['--restorer', '--model', '--precision', '--batch', '--upscale', '--bg-upsampler', '--face-upsample', '--colorize', '--colorize-model', '--inpaint-mask', '--inpaint-model'];
+const RESTORE_ONLY = ['--restorer', '--model', '--precision', '--warp', '--batch', '--upscale', '--bg-upsampler', '--face-upsample', '--colorize', '--colorize-model', '--inpaint-mask', '--inpaint-model'];
 
 /** Removes options from a command: its help no longer lists them and the parser refuses them as unknown. */
 function withoutOptions(cmd: Command, longs: readonly string[]): Command {

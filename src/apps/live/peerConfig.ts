@@ -42,6 +42,11 @@ export const restorePeerConfigSchema = z.strictObject({
    * restore slot for good.
    */
   idleExitMs: z.number().int().min(10).max(600_000).default(3000),
+  /**
+   * Unix socket of the server's restore service (a GPU deployment: one CodeFormer session for every stream). Only
+   * for peers on the server's machine (the server sets it for the peers it starts); absent: the peer loads its own.
+   */
+  restoreService: z.string().min(1).max(1024).optional(),
   /** Name shown in the server's logs. */
   name: z.string().max(64).optional(),
 });

@@ -96,7 +96,7 @@ export class RestorePeer {
     const onListenerError = (event: string, e: unknown) => log.error({ event, err: (e as Error)?.message }, 'restore peer listener failed');
     const restorer = await LiveRestorer.create({
       pipeline: config.pipeline,
-      local,
+      local: config.restoreService ? { ...local, restoreService: config.restoreService } : local,
       budgetMs: config.latencyBudgetMs,
       detectEvery: config.detectEvery,
       onMiss: config.onMiss,

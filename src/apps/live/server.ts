@@ -8,6 +8,8 @@ import { generateToken } from './auth.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS, PEER_CONFIG_VERSION } from './peerConfig.ts';
 import { PeerProvisioner, type RestorePeerMode } from './peerProvisioner.ts';
+import type { RestoreService, RestoreServiceStats } from '../../restore/restoreService.ts';
+import { startSharedRestorer, type SharedRestorerMode } from './sharedRestorer.ts';
 import { MAX_MESSAGE_BYTES } from './protocol.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rateLimiter.ts';
 import { RequestRouter } from './requestRouter.ts';
@@ -64,6 +66,13 @@ export interface LiveServerOptions {
   passthroughMarker?: boolean;
   /** Default `spawn`. */
   restorePeers?: RestorePeerMode;
+  /**
+   * One restorer session for every stream (a restore service its spawned and inline peers use, with batches across
+   * streams): `auto` (default) when the restorer is an ONNX model on WebGPU or CUDA, `on` on any device, `off` never.
+   */
+  sharedRestorer?: SharedRestorerMode;
+  /** Longest a stream's faces wait for other streams' faces to share a batch in the shared restorer, ms. Default 8. */
+  sharedRestorerBudgetMs?: number;
   /** Most restore peers this server runs at once (each is CPU-bound). Default 2. */
   maxRestorePeers?: number;
   /** mediasoup worker binary (see resolveWorkerBin). */
@@ -88,6 +97,8 @@ export interface LiveServerStats {
   jobs: number;
   restorePeerPids: number[];
   inlinePeers: number;
+  /** The shared restorer's counters (requests, faces, batches), when the server runs one. */
+  sharedRestorer: RestoreServiceStats | undefined;
   workerPid: number | undefined;
 }
 
@@ -122,12 +133,14 @@ export class LiveServer {
   readonly #router: RequestRouter;
   readonly #peers: PeerProvisioner;
   readonly #sessions = new Set<Session>();
+  readonly #service: RestoreService | undefined;
   #vendorPath = '';
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(o: LiveServerOptions, pipeline: PortableOptionsInput) {
+  private constructor(o: LiveServerOptions, pipeline: PortableOptionsInput, service: RestoreService | undefined) {
     this.#o = o;
+    this.#service = service;
     const log = (this.#log = o.logger ?? silentLogger);
     this.observer = new TypedEmitter((event, e) => log.error({ event, err: (e as Error)?.message }, 'live server observer failed'));
     this.token = o.token ?? generateToken();
@@ -151,6 +164,7 @@ export class LiveServer {
         detectEvery: o.detectEvery ?? 2,
         onMiss: o.onMiss ?? 'drop',
         exitWhenIdle: true,
+        ...(service && (o.restorePeers ?? 'spawn') !== 'external' ? { restoreService: service.path } : {}),
       },
     });
     this.metrics = new LiveMetrics(() => {
@@ -181,15 +195,35 @@ export class LiveServer {
   static async create(options: LiveServerOptions): Promise<LiveServer> {
     // Bad restore options fail here, not later in every restore peer.
     const pipeline = parsePortableOptions(options.pipeline ?? {});
-    const server = new LiveServer(options, pipeline);
-    server.#vendorPath = await ensureMediasoupClientBundle(options.cacheDir);
-    await new Promise<void>((resolve, reject) => {
-      server.#http.once('error', reject);
-      server.#http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        server.#http.off('error', reject);
-        resolve();
-      });
+    const log = options.logger ?? silentLogger;
+    const shared = await startSharedRestorer(pipeline, {
+      mode: options.restorePeers === 'external' ? 'off' : (options.sharedRestorer ?? 'auto'),
+      cacheDir: options.cacheDir,
+      budgetMs: options.sharedRestorerBudgetMs,
+      onInfo: (m) => log.info({}, m),
+      onWarning: (m) => log.warn({}, m),
     });
+    log.info({ shared: !!shared.service }, `restorer: ${shared.reason}`);
+    let server: LiveServer;
+    try {
+      server = new LiveServer(options, pipeline, shared.service);
+    } catch (e) {
+      await shared.service?.close();
+      throw e;
+    }
+    try {
+      server.#vendorPath = await ensureMediasoupClientBundle(options.cacheDir);
+      await new Promise<void>((resolve, reject) => {
+        server.#http.once('error', reject);
+        server.#http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+          server.#http.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      await shared.service?.close();
+      throw e;
+    }
     return server;
   }
 
@@ -224,7 +258,7 @@ export class LiveServer {
       s.consumers += c.consumers;
       s.jobs += c.jobs;
     }
-    return { ...s, restorePeerPids: this.#peers.pids(), inlinePeers: this.#peers.inlineCount, workerPid: this.#sfu.workerPid };
+    return { ...s, restorePeerPids: this.#peers.pids(), inlinePeers: this.#peers.inlineCount, workerPid: this.#sfu.workerPid, sharedRestorer: this.#service?.stats() };
   }
 
   /**
@@ -247,6 +281,7 @@ export class LiveServer {
       this.#closed = true;
       for (const s of this.#sessions) s.close(1001, 'server closing');
       await this.#peers.close();
+      await this.#service?.close();
       this.#rooms.closeAll();
       await this.#sfu.close();
       this.#wss.close();

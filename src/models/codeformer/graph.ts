@@ -42,6 +42,13 @@ export type WeightMap = ReadonlyMap<string, Float32Array>;
 
 /** Options for {@link buildCodeFormerGraph}. */
 export interface GraphOptions {
+  /**
+   * Builds the network's input, float32 [N, 3, S, S] in [-1, 1], inside the graph instead of declaring `x`: e.g.
+   * the warp pre-graph (models/warpGraph.ts `warpInto`), so that a whole frame and the faces' matrices go in.
+   */
+  input?: (g: GraphBuilder) => Value;
+  /** Output the result as `restored`, uint8 [N, S, S, 3] RGB (rounded, clamped), instead of float `out`: a quarter of the bytes. */
+  uint8Output?: boolean;
   /** float16 weights and activations (for CUDA); interface stays float32. Default false. */
   fp16?: boolean;
   /** Also output `logits` [N, T, K], `lq_feat` [N, E, h, w] and `top_idx` int64 [N, T], for parity tests. */
@@ -279,7 +286,7 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
     g.op('LayerNormalization', [x, param(`${prefix}.weight`, [d], 'float32'), param(`${prefix}.bias`, [d], 'float32')], { axis: -1, epsilon: f(1e-5) }, { name: prefix });
 
   // ---------------------------------------------------------------- graph
-  const xIn = g.input('x', 'float32', ['N', 3, S, S]);
+  const xIn = options.input ? options.input(g) : g.input('x', 'float32', ['N', 3, S, S]);
   const wIn = call.fixedW === undefined ? g.input('w', 'float32', ['N']) : null;
   let x = fp16 ? cast(xIn, 'float16') : xIn;
 
@@ -383,7 +390,12 @@ export function buildCodeFormerGraph(arch: CodeFormerArch, weights: WeightMap, o
   });
   const out = fp16 ? cast(x, 'float32') : x;
 
-  g.output('out', out, ['N', 3, S, S]);
+  if (options.uint8Output) {
+    // (out + 1) · 127.5 clamped, rounded half up, NHWC: what nchwToCrop does on the host (Math.round). Floor(v + 0.5)
+    // rather than Round (half to even), which ONNX Runtime's WebGPU provider also lacks.
+    const levels = g.op('Floor', [g.op('Add', [g.op('Clip', [g.op('Mul', [g.op('Add', [out, g.scalar(1)]), g.scalar(127.5)]), g.scalar(0), g.scalar(255)]), g.scalar(0.5)])]);
+    g.output('restored', g.op('Cast', [g.op('Transpose', [levels], { perm: [0, 2, 3, 1] })], { to: 2 }, { type: 'uint8' }), ['N', S, S, 3]);
+  } else g.output('out', out, ['N', 3, S, S]);
   if (options.extraOutputs) {
     g.output('logits', logits, ['N', T, arch.codebookSize]);
     g.output('lq_feat', lqFeat, ['N', E, side, side]);
