@@ -81,8 +81,11 @@ export interface RunOptions {
   tracker?: FaceTracker;
   /** Called once with the probed input before the first frame. */
   onStart?: (info: VideoInfo) => void;
-  /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
-  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
+  /**
+   * Called with each frame's tracked faces, in frame order (e.g. a tracks export); with `faceChoice`, also
+   * the faces chosen for restoration.
+   */
+  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined, chosen?: ReadonlySet<Face>) => void;
   /**
    * Which faces are restored (`--faces`, `--min-face`, `--reference`), chosen per track when the component
    * set tracks (a chosen track stays chosen while it is in the picture); the others are left untouched.
@@ -125,6 +128,8 @@ export async function runFile(components: Components, input: string, sink: Frame
   const total = run.duration !== undefined ? Math.max(1, Math.round(run.duration * info.fps)) : info.frameCount;
   let endedBySink = false;
   let facesChosen = 0;
+  /** Faces chosen per frame index, counted when the frame is written (frames prepared past a sink's end are not). */
+  const chosenIn = new Map<number, number>();
   const onAbort = () => failAll(run.signal!.reason ?? new FaceRestoreError('E_CLOSED', 'run aborted'));
   if (run.signal?.aborted) onAbort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
@@ -144,8 +149,8 @@ export async function runFile(components: Components, input: string, sink: Frame
     (async () => {
       for (let f = await decoded.pop(); f; f = await decoded.pop()) {
         const p = await processor.prepare(f);
-        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
-        if (p.choice) facesChosen += p.choice.chosen.size;
+        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame, p.choice?.chosen);
+        if (p.choice) chosenIn.set(p.frame.index, p.choice.chosen.size);
         await prepared.push(p);
       }
       prepared.close();
@@ -181,6 +186,8 @@ export async function runFile(components: Components, input: string, sink: Frame
         times.encode += performance.now() - t;
         stats.frames++;
         stats.faces += item.faces.length;
+        facesChosen += chosenIn.get(item.frame.index) ?? 0;
+        chosenIn.delete(item.frame.index);
         if (item.faces.length) stats.framesWithFaces++;
         if (run.onProgress) {
           const elapsed = (performance.now() - started) / 1000;
