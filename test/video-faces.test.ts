@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFile, type RunOptions } from '../src/apps/file/runFile.ts';
 import { Components } from '../src/engine/components.ts';
+import { FaceChooser } from '../src/engine/faceChoice.ts';
 import type { Box, Face, VideoFrame } from '../src/types.ts';
 import { alignmentFor, cropFootprint } from '../src/compose/align.ts';
 import { runFacerestore } from './helpers/cli.ts';
@@ -30,6 +31,8 @@ class FirstFrames implements FrameSink {
   async abort(): Promise<void> {}
 }
 import { shared } from './helpers/paths.ts';
+import { ffmpeg } from './helpers/media.ts';
+import { tinyEmbeddingModel } from './helpers/tinyModels.ts';
 
 const CLIP = shared('footage/short_hamilton_clip.mp4');
 /** Frames looked at (the sink ends the run after them), from START s: a stretch with two and three faces. */
@@ -135,5 +138,50 @@ describe('face choice on video (per track)', () => {
     const boxes = await runFacerestore(['restore', CLIP, '-o', path.join(tmp, 'x.mp4'), '--draw-boxes']);
     expect(boxes.code).toBe(2);
     expect(boxes.stderr).toMatch(/--draw-boxes works on images only/);
+  });
+
+  it('--reference on a video: a still of the clip\'s own speaker picks every frame\'s face, another person\'s none', async () => {
+    const model = path.join(tmp, 'embed.onnx');
+    await writeFile(model, tinyEmbeddingModel());
+    const clip = shared('footage/retalk_1.mp4');
+    const still = path.join(tmp, 'speaker.png');
+    await ffmpeg('-ss', '0.5', '-i', clip, '-frames:v', '1', still);
+    const withRef = (ref: string) => runFacerestore(['restore', clip, '-o', path.join(tmp, 'ref.mp4'), '--duration', '1', '--preset', 'ultrafast', '--json', '--reference', ref, '--reference-model', model, '--reference-threshold', '0.8']);
+    const same = await withRef(still);
+    expect(same.code, same.stderr).toBe(0);
+    const a = JSON.parse(same.stdout);
+    expect(a.faces).toBeGreaterThan(10);
+    expect(a.facesChosen).toBe(a.faces);
+    const other = await withRef(shared('stills/obama.jpg'));
+    expect(other.code, other.stderr).toBe(0);
+    const b = JSON.parse(other.stdout);
+    expect(b.faces).toBe(a.faces);
+    expect(b.facesChosen).toBe(0);
+  });
+});
+
+describe('FaceChooser', () => {
+  const frame = { index: 0, pts: 0, width: 640, height: 360, data: new Uint8Array(640 * 360 * 1.5), colour: { matrix: 'bt601', range: 'full' } } as VideoFrame;
+  const face = (trackId: number, x: number, size: number): Face => ({
+    trackId, box: { x, y: 100, width: size, height: size }, score: 0.9, fidelity: 0.5,
+    points: [[x + 10, 110], [x + 20, 110], [x + 15, 115], [x + 11, 120], [x + 19, 120]], rawPoints: [[x + 10, 110], [x + 20, 110], [x + 15, 115], [x + 11, 120], [x + 19, 120]],
+  });
+  const ids = (s: Set<Face>) => [...s].map((f) => f.trackId).sort();
+
+  it('keeps a chosen track while it is here, fills a free place by the rule, and chooses each frame alone without tracking', async () => {
+    const c = new FaceChooser({ faces: 'largest' });
+    expect(ids((await c.choose(frame, [face(1, 0, 80), face(2, 200, 60)])).chosen)).toEqual([1]);
+    expect(ids((await c.choose(frame, [face(1, 0, 50), face(2, 200, 90)])).chosen)).toEqual([1]); // 2 grew larger: 1 stays
+    expect(ids((await c.choose(frame, [face(2, 200, 90), face(3, 400, 95)])).chosen)).toEqual([3]); // 1 left: the largest now
+    const two = new FaceChooser({ faces: 2, minFace: 40 });
+    expect(ids((await two.choose(frame, [face(1, 0, 80), face(2, 200, 60), face(3, 400, 30)])).chosen)).toEqual([1, 2]);
+    const r = await two.choose(frame, [face(1, 0, 80), face(2, 200, 30), face(3, 400, 70)]);
+    expect(r.sized.map((f) => f.trackId)).toEqual([1, 3]); // 2 fell under --min-face
+    expect(ids(r.chosen)).toEqual([1, 3]);
+    const alone = new FaceChooser({ faces: 'largest', byTrack: false });
+    await alone.choose(frame, [face(1, 0, 80), face(2, 200, 60)]);
+    expect(ids((await alone.choose(frame, [face(1, 0, 50), face(2, 200, 90)])).chosen)).toEqual([2]);
+    expect(new FaceChooser({}).choosesAll).toBe(true);
+    expect(new FaceChooser({ minFace: 1 }).choosesAll).toBe(false);
   });
 });
