@@ -6,6 +6,8 @@ export const ERROR_EXIT_CODES = {
   E_PROBE: 3,
   E_NO_VIDEO: 3,
   E_DECODE: 3,
+  /** A reference photo (`--reference`) in which no face is found. */
+  E_NO_FACE: 3,
   E_MODEL_MISSING: 4,
   E_MODEL_INVALID: 4,
   E_MODEL_CONTRACT: 4,

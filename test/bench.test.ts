@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLoopClipArgs, buildScaleClipArgs, buildTranscodeArgs } from '../src/apps/bench/benchArgs.ts';
+import { buildLoopClipArgs, buildScaleClipArgs, buildStillArgs, buildTranscodeArgs } from '../src/apps/bench/benchArgs.ts';
 import { ChildCpuMeter } from '../src/apps/bench/childCpu.ts';
 import { median, medianFigures, perFrameFigures } from '../src/apps/bench/stats.ts';
 import { addPipelineFlags, pipelineFlagsFromOptions, pipelineOptionsFromFlags } from '../src/apps/cli/pipelineFlags.ts';
@@ -116,6 +116,12 @@ describe('bench ffmpeg argument builders', () => {
     ]);
   });
 
+  it('takes one still at a time as an image', () => {
+    expect(buildStillArgs({ input: 'a.mp4', output: '/t/s.jpg', seconds: 1.25 })).toEqual([
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-ss', '1.25', '-i', 'a.mp4', '-frames:v', '1', '-q:v', '2', '-y', '/t/s.jpg',
+    ]);
+  });
+
   it('loops the input to the requested length', () => {
     const args = buildLoopClipArgs({ input: 'a.mp4', output: 'l.mp4', seconds: 600 });
     expect(args.slice(5, 11)).toEqual(['-stream_loop', '-1', '-i', 'a.mp4', '-t', '600']);
@@ -157,7 +163,7 @@ describe('facerestore bench --json', () => {
       [
         repo('bin/facerestore.mjs'), 'bench', '--json', shared('footage/retalk_2.mp4'), '--model', model, '--duration', '1',
         '--sizes', '320x180,640x360', '--repeats', '1', '--memory', 'none', '--batches', '1,4', '--faces', '4', '--preset', 'ultrafast',
-        '--detect-every', '2', '--fidelity-mode', 'auto', '--fidelity-override', '1=0.25',
+        '--detect-every', '2', '--fidelity-mode', 'auto', '--fidelity-override', '1=0.25', '--photos', '2', '--photo-repeats', '1',
       ],
       { maxBuffer: 16 << 20 },
     );
@@ -199,12 +205,23 @@ describe('facerestore bench --json', () => {
     for (const t of r.restorer.throughput) for (const k of ['faces', 'seconds', 'facesPerSecond', 'secondsPerFace']) positive(t[k], `throughput.${k}`);
     expect(r.memory).toBeUndefined();
     positive(r.machine.cpus, 'machine.cpus');
+    // Photo throughput on two stills taken from the clip: the restorer's pass and a pass with none.
+    expect(r.photos).toMatchObject({ source: 'clip frames', repeats: 1, sizes: ['844x844', '844x844'] });
+    expect(r.photos.passes.map((p: { restorer: string }) => p.restorer)).toEqual([expect.stringMatching(/onnx:tiny\.onnx/), expect.stringMatching(/^none/)]);
+    for (const p of r.photos.passes) {
+      expect(p.images).toBe(2);
+      for (const k of ['faces', 'seconds', 'imagesPerSecond', 'facesPerSecond']) positive(p[k], `photos.${k}`);
+      expect(p.imagesPerSecond).toBeCloseTo(p.images / p.seconds, 9);
+      expect(p.facesPerSecond).toBeCloseTo(p.faces / p.seconds, 9);
+    }
+    expect(r.photos.passes[0].restored).toBe(r.photos.passes[0].faces);
+    expect(r.photos.passes[1].restored).toBe(0);
   });
 
   it('measures peak memory on looped clips of two lengths at the clip size', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [repo('bin/facerestore.mjs'), 'bench', '--json', shared('footage/retalk_2.mp4'), '--restorer', 'none', '--duration', '0.5', '--repeats', '1', '--memory', '1,2', '--batches', '1', '--preset', 'ultrafast'],
+      [repo('bin/facerestore.mjs'), 'bench', '--json', shared('footage/retalk_2.mp4'), '--restorer', 'none', '--duration', '0.5', '--repeats', '1', '--memory', '1,2', '--batches', '1', '--preset', 'ultrafast', '--photos', '0'],
       { maxBuffer: 16 << 20 },
     );
     const r = JSON.parse(stdout);
@@ -212,6 +229,7 @@ describe('facerestore bench --json', () => {
     expect(r.memory.map((m: { clipSeconds: number }) => m.clipSeconds)).toEqual([1, 2]);
     for (const m of r.memory) for (const k of ['peakRssMB', 'frames', 'seconds']) positive(m[k], `memory.${k}`);
     expect(r.memory[1].frames).toBeGreaterThan(r.memory[0].frames);
+    expect(r.photos).toBeUndefined();
     expect(r.memoryRatio).toBeCloseTo(r.memory[1].peakRssMB / r.memory[0].peakRssMB, 9);
   });
 

@@ -11,10 +11,13 @@ import { alignmentAtScale, alignmentAtScaleBoth, type FrameUpscaler } from './up
 import { CROP_SIZE } from '../types.ts';
 import type { AlignedFace, AnalyzedFrame, Box, Face, StageTimes, VideoFrame } from '../types.ts';
 import { StageCpuMeter } from '../util/cpuMeter.ts';
+import type { FaceChoiceResult, FaceChooser } from './faceChoice.ts';
 
 /** A frame with its faces aligned and cropped, waiting for restoration (no crops without a restorer: nothing would read them). */
 export interface PreparedFrame extends AnalyzedFrame {
   aligned: AlignedFace[];
+  /** With a face chooser: which faces it chose (only those are aligned). */
+  choice?: FaceChoiceResult;
 }
 
 /** Optional work around restoration (file mode flags). */
@@ -34,6 +37,8 @@ export interface FaceProcessorExtras {
    * composite) and is pasted within the mask's feathered band only. Other faces take the normal path.
    */
   inpaint?: { restorer: Restorer; mask: FrameMask };
+  /** `--faces`, `--min-face`, `--reference`: only the faces it chooses are aligned and restored. */
+  chooser?: FaceChooser;
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -61,12 +66,14 @@ export class FaceProcessor {
   readonly colorizer: FaceProcessorExtras['colorizer'];
   readonly inpaint: FaceProcessorExtras['inpaint'];
   readonly faceUpsample: boolean;
+  readonly chooser: FaceChooser | undefined;
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
     this.faceUpsample = !!extras.faceUpsample && !!extras.upscaler?.upscaleCrops;
     this.colorizer = extras.colorizer;
     this.inpaint = extras.inpaint;
+    this.chooser = extras.chooser && !extras.chooser.choosesAll ? extras.chooser : undefined;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -113,16 +120,18 @@ export class FaceProcessor {
     }
     this.times.detect += performance.now() - t;
     t = performance.now();
+    const choice = this.chooser ? await this.chooser.choose(frame, faces) : undefined;
+    c = cpu.now();
     // Without a restorer nothing reads the crops: no warp at all.
     const aligned: AlignedFace[] = this.restorer
-      ? faces.map((face) => {
+      ? faces.filter((face) => !choice || choice.chosen.has(face)).map((face) => {
           const toCrop = alignmentFor(face.points);
           return { face, toCrop, crop: this.#frameWarp ? NO_CROP : warpToCrop(frame, toCrop) };
         })
       : [];
     cpu.add('align', c);
     this.times.align += performance.now() - t;
-    return { frame, faces, aligned };
+    return choice ? { frame, faces, aligned, choice } : { frame, faces, aligned };
   }
 
   /**

@@ -52,3 +52,20 @@ export function tinyRestorerExpected(crop: Uint8Array, w: number | null): Uint8A
   }
   return out;
 }
+
+/**
+ * A tiny deterministic face-embedding model (ArcFace-shaped contract: float32 [N,3,112,112] → [N,192]):
+ * the aligned face averaged over 14×14 blocks (an 8×8 thumbnail per channel), minus its mean. Its cosine
+ * similarity is the normalised correlation of two aligned faces' thumbnails: crude, but it tells a face
+ * from itself in another photo apart from another person's in a test.
+ */
+export function tinyEmbeddingModel(o: { batch?: 'dynamic' | 1 } = {}): Uint8Array {
+  const g = new GraphBuilder();
+  const n = o.batch === 1 ? 1 : 'N';
+  const x = g.input('input', 'float32', [n, 3, 112, 112]);
+  const pooled = g.op('AveragePool', [x], { kernel_shape: [14, 14], strides: [14, 14] });
+  const flat = g.op('Flatten', [pooled], { axis: 1 });
+  const mean = g.op('ReduceMean', [flat, g.int64([1])], { keepdims: 1 });
+  g.output('embedding', g.op('Sub', [flat, mean]), [n, 192]);
+  return g.encode({ graphName: 'tiny_embedding' });
+}

@@ -10,7 +10,8 @@ import { toPortableOptions, type PipelineOptionsInput, type PortableOptions } fr
 import type { RunSummary } from '../file/pipeline.ts';
 import { pipelineFlagsFromOptions } from '../cli/pipelineFlags.ts';
 import { ChildRunner } from '../../util/process.ts';
-import { buildLoopClipArgs, buildScaleClipArgs, buildTranscodeArgs } from './benchArgs.ts';
+import { buildLoopClipArgs, buildScaleClipArgs, buildStillArgs, buildTranscodeArgs } from './benchArgs.ts';
+import { measurePhotos, type PhotoReport } from './photos.ts';
 import { ChildCpuMeter } from './childCpu.ts';
 import { median, medianFigures, perFrameFigures, ratio } from './stats.ts';
 import { measureRestorer, type ThroughputFigure } from './throughput.ts';
@@ -39,6 +40,13 @@ export interface BenchOptions {
   batches?: number[];
   /** Restorer throughput: faces per batch size measured (at least one batch). Default 16. */
   facesPerBatchSize?: number;
+  /**
+   * Photo throughput: these still images, or (when absent) `photoCount` frames taken from the clip as JPEGs.
+   * `photoCount` 0 skips it. Default 4 frames, each timed `photoRepeats` times (default 3).
+   */
+  photos?: string[];
+  photoCount?: number;
+  photoRepeats?: number;
   /** Pipeline options: the measured child runs get every portable one as flags; the in-process restorer run uses them too. */
   pipeline: PipelineOptionsInput;
   encoder?: { codec: string; preset: string; crf: number };
@@ -83,6 +91,8 @@ export interface BenchReport {
   sizes: SizeReport[];
   restorer: { name: string; throughput: ThroughputFigure[] };
   memory: Array<{ clipSeconds: number; frames: number; seconds: number; peakRssMB: number }> | undefined;
+  /** Images/s and faces/s of restore on stills, with the restorer and with none; undefined when skipped. */
+  photos: PhotoReport | undefined;
   /** Peak RSS of the longest memory run over the shortest (flat memory keeps this near 1). */
   memoryRatio: number | undefined;
 }
@@ -163,6 +173,23 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     o.onInfo?.('restorer throughput');
     const restorer = await measureRestorer(o.pipeline, o.batches ?? [1, 4, 16], o.facesPerBatchSize ?? 16);
 
+    let photos: PhotoReport | undefined;
+    const stillCount = o.photos?.length ? 0 : (o.photoCount ?? 4);
+    if (o.photos?.length || stillCount > 0) {
+      o.onInfo?.('photo throughput');
+      let files = o.photos ?? [];
+      if (!o.photos?.length) {
+        const span = o.duration ?? info.frameCount / info.fps;
+        files = [];
+        for (let i = 0; i < stillCount; i++) {
+          const still = path.join(tmp, `still-${i}.jpg`);
+          await ffmpegRun(ffmpeg, buildStillArgs({ input: o.input, output: still, seconds: round3((span * (i + 0.5)) / stillCount) }));
+          files.push(still);
+        }
+      }
+      photos = await measurePhotos(o.pipeline, files, tmp, Math.max(1, o.photoRepeats ?? 3), o.photos?.length ? 'given' : 'clip frames');
+    }
+
     let memory: BenchReport['memory'];
     const lengths = o.memorySeconds ?? [10, 60];
     if (lengths.length > 0) {
@@ -186,6 +213,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       sizes: sizeReports,
       restorer,
       memory,
+      photos,
       memoryRatio: memory && memory.length > 1 ? memory[memory.length - 1]!.peakRssMB / memory[0]!.peakRssMB : undefined,
     };
   } finally {

@@ -41,3 +41,12 @@ export function buildScaleClipArgs(o: { input: string; output: string; width: nu
     '-f', 'mp4', '-y', o.output,
   ];
 }
+
+/** One frame of `input` at `seconds` as a still image (`output`'s extension names the format), for the photo throughput. */
+export function buildStillArgs(o: { input: string; output: string; seconds: number }): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+    '-ss', String(o.seconds), '-i', o.input, '-frames:v', '1', '-q:v', '2',
+    '-y', o.output,
+  ];
+}

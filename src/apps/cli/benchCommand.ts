@@ -32,7 +32,7 @@ function sizeList(value: string): FrameSize[] {
 export function registerBench(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('bench')
-    .description('measure the overhead over a bare ffmpeg transcode (wall and CPU) per frame size, per-stage figures, restorer faces/s and peak memory; prints JSON (live figures: node bench/live-latency.ts)')
+    .description('measure the overhead over a bare ffmpeg transcode (wall and CPU) per frame size, per-stage figures, restorer faces/s, photo images/s and faces/s, and peak memory; prints JSON (live figures: node bench/live-latency.ts)')
     .argument('[input]', 'clip to measure (default: the demo clip made by set-up)')
     .option('--json', 'JSON output (the only format; accepted for scripts)')
     .option('--duration <seconds>', 'measure only this much of the clip end to end', numberIn(0.01, 1e6))
@@ -41,6 +41,9 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .option('--memory <seconds,...>', 'clip lengths for the memory-versus-length runs ("none" to skip)', numberList, [10, 60])
     .option('--batches <n,...>', 'restorer batch sizes to measure', numberList, [1, 4, 16])
     .option('--faces <n>', 'faces per batch size in the restorer measurement', numberIn(1, 1e5, true), 16)
+    .option('--photos <n>', 'photo throughput on n stills taken from the clip (0 to skip)', numberIn(0, 100, true), 4)
+    .option('--photo <file...>', 'photo throughput on these images instead')
+    .option('--photo-repeats <n>', 'timed runs of each photo', numberIn(1, 100, true), 3)
     .option('--codec <name>', 'encoder for both the pipeline and the ffmpeg baseline', 'libx264')
     .option('--preset <name>', 'encoder preset', 'medium')
     .option('--crf <n>', 'encoder quality', numberIn(0, 63, true), 18);
@@ -55,6 +58,9 @@ export function registerBench(program: Command, ctx: CliContext): void {
       memorySeconds: flags.memory as number[],
       batches: flags.batches as number[],
       facesPerBatchSize: flags.faces as number,
+      photos: flags.photo as string[] | undefined,
+      photoCount: flags.photos as number,
+      photoRepeats: flags.photoRepeats as number,
       pipeline: pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env),
       encoder: { codec: flags.codec as string, preset: flags.preset as string, crf: flags.crf as number },
       ffmpegPath: ctx.env.ffmpegPath,

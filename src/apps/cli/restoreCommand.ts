@@ -15,6 +15,9 @@ import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
 import { PROGRESS_MODES, progressModeFromFlags, progressReporter } from './progress.ts';
 import { sha256File } from '../../models/checkpoint.ts';
 import { VERSION } from './version.ts';
+import { DEFAULT_REFERENCE_THRESHOLD, type ReferenceFace } from '../../engine/faceChoice.ts';
+import { loadReference } from '../file/reference.ts';
+import type { Pipeline } from '../file/pipeline.ts';
 
 /** `facerestore restore in -o out`: the offline file job. */
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -35,14 +38,21 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--no-progress', 'same as --progress none')
     .option('--recursive', 'folder input: also the folders inside it')
     .option('--overwrite', 'folder input: redo outputs that already exist (default: skip them)')
-    .option('--faces <which>', 'images: which faces to restore: all | largest | center | N (the N largest)', parseFaces, 'all')
-    .option('--min-face <px>', 'images: leave faces smaller than this (box side, pixels) alone', numberIn(0, 1e5), 0)
+    .option('--faces <which>', 'which faces to restore: all | largest | center | N (the N largest); on video chosen per track', parseFaces, 'all')
+    .option('--min-face <px>', 'leave faces smaller than this (box side, pixels) alone', numberIn(0, 1e5), 0)
+    .option('--reference <photo>', 'restore only faces that look like the largest face of this photo (needs --reference-model)')
+    .option('--reference-model <onnx>', 'face-embedding ONNX model for --reference (ArcFace-style: float32 [N,3,112,112] RGB in [-1,1] → a vector)')
+    .option('--reference-threshold <t>', 'cosine similarity from which a face counts as the reference person', numberIn(-1, 1), DEFAULT_REFERENCE_THRESHOLD)
     .option('--draw-boxes', 'images: draw each detection (box, track id, w; green restored, red not) into the output')
     .option('--has-aligned', 'images: the input is a 512×512 aligned face crop; no detection, the whole crop is restored');
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
     const output = flags.output as string;
     if (path.resolve(output) === path.resolve(input)) throw new FaceRestoreError('E_USAGE', 'the output must not be the input file');
     const imageFlags: ImageRunOptions = { faces: flags.faces as FaceSelection, minFace: flags.minFace as number, drawBoxes: !!flags.drawBoxes, hasAligned: !!flags.hasAligned, onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`) };
+    if (!!flags.reference !== !!flags.referenceModel) {
+      throw new FaceRestoreError('E_USAGE', flags.reference ? '--reference needs --reference-model <onnx> (a face-embedding model; none ships with facerestore)' : '--reference-model needs --reference <photo>');
+    }
+    if (flags.reference && flags.hasAligned) throw new FaceRestoreError('E_USAGE', '--reference does not apply to --has-aligned crops (no detection)');
     const isFolder = (await stat(input).catch(() => undefined))?.isDirectory() ?? false;
     if (isFolder || isImagePath(input)) {
       if (!isFolder && !isImageOutputPath(output)) {
@@ -52,21 +62,25 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
         onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
       });
+      let reference: ReferenceFace | undefined;
       try {
         ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${pipeline.detector.name}\n`);
+        reference = await referenceFromFlags(pipeline, flags, ctx);
+        imageFlags.reference = reference;
         if (!isFolder) {
           const summary = await runImage(pipeline.components, input, output, imageFlags);
           if (flags.json) ctx.stdout(JSON.stringify(summary, null, 2) + '\n');
           else ctx.stderr(`facerestore: wrote ${output}: ${summary.restored} of ${summary.detected} faces restored, ${summary.width}×${summary.height}, ${summary.seconds.toFixed(2)} s\n`);
           return;
         }
-        if (flags.faces !== 'all' || (flags.minFace as number) > 0 || flags.drawBoxes || flags.hasAligned) {
-          ctx.stderr('facerestore: warning: --faces, --min-face, --draw-boxes and --has-aligned apply to the folder\'s images only; its videos get every face\n');
+        if (flags.drawBoxes || flags.hasAligned) {
+          ctx.stderr('facerestore: warning: --draw-boxes and --has-aligned apply to the folder\'s images only\n');
         }
         const summary = await runFolder(pipeline, input, output, {
           recursive: !!flags.recursive,
           overwrite: !!flags.overwrite,
           image: imageFlags,
+          video: { faceChoice: { faces: imageFlags.faces, minFace: imageFlags.minFace, reference } },
           encode: { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: !!flags.deterministic },
           onFile: (r) => ctx.stderr(`facerestore: ${r.status === 'failed' ? 'FAILED' : r.status} ${path.relative(input, r.input)}${r.error ? `: ${r.error.code}: ${r.error.message}` : r.status === 'done' ? ` (${r.faces} faces)` : ''}\n`),
         });
@@ -75,12 +89,12 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         if (summary.failed > 0) throw new FaceRestoreError('E_SOME_FAILED', `${summary.failed} of ${summary.files.length} files failed`);
         return;
       } finally {
+        await reference?.embedder.close();
         await pipeline.close();
       }
     }
     if (isImageOutputPath(output)) throw new FaceRestoreError('E_USAGE', `cannot write an image (${output}) from a video input (${input}); give a video output such as out.mp4`);
     for (const f of ['drawBoxes', 'hasAligned'] as const) if (flags[f]) throw new FaceRestoreError('E_USAGE', `--${f === 'drawBoxes' ? 'draw-boxes' : 'has-aligned'} works on images only so far`);
-    if (flags.faces !== 'all' || (flags.minFace as number) > 0) throw new FaceRestoreError('E_USAGE', '--faces and --min-face work on images (and folders of images) only so far');
     flags.codec = await checkVideoOutput(output, {
       codec: flags.codec as string,
       codecIsDefault: cmd.getOptionValueSource('codec') === 'default',
@@ -93,8 +107,12 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     });
     const mode = progressModeFromFlags(flags.progress);
     const bar = progressReporter(flags.json && mode === 'auto' ? 'none' : mode, ctx.stderr);
+    let reference: ReferenceFace | undefined;
     try {
       ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${pipeline.detector.name}\n`);
+      reference = await referenceFromFlags(pipeline, flags, ctx);
+      const choosing = flags.faces !== 'all' || (flags.minFace as number) > 0 || !!reference;
+      const faceChoice = choosing ? { faces: flags.faces as FaceSelection, minFace: flags.minFace as number, reference } : undefined;
       const controller = new AbortController();
       const onSignal = () => controller.abort(new FaceRestoreError('E_CLOSED', 'interrupted'));
       process.once('SIGINT', onSignal);
@@ -105,7 +123,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
           input,
           output,
           { codec: flags.codec as string, crf: flags.crf as number, preset: flags.preset as string, deterministic: !!flags.deterministic },
-          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined, onStart: tracks?.onStart, onTracked: tracks?.onTracked },
+          { onProgress: bar.update, signal: controller.signal, start: flags.start as number | undefined, duration: flags.duration as number | undefined, onStart: tracks?.onStart, onTracked: tracks?.onTracked, faceChoice },
         ).catch(async (e) => {
           await tracks?.discard();
           throw e;
@@ -137,8 +155,23 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       }
     } finally {
       bar.stop();
+      await reference?.embedder.close();
       await pipeline.close();
     }
+  });
+}
+
+/** The reference face of `--reference` / `--reference-model`, or undefined without them. */
+async function referenceFromFlags(pipeline: Pipeline, flags: Record<string, unknown>, ctx: CliContext): Promise<ReferenceFace | undefined> {
+  if (!flags.reference) return undefined;
+  return loadReference(pipeline.detector, {
+    photo: flags.reference as string,
+    model: flags.referenceModel as string,
+    threshold: flags.referenceThreshold as number,
+    device: pipeline.options.device,
+    intraOpThreads: pipeline.options.threads,
+    onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
+    onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
   });
 }
 

@@ -10,6 +10,7 @@ import { readMaskImage } from '../../ingest/maskImage.ts';
 import { frameMask } from '../../compose/inpaintMask.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
 import type { Components } from '../../engine/components.ts';
+import { FaceChooser, type FaceChoiceOptions } from '../../engine/faceChoice.ts';
 
 /** Progress report, sent after each frame the sink takes. */
 export interface Progress {
@@ -63,6 +64,8 @@ export interface RunSummary {
   cpuMsPerFrame: StageCpu & { offMain: number; ffmpegDecode: number; ffmpegEncode: number; total: number };
   /** Peak resident memory of this process so far, MiB. */
   peakRssMB: number;
+  /** With `faceChoice`: faces chosen for restoration, summed over frames (`faces` counts every face). */
+  facesChosen?: number;
 }
 
 /** Per-run options. */
@@ -78,8 +81,16 @@ export interface RunOptions {
   tracker?: FaceTracker;
   /** Called once with the probed input before the first frame. */
   onStart?: (info: VideoInfo) => void;
-  /** Called with each frame's tracked faces, in frame order (e.g. a tracks export). */
-  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined) => void;
+  /**
+   * Called with each frame's tracked faces, in frame order (e.g. a tracks export); with `faceChoice`, also
+   * the faces chosen for restoration.
+   */
+  onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined, chosen?: ReadonlySet<Face>) => void;
+  /**
+   * Which faces are restored (`--faces`, `--min-face`, `--reference`), chosen per track when the component
+   * set tracks (a chosen track stays chosen while it is in the picture); the others are left untouched.
+   */
+  faceChoice?: Omit<FaceChoiceOptions, 'byTrack'>;
 }
 
 /** Reason the upstream stages are stopped with once the sink has all it needs (never surfaces). */
@@ -107,7 +118,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint, chooser: run.faceChoice ? new FaceChooser({ ...run.faceChoice, byTrack: o.track }) : undefined });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -116,6 +127,9 @@ export async function runFile(components: Components, input: string, sink: Frame
   const stats = { frames: 0, faces: 0, framesWithFaces: 0 };
   const total = run.duration !== undefined ? Math.max(1, Math.round(run.duration * info.fps)) : info.frameCount;
   let endedBySink = false;
+  let facesChosen = 0;
+  /** Faces chosen per frame index, counted when the frame is written (frames prepared past a sink's end are not). */
+  const chosenIn = new Map<number, number>();
   const onAbort = () => failAll(run.signal!.reason ?? new FaceRestoreError('E_CLOSED', 'run aborted'));
   if (run.signal?.aborted) onAbort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
@@ -135,7 +149,8 @@ export async function runFile(components: Components, input: string, sink: Frame
     (async () => {
       for (let f = await decoded.pop(); f; f = await decoded.pop()) {
         const p = await processor.prepare(f);
-        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
+        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame, p.choice?.chosen);
+        if (p.choice) chosenIn.set(p.frame.index, p.choice.chosen.size);
         await prepared.push(p);
       }
       prepared.close();
@@ -171,6 +186,8 @@ export async function runFile(components: Components, input: string, sink: Frame
         times.encode += performance.now() - t;
         stats.frames++;
         stats.faces += item.faces.length;
+        facesChosen += chosenIn.get(item.frame.index) ?? 0;
+        chosenIn.delete(item.frame.index);
         if (item.faces.length) stats.framesWithFaces++;
         if (run.onProgress) {
           const elapsed = (performance.now() - started) / 1000;
@@ -231,6 +248,7 @@ export async function runFile(components: Components, input: string, sink: Frame
     childCpuMs,
     cpuMsPerFrame: perFrame(stageCpuMs, offMainCpuMs, childCpuMs, stats.frames),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    ...(processor.chooser ? { facesChosen } : {}),
   };
 }
 

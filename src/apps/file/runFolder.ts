@@ -7,6 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError, serializeError } from '../../errors.ts';
 import type { Pipeline } from './pipeline.ts';
+import type { RunOptions } from './runFile.ts';
 import type { FileSinkOptions } from '../../stream/fileSink.ts';
 import { isImagePath, runImage, type ImageRunOptions } from './runImage.ts';
 
@@ -18,6 +19,8 @@ export interface FolderRunOptions {
   overwrite?: boolean;
   image?: ImageRunOptions;
   encode?: Omit<FileSinkOptions, 'output'>;
+  /** Per-run options of the folder's videos (e.g. `faceChoice`). */
+  video?: RunOptions;
   /** Called once per file as it finishes (or is skipped, or fails). */
   onFile?: (r: FolderFileResult) => void;
 }
@@ -81,7 +84,7 @@ export async function runFolder(pipeline: Pipeline, input: string, output: strin
     else {
       try {
         if (kind === 'image') r.faces = (await runImage(pipeline.components, src, r.output, o.image)).restored;
-        else r.faces = (await pipeline.restoreFile(src, r.output, o.encode)).faces;
+        else r.faces = (await pipeline.restoreFile(src, r.output, o.encode, o.video)).faces;
       } catch (e) {
         r.status = 'failed';
         const p = serializeError(e);

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { FaceRestoreError } from '../../errors.ts';
 import type { Components } from '../../engine/components.ts';
 import { emptyStageTimes, FaceProcessor } from '../../engine/faceProcessor.ts';
+import { FaceChooser, type FaceSelection, type ReferenceFace } from '../../engine/faceChoice.ts';
 import { CROP_SIZE, type Box, type Face, type VideoFrame } from '../../types.ts';
 import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { i420FromRgbSamples, i420Layout, lumaOf, yuvCoefficients, type YuvColour } from '../../util/yuv.ts';
@@ -29,13 +30,14 @@ export function isImageOutputPath(file: string): boolean {
   return path.extname(file).toLowerCase() in OUTPUT_FORMATS;
 }
 
-/** Which detected faces are restored. `N` (a number): the N largest. */
-export type FaceSelection = 'all' | 'largest' | 'center' | number;
+export { selectFaces, type FaceSelection } from '../../engine/faceChoice.ts';
 
 export interface ImageRunOptions {
   faces?: FaceSelection;
   /** Faces whose box is narrower and shorter than this many pixels are left alone. */
   minFace?: number;
+  /** Restore only faces that look like this reference face (cosine similarity of embeddings). */
+  reference?: ReferenceFace;
   /** Draw each detected face's box, track id and w into the output (selected faces green, others red). */
   drawBoxes?: boolean;
   /** The input is a 512×512 aligned face crop: no detection, the whole crop is restored. */
@@ -56,6 +58,8 @@ export interface ImageSummary {
   restored: number;
   /** The restored faces' boxes (input pixels). */
   boxes: Box[];
+  /** Every face detected (after --min-face): its box, whether it was restored, its similarity to the reference. */
+  faces: Array<{ box: Box; restored: boolean; similarity?: number }>;
   /** What was converted on reading (e.g. `CMYK → sRGB`, `16-bit → 8-bit`); empty when nothing. */
   converted: string[];
   alpha: boolean;
@@ -143,19 +147,6 @@ function applyChanged(rgb: Uint8Array, before: Uint8Array, after: VideoFrame, bo
   }
 }
 
-/** The faces to restore, by `selection`, from those detected (already filtered by size). */
-export function selectFaces(faces: readonly Face[], selection: FaceSelection, width: number, height: number): Set<Face> {
-  const area = (f: Face) => f.box.width * f.box.height;
-  if (selection === 'all') return new Set(faces);
-  if (selection === 'center') {
-    const d = (f: Face) => Math.hypot(f.box.x + f.box.width / 2 - width / 2, f.box.y + f.box.height / 2 - height / 2);
-    const best = [...faces].sort((a, b) => d(a) - d(b))[0];
-    return new Set(best ? [best] : []);
-  }
-  const n = selection === 'largest' ? 1 : selection;
-  return new Set([...faces].sort((a, b) => area(b) - area(a)).slice(0, n));
-}
-
 /** SVG boxes with `#id w=…` labels, for `--draw-boxes`. */
 function boxesSvg(width: number, height: number, faces: readonly Face[], chosen: Set<Face>): Buffer {
   const line = Math.max(2, Math.round(Math.min(width, height) / 300));
@@ -207,6 +198,7 @@ export async function runImage(components: Components, input: string, output: st
   let detected = 0;
   let restoredCount = 0;
   let boxes: Box[] = [];
+  let faces: ImageSummary['faces'] = [];
   let overlay: Buffer | undefined;
   if (o.hasAligned) {
     if (img.width !== CROP_SIZE || img.height !== CROP_SIZE) {
@@ -219,22 +211,26 @@ export async function runImage(components: Components, input: string, output: st
       restoredCount = 1;
       boxes = [{ x: 0, y: 0, width: CROP_SIZE, height: CROP_SIZE }];
     }
+    faces = [{ box: { x: 0, y: 0, width: CROP_SIZE, height: CROP_SIZE }, restored: restoredCount === 1 }];
   } else {
     const frame = i420FromRgbImage(img.rgb, img.width, img.height);
     const before = frame.data.slice();
-    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false);
+    const chooser = new FaceChooser({ faces: o.faces ?? 'all', minFace: o.minFace ?? 0, reference: o.reference, byTrack: false });
+    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, { chooser });
     const prepared = await processor.prepare(frame);
-    const min = o.minFace ?? 0;
-    const sized = prepared.faces.filter((f) => Math.max(f.box.width, f.box.height) >= min);
+    const sized = prepared.choice?.sized ?? prepared.faces;
+    const chosen = prepared.choice?.chosen ?? new Set(prepared.faces);
     detected = sized.length;
-    const chosen = selectFaces(sized, o.faces ?? 'all', img.width, img.height);
-    const aligned = prepared.aligned.filter((a) => chosen.has(a.face));
-    const [composed] = await processor.compose([{ ...prepared, aligned }]);
+    const [composed] = await processor.compose([prepared]);
     restoredCount = composed!.changed.length;
     boxes = [...chosen].map((f) => f.box);
+    faces = sized.map((f) => {
+      const s = prepared.choice?.similarity.get(f);
+      return { box: f.box, restored: chosen.has(f) && !!restorer, ...(s !== undefined ? { similarity: Math.round(s * 1e4) / 1e4 } : {}) };
+    });
     applyChanged(img.rgb, before, composed!.frame, composed!.changed);
     if (o.drawBoxes) overlay = boxesSvg(img.width, img.height, prepared.faces, chosen);
   }
   await writeImage(output, img, overlay, o.quality ?? 95);
-  return { input, output, width: img.width, height: img.height, detected, restored: restoredCount, boxes, converted: img.converted, alpha: !!img.alpha, seconds: (performance.now() - t0) / 1000 };
+  return { input, output, width: img.width, height: img.height, detected, restored: restoredCount, boxes, faces, converted: img.converted, alpha: !!img.alpha, seconds: (performance.now() - t0) / 1000 };
 }
