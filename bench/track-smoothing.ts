@@ -25,6 +25,8 @@ import type { FaceDetector } from '../src/detect/detector.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
+import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
+import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
 import { i420FromRgb } from '../test/helpers/media.ts';
 
 /** Packed RGB24 → an I420 frame (BT.601 limited range, the frames' default), what detectors and trackers take. */
@@ -168,6 +170,10 @@ export async function loadStill(file: string, scale: number, pad: number): Promi
 export interface SeriesMetrics {
   /** RMS over frames and points of the landmark error, px. */
   rmsPx: number;
+  /** RMS error per point (FivePoints order: eye left, eye right, nose, mouth left, mouth right), px. */
+  rmsPerPointPx: number[];
+  /** Mean error vector per point (systematic offset), px: [dx, dy] per point. */
+  biasPerPointPx: Array<[number, number]>;
   /** The same as a fraction of the true inter-ocular distance (per frame). */
   rmsIod: number;
   /** RMS of the frame-to-frame change of the error vector (step frame excluded), px. */
@@ -221,6 +227,9 @@ export function seriesMetrics(
   let se = 0;
   let seIod = 0;
   let n = 0;
+  const sePt = new Float64Array(5);
+  const sumPt = new Float64Array(10);
+  let nPt = 0;
   let sj = 0;
   let sjIod = 0;
   let nj = 0;
@@ -245,7 +254,11 @@ export function seriesMetrics(
       se += d2;
       seIod += d2 / (iod * iod);
       n++;
+      sePt[i]! += d2;
+      sumPt[2 * i]! += e[2 * i]!;
+      sumPt[2 * i + 1]! += e[2 * i + 1]!;
     }
+    nPt++;
     const D = stepDisplacement[Math.max(0, t - stepAt)];
     if (D !== undefined) {
       let along = 0;
@@ -285,6 +298,8 @@ export function seriesMetrics(
   for (let k = -3; k <= 8; k++) stepResidual.push(residual[stepAt + k] ?? NaN);
   return {
     rmsPx: Math.sqrt(se / n),
+    rmsPerPointPx: Array.from(sePt, (v) => Math.sqrt(v / Math.max(1, nPt))),
+    biasPerPointPx: Array.from({ length: 5 }, (_, i) => [sumPt[2 * i]! / Math.max(1, nPt), sumPt[2 * i + 1]! / Math.max(1, nPt)] as [number, number]),
     rmsIod: Math.sqrt(seIod / n),
     jitterPx: Math.sqrt(sj / Math.max(1, nj)),
     jitterIod: Math.sqrt(sjIod / Math.max(1, nj)),
@@ -317,6 +332,11 @@ export interface MotionResult {
 /** Options of runSmoothingBench. */
 export interface SmoothingBenchOptions {
   detector: FaceDetector;
+  /**
+   * Detector whose points on the still are the truth (default `detector`): one truth for several detectors
+   * measures their offsets from it, not only their consistency under motion.
+   */
+  truthDetector?: FaceDetector;
   /** Frames per motion. Default 300. */
   frames?: number;
   /** Frame of the step. Default frames / 2. */
@@ -370,7 +390,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   const faceCentre: Point = roundPoint(centroidOf(rough[0]!.points.map(([x, y]) => [x + pad, y + pad] as const) as unknown as FivePoints));
   const still = poseTransform({ dx: 0, dy: 0, zoom: 1, angle: 0 }, faceCentre, W, H);
   const stillFrame = i420Frame(0, W, H, await renderFrame(image, still, W, H));
-  const base = nearest(await options.detector.detect(stillFrame), [W / 2, H / 2]);
+  const base = nearest(await (options.truthDetector ?? options.detector).detect(stillFrame), [W / 2, H / 2]);
   if (base === undefined) throw new Error(`no face detected in the still ${stillPath} placed in a frame`);
   // Back to still coordinates (the placement is a whole-pixel translation).
   const stillPoints = base.points.map(([x, y]) => [x - still.tx, y - still.ty] as const) as unknown as FivePoints;
@@ -464,12 +484,25 @@ if (import.meta.main) {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const detector = await YuNetDetector.create({ modelPath: arg('--model') ?? DEFAULT_MODEL, intraOpThreads: 1 });
+  // --detector yunet|blazeface (default yunet), --landmarks: refine with the 68-point net, --truth
+  // yunet|yunet+landmarks|blazeface|blazeface+landmarks: whose points on the still are the truth (default the detector's).
+  const make = async (spec: string): Promise<FaceDetector> => {
+    const [kind, refine] = spec.split('+');
+    const base = kind === 'blazeface' ? await BlazeFaceDetector.create({ intraOpThreads: 1 }) : await YuNetDetector.create({ modelPath: arg('--model') ?? DEFAULT_MODEL, intraOpThreads: 1 });
+    return refine === 'landmarks' ? new RefinedDetector(base, await Landmark68.create({ intraOpThreads: 1 })) : base;
+  };
+  const spec = `${arg('--detector') ?? 'yunet'}${args.includes('--landmarks') ? '+landmarks' : ''}`;
+  const detector = await make(spec);
+  const truthSpec = arg('--truth');
+  const truthDetector = truthSpec && truthSpec !== spec ? await make(truthSpec) : undefined;
   try {
     const started = performance.now();
-    const out = await runSmoothingBench({ detector, frames: Number(arg('--frames') ?? 300) });
-    process.stdout.write(`${JSON.stringify(round({ ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
+    // --smoothing '{"positionNoise":0.004}': LandmarkSmoother options for the causal series.
+    const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : undefined;
+    const out = await runSmoothingBench({ detector, truthDetector, smoothing, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
+    process.stdout.write(`${JSON.stringify(round({ detector: spec, truth: truthSpec ?? spec, ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
   } finally {
     await detector.close();
+    await truthDetector?.close();
   }
 }

@@ -9,7 +9,7 @@ import { buildLoopClipArgs, buildScaleClipArgs, buildTranscodeArgs } from '../sr
 import { ChildCpuMeter } from '../src/apps/bench/childCpu.ts';
 import { median, medianFigures, perFrameFigures } from '../src/apps/bench/stats.ts';
 import { addPipelineFlags, pipelineFlagsFromOptions, pipelineOptionsFromFlags } from '../src/apps/cli/pipelineFlags.ts';
-import { portableOptionsSchema, toPortableOptions, type PortableOptions } from '../src/engine/options.ts';
+import { LANDMARKS_DEFAULT, portableOptionsSchema, toPortableOptions, type PortableOptions } from '../src/engine/options.ts';
 import { tinyRestorerModel } from './helpers/tinyModels.ts';
 import { repo, shared } from './helpers/paths.ts';
 
@@ -43,6 +43,7 @@ describe('pipelineFlagsFromOptions', () => {
     detector: 'yunet',
     detectorModel: '/models/yunet.onnx',
     detectorThreshold: 0.71,
+    landmarks: !LANDMARKS_DEFAULT,
     device: 'auto',
     precision: 'fp16',
     batch: 8,

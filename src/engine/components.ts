@@ -1,5 +1,6 @@
 import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
+import { Landmark68, RefinedDetector } from './landmarkRefiner.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
 import { createUpsampler } from '../restore/createUpsampler.ts';
@@ -80,10 +81,13 @@ export class Components {
   readonly inpainter: Restorer | undefined;
   /** The execution provider the models run on (`auto` resolved: cpu, webgpu or cuda). */
   readonly device: string;
+  /** Restorers' changes are pasted inside the face's 68-landmark hull only (the classic restorer; see FaceProcessorExtras.faceRegion). */
+  readonly faceRegion: boolean;
   #closed = false;
 
   private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu') {
     this.device = device;
+    this.faceRegion = (options.restorer ?? (options.model ? 'onnx' : 'classic')) === 'classic' && options.landmarks;
     this.upscaler = upscaler;
     this.colorizer = colorizer;
     this.inpainter = inpainter;
@@ -117,7 +121,10 @@ export class Components {
       // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
       // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
       // ORT's Node binding runs a session synchronously on the calling thread either way.
-      const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      const found = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      // The refiner owns the detector from here on (its close closes both).
+      const detector = o.landmarks ? new RefinedDetector(found, await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 })) : found;
+      if (detector !== found) owned[owned.length - 1] = detector;
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       const restorer = own(await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }));
       const observedRestorer = restorer && observed(restorer, hooks.onRestore);

@@ -1,4 +1,5 @@
-import { alignmentFor } from '../compose/align.ts';
+import { alignmentFor, applyAffine } from '../compose/align.ts';
+import { hullMask } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
@@ -34,6 +35,22 @@ export interface FaceProcessorExtras {
    * composite) and is pasted within the mask's feathered band only. Other faces take the normal path.
    */
   inpaint?: { restorer: Restorer; mask: FrameMask };
+  /**
+   * Paste the restorer's change only inside the face: the convex hull of the face's 68 landmarks, feathered
+   * inwards (FACE_MASK_FEATHER crop px); crop pixels outside it (hair, collar, background) stay the frame's
+   * own. Faces without 68 landmarks are pasted whole. The classic restorer's setting.
+   */
+  faceRegion?: boolean;
+}
+
+/** Feather of the face-region mask, in pixels of the 512 crop (about a tenth of the hull's width). */
+export const FACE_MASK_FEATHER = 24;
+
+/** The face-region weights of one aligned face (CROP_SIZE² crop), or undefined when it has no 68 landmarks. */
+export function faceRegionWeights(a: AlignedFace): { side: number; weights: Float32Array } | undefined {
+  const lm = a.face.landmarks68;
+  if (!lm) return undefined;
+  return { side: CROP_SIZE, weights: hullMask(lm.map((p) => applyAffine(a.toCrop, p)), CROP_SIZE, FACE_MASK_FEATHER) };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -58,12 +75,14 @@ export class FaceProcessor {
   readonly colorizer: FaceProcessorExtras['colorizer'];
   readonly inpaint: FaceProcessorExtras['inpaint'];
   readonly faceUpsample: boolean;
+  readonly faceRegion: boolean;
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
     this.faceUpsample = !!extras.faceUpsample && !!extras.upscaler?.upscaleCrops;
     this.colorizer = extras.colorizer;
     this.inpaint = extras.inpaint;
+    this.faceRegion = !!extras.faceRegion;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -191,7 +210,8 @@ export class FaceProcessor {
         const hole = holes.has(k);
         const r = restored[k++];
         const toCrop = s === 1 ? a.toCrop : cropSide > CROP_SIZE ? alignmentAtScaleBoth(a.toCrop, s) : alignmentAtScale(a.toCrop, s);
-        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined));
+        const region = this.faceRegion && !hole ? faceRegionWeights(a) : undefined;
+        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined, region));
       }
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };

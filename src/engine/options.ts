@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';
 
+/** Whether the 68-point landmark refinement runs unless asked otherwise (see docs/landmarks.md for the measurements). */
+export const LANDMARKS_DEFAULT = true;
+
 /**
  * The settings that say what to do (restorer, model, detector, fidelity, …). These cross process and
  * machine boundaries (job data, restore-peer config, worker messages, the bench's child runs) as they
@@ -21,6 +24,11 @@ const portableShape = {
     detectorModel: z.string().min(1).optional(),
     /** Minimum detector score. Default 0.6. */
     detectorThreshold: z.number().min(0).max(1).optional(),
+    /**
+     * Refine every detection's five points with face-api's 68-point landmark net (eye centres from the eye
+     * contours, nose tip, mouth corners; see engine/landmarkRefiner.ts). Default LANDMARKS_DEFAULT.
+     */
+    landmarks: z.boolean().default(LANDMARKS_DEFAULT),
     /**
      * Execution device for ONNX models (detector and restorer): `cpu`, `webgpu` (Vulkan: NVIDIA, AMD, Intel, or
      * Mesa's software lavapipe), `cuda` (needs the CUDA provider libraries), or `auto` (CUDA, then WebGPU, then

@@ -1,7 +1,7 @@
 // Longer than ~300 lines on purpose: a track's life cycle (tentative → confirmed → lost), the matching
 // cost and the output rule are one state machine whose invariants (ids never reused, a lost track is
 // never output, duplicates start no track) are easier to keep in one place than across files.
-import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
+import type { Box, Face, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
 import { TrackFidelity } from './fidelity.ts';
 import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from '../geometry.ts';
@@ -122,6 +122,8 @@ class Track {
   readonly smoother: LandmarkSmoother | undefined;
   points: FivePoints;
   rawPoints: FivePoints;
+  /** The last matched detection's 68 landmarks and the five points they came with (refined detections only). */
+  landmarks: { points: readonly Point[]; five: FivePoints } | undefined;
   rawBox: Box | undefined;
   score: number;
   detected = true;
@@ -141,6 +143,26 @@ class Track {
     this.rawPoints = d.points;
     this.rawBox = d.box;
     this.score = d.score;
+    this.landmarks = d.landmarks68 ? { points: d.landmarks68, five: d.points } : undefined;
+  }
+
+  /**
+   * The last detection's 68 landmarks moved with the face: the five points they came with are taken to the
+   * current (smoothed or predicted) five points by their centroid shift and inter-ocular scale and angle.
+   */
+  landmarks68(): readonly Point[] | undefined {
+    const l = this.landmarks;
+    if (!l) return undefined;
+    if (l.five === this.points) return l.points;
+    const [ax, ay] = centroid(l.five);
+    const [bx, by] = centroid(this.points);
+    const ua = [l.five[1][0] - l.five[0][0], l.five[1][1] - l.five[0][1]];
+    const ub = [this.points[1][0] - this.points[0][0], this.points[1][1] - this.points[0][1]];
+    const na = Math.hypot(ua[0]!, ua[1]!) || 1;
+    // b = R·s·a with cos/sin from the two eye vectors.
+    const cos = (ua[0]! * ub[0]! + ua[1]! * ub[1]!) / (na * na);
+    const sin = (ua[0]! * ub[1]! - ua[1]! * ub[0]!) / (na * na);
+    return l.points.map(([x, y]) => [bx + cos * (x - ax) - sin * (y - ay), by + sin * (x - ax) + cos * (y - ay)] as const);
   }
 
   get side(): number {
@@ -190,6 +212,7 @@ class Track {
     this.rawPoints = d.points;
     this.rawBox = d.box;
     this.score = d.score;
+    this.landmarks = d.landmarks68 ? { points: d.landmarks68, five: d.points } : undefined;
     this.detected = true;
     this.unseen = 0;
     this.misses = 0;
@@ -379,7 +402,8 @@ export class MultiFaceTracker implements FaceTracker {
       const visible = t.detected || (detections === undefined && t.state === 'confirmed');
       if (!visible || t.state === 'lost' || (t.state === 'tentative' && t.score < o.tentativeScore)) continue;
       const box = t.filteredBox();
-      const face: FaceDetection = { box, score: t.score, points: t.points };
+      const lm = t.landmarks68();
+      const face: FaceDetection = lm ? { box, score: t.score, points: t.points, landmarks68: lm } : { box, score: t.score, points: t.points };
       faces.push({
         ...face,
         trackId: t.id,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { PipelineOptionsInput, PortableOptions } from '../../engine/options.ts';
+import { LANDMARKS_DEFAULT, type PipelineOptionsInput, type PortableOptions } from '../../engine/options.ts';
 import { resolveModelRef } from '../../models/store.ts';
 import { numberIn, oneOf } from './parse.ts';
 
@@ -12,6 +12,8 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
+    .option('--landmarks', 'refine each face\'s five points with the 68-point landmark net (face-api, bundled)')
+    .option('--no-landmarks', 'use the detector\'s own five points (no 68-point refinement)')
     .option('--device <device>', 'cpu | webgpu (Vulkan GPU, or lavapipe on the CPU) | cuda (needs the CUDA provider libraries) | auto (cuda, then webgpu, then cpu; says why)', oneOf('cpu', 'webgpu', 'cuda', 'auto'), 'cpu')
     .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
@@ -48,6 +50,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     detector: f.detector as PipelineOptionsInput['detector'],
     detectorModel: f.detectorModel as string | undefined,
     detectorThreshold: f.detectorThreshold as number | undefined,
+    landmarks: f.landmarks as boolean | undefined,
     device: f.device as PipelineOptionsInput['device'],
     precision: f.precision as PipelineOptionsInput['precision'],
     batch: f.batch as number,
@@ -86,6 +89,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   detector: valued('--detector'),
   detectorModel: valued('--detector-model'),
   detectorThreshold: valued('--detector-threshold'),
+  landmarks: (v) => (v === undefined || v === LANDMARKS_DEFAULT ? [] : [v ? '--landmarks' : '--no-landmarks']),
   device: valued('--device'),
   precision: valued('--precision'),
   batch: valued('--batch'),

@@ -107,7 +107,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint, faceRegion: components.faceRegion });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);

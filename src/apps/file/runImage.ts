@@ -242,7 +242,7 @@ export async function runImage(components: Components, input: string, output: st
   } else {
     const frame = i420FromRgbImage(img.rgb, img.width, img.height);
     const before = frame.data.slice();
-    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false);
+    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, { faceRegion: components.faceRegion && restorer === components.restorer });
     const prepared = await processor.prepare(frame);
     const min = o.minFace ?? 0;
     const sized = prepared.faces.filter((f) => Math.max(f.box.width, f.box.height) >= min);
