@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import type { FaceDetector } from '../src/detect/detector.ts';
-import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
+import { LANDMARK_SMOOTHER_REFINED, LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
@@ -347,7 +347,7 @@ export interface SmoothingBenchOptions {
   stillScale?: number;
   frameWidth?: number;
   frameHeight?: number;
-  /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise). */
+  /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise; the CLI passes LANDMARK_SMOOTHER_REFINED with --landmarks, as the product does). */
   smoothing?: LandmarkSmootherOptions;
   /** Include the truth and raw series in the result (parameter studies). */
   keepSeries?: boolean;
@@ -498,7 +498,7 @@ if (import.meta.main) {
   try {
     const started = performance.now();
     // --smoothing '{"positionNoise":0.004}': LandmarkSmoother options for the causal series.
-    const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : undefined;
+    const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : spec.endsWith('+landmarks') ? LANDMARK_SMOOTHER_REFINED : undefined;
     const out = await runSmoothingBench({ detector, truthDetector, smoothing, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
     process.stdout.write(`${JSON.stringify(round({ detector: spec, truth: truthSpec ?? spec, ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
   } finally {

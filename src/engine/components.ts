@@ -1,6 +1,7 @@
 import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
 import { Landmark68, RefinedDetector } from './landmarkRefiner.ts';
+import { LANDMARK_SMOOTHER_REFINED } from '../track/landmarkSmoother.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
 import { createUpsampler } from '../restore/createUpsampler.ts';
@@ -171,7 +172,7 @@ export class Components {
     if (this.hooks.trackerFactory) return { tracker: this.hooks.trackerFactory(policy), policy };
     const o = this.options;
     const tracker = o.track || choice.forceTracking
-      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(choice.shotCut === false ? { shotCut: false } : {}) })
+      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), ...(choice.shotCut === false ? { shotCut: false } : {}) })
       : new PerFrameTracker(policy);
     return { tracker, policy };
   }
