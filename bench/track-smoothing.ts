@@ -71,18 +71,24 @@ export type MotionKind = 'calm' | 'brisk';
 /** The step: an abrupt offset applied from `stepAt` on. */
 export const STEP: Pose = { dx: 28, dy: -16, zoom: 1.06, angle: 0 };
 
+/** A pure translation step of `px` pixels in STEP's direction (the issue's 12 and 20 px steps). */
+export function translationStep(px: number): Pose {
+  const n = Math.hypot(STEP.dx, STEP.dy);
+  return { dx: (STEP.dx / n) * px, dy: (STEP.dy / n) * px, zoom: 1, angle: 0 };
+}
+
 /** Smooth camera motion of the given kind at frame t, plus the step from `stepAt` on. */
-export function poseAt(kind: MotionKind, t: number, stepAt: number): Pose {
+export function poseAt(kind: MotionKind, t: number, stepAt: number, step: Pose = STEP): Pose {
   const s = (period: number, phase = 0): number => Math.sin((2 * Math.PI * t) / period + phase);
   const p: Pose =
     kind === 'calm'
       ? { dx: 40 * s(150) + 15 * s(47, 1), dy: 20 * s(110, 0.5) + 6 * s(37, 2), zoom: 1 + 0.06 * s(200, 0.3), angle: ((3 * Math.PI) / 180) * s(130, 1.2) }
       : { dx: 90 * s(70) + 20 * s(23, 1), dy: 40 * s(55, 0.5) + 10 * s(19, 2), zoom: 1 + 0.12 * s(90, 0.3), angle: ((8 * Math.PI) / 180) * s(60, 1.2) };
   if (t >= stepAt) {
-    p.dx += STEP.dx;
-    p.dy += STEP.dy;
-    p.zoom *= STEP.zoom;
-    p.angle += STEP.angle;
+    p.dx += step.dx;
+    p.dy += step.dy;
+    p.zoom *= step.zoom;
+    p.angle += step.angle;
   }
   return p;
 }
@@ -349,6 +355,8 @@ export interface SmoothingBenchOptions {
   frameHeight?: number;
   /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise; the CLI passes LANDMARK_SMOOTHER_REFINED with --landmarks, as the product does). */
   smoothing?: LandmarkSmootherOptions;
+  /** The step (default STEP: 32 px and 6 % zoom; translationStep(px) for a pure shift). */
+  step?: Pose;
   /** Include the truth and raw series in the result (parameter studies). */
   keepSeries?: boolean;
   /** Receives each rendered frame (e.g. to save a preview). */
@@ -404,7 +412,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
     let missed = 0;
     let trackId: number | undefined;
     for (let t = 0; t < frames; t++) {
-      const m = poseTransform(poseAt(motion, t, stepAt), faceCentre, W, H);
+      const m = poseTransform(poseAt(motion, t, stepAt, options.step), faceCentre, W, H);
       const g = stillPoints.map((p) => applySimilarity(m, p)) as unknown as FivePoints;
       truth.push(g);
       if (t >= stepAt) {
@@ -485,11 +493,12 @@ if (import.meta.main) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   // --detector yunet|blazeface (default yunet), --landmarks: refine with the 68-point net, --truth
-  // yunet|yunet+landmarks|blazeface|blazeface+landmarks: whose points on the still are the truth (default the detector's).
+  // yunet|yunet+landmarks|blazeface|blazeface+landmarks: whose points on the still are the truth (default the detector's),
+  // --passes n: landmark passes per detection (default 2).
   const make = async (spec: string): Promise<FaceDetector> => {
     const [kind, refine] = spec.split('+');
     const base = kind === 'blazeface' ? await BlazeFaceDetector.create({ intraOpThreads: 1 }) : await YuNetDetector.create({ modelPath: arg('--model') ?? DEFAULT_MODEL, intraOpThreads: 1 });
-    return refine === 'landmarks' ? new RefinedDetector(base, await Landmark68.create({ intraOpThreads: 1 })) : base;
+    return refine === 'landmarks' ? new RefinedDetector(base, await Landmark68.create({ intraOpThreads: 1, passes: Number(arg('--passes') ?? 2) })) : base;
   };
   const spec = `${arg('--detector') ?? 'yunet'}${args.includes('--landmarks') ? '+landmarks' : ''}`;
   const detector = await make(spec);
@@ -499,7 +508,9 @@ if (import.meta.main) {
     const started = performance.now();
     // --smoothing '{"positionNoise":0.004}': LandmarkSmoother options for the causal series.
     const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : spec.endsWith('+landmarks') ? LANDMARK_SMOOTHER_REFINED : undefined;
-    const out = await runSmoothingBench({ detector, truthDetector, smoothing, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
+    // --step-px n: a pure translation step of n px instead of STEP.
+    const step = arg('--step-px') ? translationStep(Number(arg('--step-px'))) : undefined;
+    const out = await runSmoothingBench({ detector, truthDetector, smoothing, step, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
     process.stdout.write(`${JSON.stringify(round({ detector: spec, truth: truthSpec ?? spec, ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
   } finally {
     await detector.close();
