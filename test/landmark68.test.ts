@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine, FFHQ_TEMPLATE_512 } from '../src/compose/align.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
-import { fivePointsFrom68, IBUG, Landmark68, landmarkInputTransform, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
+import { fivePointsFrom68, IBUG, Landmark68, landmarkInputTransform, REFINE_TRUST, RefinedDetector, refinementDistance } from '../src/engine/landmarkRefiner.ts';
 import { buildLandmark68Graph, faceApiModelDir, LANDMARK68_INPUT, readTfjsWeights } from '../src/models/faceLandmark68.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import { loadFaceApiLandmarks, type FaceApiLandmarks } from './helpers/faceApiTfjs.ts';
-import { stillFrame } from './helpers/media.ts';
+import { decodeFrames, stillFrame } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
 import path from 'node:path';
 
@@ -158,6 +158,36 @@ describe('five points from the 68', () => {
       expect(refErr / n).toBeLessThan(0.5 * (rawErr / n));
     } finally {
       await Promise.all([blaze.close(), yunet.close(), lm.close()]);
+    }
+  }, 60_000);
+});
+
+describe('refinement falls back to the detector on profile faces', () => {
+  it('short_hamilton_clip.mp4: the frontal face (frame 90) is refined, the profile (frame 30) keeps BlazeFace\'s points', async () => {
+    const det = new RefinedDetector(await BlazeFaceDetector.create({ intraOpThreads: 1 }), await Landmark68.create({ intraOpThreads: 1 }));
+    const plain = await BlazeFaceDetector.create({ intraOpThreads: 1 });
+    try {
+      const seen = new Map<number, VideoFrame>();
+      for await (const f of decodeFrames(shared('footage/short_hamilton_clip.mp4'))) {
+        if (f.index === 30 || f.index === 90) seen.set(f.index, f);
+        if (f.index >= 90) break;
+      }
+      const profile = seen.get(30)!;
+      const frontal = seen.get(90)!;
+      const [p] = await det.detect(profile);
+      const [p0] = await plain.detect(profile);
+      // The net's frontal layout lies far from the detector's points on the profile: not used.
+      const lm = await det.landmarks.landmarks(profile, [p0!.points]);
+      expect(refinementDistance(p0!.points, fivePointsFrom68(lm[0]!), p0!.box.width)).toBeGreaterThan(REFINE_TRUST.fallBackAt);
+      expect(p!.points).toEqual(p0!.points);
+      expect(p!.landmarks68).toBeUndefined();
+      const [q] = await det.detect(frontal);
+      const [q0] = await plain.detect(frontal);
+      expect(q!.landmarks68).toHaveLength(68);
+      expect(q!.points).not.toEqual(q0!.points);
+      expect(refinementDistance(q0!.points, q!.points, q0!.box.width)).toBeLessThan(REFINE_TRUST.trustBelow);
+    } finally {
+      await Promise.all([det.close(), plain.close()]);
     }
   }, 60_000);
 });
