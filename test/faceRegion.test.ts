@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAffine } from '../src/compose/align.ts';
-import { convexHull, hullMask } from '../src/compose/faceMask.ts';
+import { convexHull, faceRegionPoints, hullMask } from '../src/compose/faceMask.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { emptyStageTimes, FACE_MASK_FEATHER, FaceProcessor } from '../src/engine/faceProcessor.ts';
 import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
@@ -18,6 +18,16 @@ describe('face hull mask', () => {
     const h = convexHull([[0, 0], [10, 0], [10, 10], [0, 10], [5, 5], [3, 7]]);
     expect(h).toHaveLength(4);
     expect(h).not.toContainEqual([5, 5]);
+  });
+
+  it('the face region adds the forehead: brows lifted towards the top of an upright face', () => {
+    const lm: Point[] = Array.from({ length: 68 }, (_, i) => [100 + i, 200]);
+    lm[8] = [150, 300];
+    lm[27] = [150, 200];
+    const r = faceRegionPoints(lm);
+    expect(r).toHaveLength(78);
+    for (let k = 0; k < 10; k++) expect(r[68 + k]).toEqual([lm[17 + k]![0], 200 - 30]);
+    expect(() => faceRegionPoints(lm.slice(1))).toThrow(TypeError);
   });
 
   it('is 0 outside the hull, 1 deeper than the feather inside, rising in between', () => {
@@ -59,7 +69,7 @@ describe('classic restorer restricted to the face (68-landmark hull)', () => {
     const a = prepared.aligned[0]!;
     expect(a.face.landmarks68).toHaveLength(68);
     await p.compose([prepared]);
-    return { frame, toCrop: a.toCrop, hull: a.face.landmarks68!.map((q) => applyAffine(a.toCrop, q)) };
+    return { frame, toCrop: a.toCrop, hull: faceRegionPoints(a.face.landmarks68!).map((q) => applyAffine(a.toCrop, q)) };
   }
 
   /** Counts luma pixels inside the crop and outside the hull (by more than a pixel), and those of them changed; likewise inside the hull, deeper than the feather. */

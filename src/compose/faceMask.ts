@@ -62,3 +62,16 @@ export function hullMask(points: readonly Point[], size: number, feather: number
   }
   return out;
 }
+
+/**
+ * The points whose hull is the face region: the 68 iBUG landmarks plus the brows (17–26) lifted by 0.3 of the
+ * chin-to-nose-bridge distance (8 → 27) along that axis, so the forehead above the brows belongs to the face.
+ */
+export function faceRegionPoints(lm68: readonly Point[]): Point[] {
+  if (lm68.length !== 68) throw new TypeError(`Expected 68 landmark points but received ${lm68.length}`);
+  const chin = lm68[8]!, bridge = lm68[27]!;
+  const ux = bridge[0] - chin[0], uy = bridge[1] - chin[1];
+  const lifted: Point[] = [];
+  for (let i = 17; i <= 26; i++) lifted.push([lm68[i]![0] + 0.3 * ux, lm68[i]![1] + 0.3 * uy]);
+  return [...lm68, ...lifted];
+}

@@ -1,5 +1,5 @@
 import { alignmentFor, applyAffine } from '../compose/align.ts';
-import { hullMask } from '../compose/faceMask.ts';
+import { faceRegionPoints, hullMask } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
@@ -36,7 +36,8 @@ export interface FaceProcessorExtras {
    */
   inpaint?: { restorer: Restorer; mask: FrameMask };
   /**
-   * Paste the restorer's change only inside the face: the convex hull of the face's 68 landmarks, feathered
+   * Paste the restorer's change only inside the face: the convex hull of the face's 68 landmarks (and the
+   * forehead above the brows, see faceRegionPoints), feathered
    * inwards (FACE_MASK_FEATHER crop px); crop pixels outside it (hair, collar, background) stay the frame's
    * own. Faces without 68 landmarks are pasted whole. The classic restorer's setting.
    */
@@ -50,7 +51,7 @@ export const FACE_MASK_FEATHER = 24;
 export function faceRegionWeights(a: AlignedFace): { side: number; weights: Float32Array } | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  return { side: CROP_SIZE, weights: hullMask(lm.map((p) => applyAffine(a.toCrop, p)), CROP_SIZE, FACE_MASK_FEATHER) };
+  return { side: CROP_SIZE, weights: hullMask(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), CROP_SIZE, FACE_MASK_FEATHER) };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
