@@ -24,6 +24,7 @@ import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.
 import type { FaceDetector } from '../src/detect/detector.ts';
 import { LANDMARK_SMOOTHER_REFINED, LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
+import { fixedLagPoints } from '../src/track/fixedLag.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
@@ -171,6 +172,9 @@ export async function loadStill(file: string, scale: number, pad: number): Promi
     pad,
   };
 }
+
+/** Look-ahead of the `file` series (fixedLagPoints), frames. */
+export const FILE_LAG_DEFAULT = 8;
 
 /** Metrics of one landmark series against the truth. */
 export interface SeriesMetrics {
@@ -330,6 +334,8 @@ export interface MotionResult {
   stepPx: number;
   raw: SeriesMetrics;
   causal: SeriesMetrics;
+  /** An experiment for file mode, not the product's output: the causal series fixed-lag smoothed (fixedLagPoints, `fileLag` frames of look-ahead). */
+  file: SeriesMetrics;
   gaussian: SeriesMetrics;
   /** With keepSeries: per frame truth, detector points and the step displacement (from the step on). */
   series?: { truth: FivePoints[]; raw: (FivePoints | undefined)[]; step: FivePoints[] };
@@ -357,6 +363,8 @@ export interface SmoothingBenchOptions {
   smoothing?: LandmarkSmootherOptions;
   /** The step (default STEP: 32 px and 6 % zoom; translationStep(px) for a pure shift). */
   step?: Pose;
+  /** Look-ahead of the file-mode series, frames. Default FILE_LAG_DEFAULT. */
+  fileLag?: number;
   /** Include the truth and raw series in the result (parameter studies). */
   keepSeries?: boolean;
   /** Receives each rendered frame (e.g. to save a preview). */
@@ -432,6 +440,8 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       causal.push(f?.points);
     }
     const gauss = gaussianSmooth(raw, 5);
+    const lag = options.fileLag ?? FILE_LAG_DEFAULT;
+    const file = causal.map((c, t) => (c === undefined ? undefined : fixedLagPoints(c, raw.slice(t, t + lag + 1), options.smoothing ?? {})));
     let speedSum = 0;
     let speedMax = 0;
     for (let t = 1; t < frames; t++) {
@@ -450,6 +460,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       stepPx: step.length === 0 ? 0 : step[0]!.reduce((s, d) => s + Math.hypot(d[0], d[1]), 0) / 5,
       raw: seriesMetrics(raw, truth, stepAt, step),
       causal: seriesMetrics(causal, truth, stepAt, step),
+      file: seriesMetrics(file, truth, stepAt, step),
       gaussian: seriesMetrics(gauss, truth, stepAt, step),
       ...(options.keepSeries ? { series: { truth, raw, step } } : {}),
     });
@@ -510,7 +521,8 @@ if (import.meta.main) {
     const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : spec.endsWith('+landmarks') ? LANDMARK_SMOOTHER_REFINED : undefined;
     // --step-px n: a pure translation step of n px instead of STEP.
     const step = arg('--step-px') ? translationStep(Number(arg('--step-px'))) : undefined;
-    const out = await runSmoothingBench({ detector, truthDetector, smoothing, step, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
+    const fileLag = arg('--file-lag') ? Number(arg('--file-lag')) : undefined;
+    const out = await runSmoothingBench({ detector, truthDetector, smoothing, step, fileLag, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
     process.stdout.write(`${JSON.stringify(round({ detector: spec, truth: truthSpec ?? spec, ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
   } finally {
     await detector.close();
