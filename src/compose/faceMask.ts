@@ -20,15 +20,13 @@ export function convexHull(points: readonly Point[]): Point[] {
 }
 
 /**
- * A soft face mask over a size×size crop: 0 outside the convex hull of `points` (crop pixels, centres at
- * +0.5), rising with a smoothstep to 1 at `feather` pixels inside the hull's edge. Everything outside the
- * hull stays exactly 0, so a paste weighted by it leaves the frame's bytes there as they were.
+ * The soft face weight at any point: 0 outside the convex hull of `points`, rising with a smoothstep to 1 at
+ * `feather` pixels inside the hull's edge (distance to the nearest edge line: exact for a convex polygon).
+ * Everything outside the hull is exactly 0, so a paste weighted by it leaves the frame's bytes there as they were.
  */
-export function hullMask(points: readonly Point[], size: number, feather: number): Float32Array {
+export function hullWeight(points: readonly Point[], feather: number): (x: number, y: number) => number {
   const hull = convexHull(points);
-  const out = new Float32Array(size * size);
-  if (hull.length < 3) return out;
-  // Hull edges as unit inward normals: for a convex polygon the distance inside is the minimum over edges.
+  if (hull.length < 3) return () => 0;
   const n = hull.length;
   let area = 0;
   for (let i = 0; i < n; i++) {
@@ -36,30 +34,35 @@ export function hullMask(points: readonly Point[], size: number, feather: number
     area += a[0] * b[1] - b[0] * a[1];
   }
   const sign = area > 0 ? 1 : -1;
-  const edges = hull.map((a, i) => {
+  // Edges as unit inward normals (nx, ny) and offsets c: inside distance = nx·x + ny·y + c.
+  const e = new Float64Array(3 * n);
+  hull.forEach((a, i) => {
     const b = hull[(i + 1) % n]!;
     const len = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
-    // Inward normal of edge a→b.
     const nx = (-(b[1] - a[1]) / len) * sign;
     const ny = ((b[0] - a[0]) / len) * sign;
-    return { nx, ny, c: -(nx * a[0] + ny * a[1]) };
+    e[3 * i] = nx;
+    e[3 * i + 1] = ny;
+    e[3 * i + 2] = -(nx * a[0] + ny * a[1]);
   });
-  let x0 = size, y0 = size, x1 = 0, y1 = 0;
-  for (const [x, y] of hull) {
-    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
-  }
   const f = Math.max(feather, 1e-6);
-  for (let v = Math.max(0, Math.floor(y0)); v < Math.min(size, Math.ceil(y1) + 1); v++) {
-    const py = v + 0.5;
-    for (let u = Math.max(0, Math.floor(x0)); u < Math.min(size, Math.ceil(x1) + 1); u++) {
-      const px = u + 0.5;
-      let d = Infinity;
-      for (const e of edges) d = Math.min(d, e.nx * px + e.ny * py + e.c);
-      if (d <= 0) continue;
-      const t = d >= f ? 1 : d / f;
-      out[v * size + u] = t * t * (3 - 2 * t);
+  return (x, y) => {
+    let d = Infinity;
+    for (let i = 0; i < 3 * n; i += 3) {
+      const di = e[i]! * x + e[i + 1]! * y + e[i + 2]!;
+      if (di <= 0) return 0;
+      if (di < d) d = di;
     }
-  }
+    const t = d >= f ? 1 : d / f;
+    return t * t * (3 - 2 * t);
+  };
+}
+
+/** hullWeight sampled at every pixel centre of a size×size crop (for inspection and tests). */
+export function hullMask(points: readonly Point[], size: number, feather: number): Float32Array {
+  const w = hullWeight(points, feather);
+  const out = new Float32Array(size * size);
+  for (let v = 0; v < size; v++) for (let u = 0; u < size; u++) out[v * size + u] = w(u + 0.5, v + 0.5);
   return out;
 }
 

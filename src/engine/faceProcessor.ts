@@ -1,5 +1,5 @@
 import { alignmentFor, applyAffine } from '../compose/align.ts';
-import { faceRegionPoints, hullMask } from '../compose/faceMask.ts';
+import { faceRegionPoints, hullWeight } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
@@ -48,10 +48,10 @@ export interface FaceProcessorExtras {
 export const FACE_MASK_FEATHER = 24;
 
 /** The face-region weights of one aligned face (CROP_SIZE² crop), or undefined when it has no 68 landmarks. */
-export function faceRegionWeights(a: AlignedFace): { side: number; weights: Float32Array } | undefined {
+export function faceRegionWeights(a: AlignedFace): { side: number; at: (u: number, v: number) => number } | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  return { side: CROP_SIZE, weights: hullMask(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), CROP_SIZE, FACE_MASK_FEATHER) };
+  return { side: CROP_SIZE, at: hullWeight(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER) };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
