@@ -24,7 +24,7 @@ import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.
 import type { FaceDetector } from '../src/detect/detector.ts';
 import { LANDMARK_SMOOTHER_REFINED, LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
-import { fixedLagPoints } from '../src/track/fixedLag.ts';
+import { fixedLagSeries } from '../src/track/fixedLag.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
@@ -173,7 +173,7 @@ export async function loadStill(file: string, scale: number, pad: number): Promi
   };
 }
 
-/** Look-ahead of the `file` series (fixedLagPoints), frames. */
+/** Look-ahead of the `file` series (fixedLagSeries), frames. */
 export const FILE_LAG_DEFAULT = 8;
 
 /** Metrics of one landmark series against the truth. */
@@ -334,7 +334,7 @@ export interface MotionResult {
   stepPx: number;
   raw: SeriesMetrics;
   causal: SeriesMetrics;
-  /** An experiment for file mode, not the product's output: the causal series fixed-lag smoothed (fixedLagPoints, `fileLag` frames of look-ahead). */
+  /** File mode with look-ahead: the smoother with a fixed-lag Rauch–Tung–Striebel pass (fixedLagSeries, `fileLag` frames) on the raw series. */
   file: SeriesMetrics;
   gaussian: SeriesMetrics;
   /** With keepSeries: per frame truth, detector points and the step displacement (from the step on). */
@@ -441,7 +441,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
     }
     const gauss = gaussianSmooth(raw, 5);
     const lag = options.fileLag ?? FILE_LAG_DEFAULT;
-    const file = causal.map((c, t) => (c === undefined ? undefined : fixedLagPoints(c, raw.slice(t, t + lag + 1), options.smoothing ?? {})));
+    const file = fixedLagSeries(raw, lag, options.smoothing ?? {});
     let speedSum = 0;
     let speedMax = 0;
     for (let t = 1; t < frames; t++) {
