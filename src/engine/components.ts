@@ -54,6 +54,8 @@ export interface TrackerChoice {
   shotCut?: boolean;
   /** Always track, whatever the options' `track` says (live mode: stable ids for the per-face slider). */
   forceTracking?: boolean;
+  /** Frames of look-ahead the tracker keeps for `revisedPoints` (file mode passes the options' `lookAhead`). Default 0. */
+  lookAhead?: number;
 }
 
 /** A tracker together with the fidelity policy it uses (to change w while running). */
@@ -172,7 +174,7 @@ export class Components {
     if (this.hooks.trackerFactory) return { tracker: this.hooks.trackerFactory(policy), policy };
     const o = this.options;
     const tracker = o.track || choice.forceTracking
-      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), ...(choice.shotCut === false ? { shotCut: false } : {}) })
+      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), lookAhead: choice.lookAhead ?? 0, ...(choice.shotCut === false ? { shotCut: false } : {}) })
       : new PerFrameTracker(policy);
     return { tracker, policy };
   }

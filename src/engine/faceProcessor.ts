@@ -93,13 +93,13 @@ export class FaceProcessor {
   }
 
   /**
-   * Detects, tracks and aligns the faces of one frame. Frames must come in order. Follows the tracker's
+   * Detects and tracks the faces of one frame. Frames must come in order. Follows the tracker's
    * detection cadence: a full pass when it asks for one, else re-detection inside its tracks' regions
    * (when `regionDetection`), else prediction alone.
    */
-  async prepare(frame: VideoFrame): Promise<PreparedFrame> {
+  async analyze(frame: VideoFrame): Promise<AnalyzedFrame> {
     const cpu = this.cpu;
-    let t = performance.now();
+    const t = performance.now();
     let c = cpu.now();
     let faces: Face[];
     const full = this.tracker.needsDetection?.(frame) ?? true;
@@ -125,7 +125,19 @@ export class FaceProcessor {
       c = cpu.add('track', c);
     }
     this.times.detect += performance.now() - t;
-    t = performance.now();
+    return { frame, faces };
+  }
+
+  /** Detects, tracks and aligns the faces of one frame (analyze, then align). Frames must come in order. */
+  async prepare(frame: VideoFrame): Promise<PreparedFrame> {
+    return this.align(await this.analyze(frame));
+  }
+
+  /** Warps the crops of a frame's faces (none without a restorer: nothing would read them). */
+  align(analyzed: AnalyzedFrame): PreparedFrame {
+    const { frame, faces } = analyzed;
+    const c = this.cpu.now();
+    const t = performance.now();
     // Without a restorer nothing reads the crops: no warp at all.
     const aligned: AlignedFace[] = this.restorer
       ? faces.map((face) => {
@@ -133,7 +145,7 @@ export class FaceProcessor {
           return { face, toCrop, crop: warpToCrop(frame, toCrop) };
         })
       : [];
-    cpu.add('align', c);
+    this.cpu.add('align', c);
     this.times.align += performance.now() - t;
     return { frame, faces, aligned };
   }

@@ -51,6 +51,11 @@ const portableShape = {
     queueDepth: z.number().int().min(1).max(64).default(4),
     /** Track faces across frames with landmark smoothing and shot-cut detection. Default true. */
     track: z.boolean().default(true),
+    /**
+     * File mode: frames of look-ahead for landmark smoothing (a fixed-lag Rauch–Tung–Striebel pass; the
+     * frames wait this long before alignment). 0: causal, as live mode always is. Default 8.
+     */
+    lookAhead: z.number().int().min(0).max(60).default(8),
     /** Full detection every k-th frame; in between, tracks are predicted and re-detected in their regions. Default 1. */
     detectEvery: z.number().int().min(1).max(1000).default(1),
     /** `fixed`: `fidelity` for every face; `auto`: w per track from face size and sharpness. Default fixed. */

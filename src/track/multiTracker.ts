@@ -63,11 +63,17 @@ export interface MultiFaceTrackerOptions {
   duplicateOverlap?: number;
   /** Velocity decay per frame while a track is unseen (prediction stops drifting). Default 0.8. */
   lostDamping?: number;
+  /**
+   * Frames of look-ahead for `revisedPoints` (file mode's fixed-lag smoothing): each track's smoother keeps
+   * this many frames of filter state and ended tracks are kept as long. 0 (default): causal only.
+   */
+  lookAhead?: number;
 }
 
 /** Defaults of MultiFaceTrackerOptions (without the objects). */
 export const MULTI_TRACKER_DEFAULTS = {
   detectEvery: 1,
+  lookAhead: 0,
   minHits: 2,
   tentativeMisses: 5,
   maxAge: 30,
@@ -130,14 +136,18 @@ class Track {
   /** IOD-based unit in pixels (smoothed). */
   scale: number;
 
-  constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false) {
+  /** Frame index of the track's first detection (its smoother's frame 0). */
+  readonly firstFrame: number;
+
+  constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false, firstFrame = 0, history = 0) {
     this.id = id;
+    this.firstFrame = firstFrame;
     const [cx, cy] = boxCentre(d.box);
     const side = boxSide(d.box);
     this.box = new ConstantVelocityKalman([cx, cy, side], (BOX_NOISE * side) ** 2, (0.05 * side) ** 2);
     this.aspect = d.box.height / Math.max(d.box.width, 1e-6);
     this.scale = faceScale(d);
-    this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing);
+    this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing, history);
     this.smoother?.correct(d.points);
     this.points = d.points;
     this.rawPoints = d.points;
@@ -260,6 +270,8 @@ export class MultiFaceTracker implements FaceTracker {
   readonly #smoothing: LandmarkSmootherOptions | false;
   readonly #cuts: ShotCutDetector | undefined;
   #tracks: Track[] = [];
+  /** Tracks that ended within the last `lookAhead` frames (their smoothers can still revise those frames). */
+  #ended: Array<{ track: Track; at: number }> = [];
   #nextId = 0;
   #lastFull = -Infinity;
   #lastIndex = -Infinity;
@@ -275,7 +287,7 @@ export class MultiFaceTracker implements FaceTracker {
     for (const k of ['detectEvery', 'minHits'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw new TypeError(`Expected an integer ≥ 1 for ${k} but received ${o[k]}`);
     }
-    for (const k of ['maxAge', 'tentativeMisses'] as const) {
+    for (const k of ['maxAge', 'tentativeMisses', 'lookAhead'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 0)) throw new TypeError(`Expected an integer ≥ 0 for ${k} but received ${o[k]}`);
     }
     for (const k of ['minIou', 'lostDamping', 'duplicateOverlap'] as const) {
@@ -289,6 +301,21 @@ export class MultiFaceTracker implements FaceTracker {
     this.#smoothing = options.smoothing ?? {};
     if (this.#smoothing !== false) new LandmarkSmoother(this.#smoothing); // validates the options now
     this.#cuts = options.shotCut === false ? undefined : new ShotCutDetector(options.shotCut ?? {});
+  }
+
+  #retire(tracks: readonly Track[], index: number): void {
+    if (this.#o.lookAhead > 0) for (const track of tracks) this.#ended.push({ track, at: index });
+  }
+
+  /**
+   * The points of track `trackId` on frame `frameIndex`, revised with the frames seen since (a fixed-lag
+   * Rauch–Tung–Striebel pass, see LandmarkSmoother.smoothedAt), when the frame is within `lookAhead` of the
+   * newest; undefined otherwise (no smoothing, unknown track, frame too old).
+   */
+  revisedPoints(trackId: number, frameIndex: number): FivePoints | undefined {
+    if (this.#o.lookAhead === 0) return undefined;
+    const t = this.#tracks.find((x) => x.id === trackId) ?? this.#ended.find((e) => e.track.id === trackId)?.track;
+    return t?.smoother?.smoothedAt(frameIndex - t.firstFrame);
   }
 
   /** The fidelity policy in use (e.g. to set per-track overrides on a TrackFidelity). */
@@ -352,6 +379,7 @@ export class MultiFaceTracker implements FaceTracker {
     const c = this.#cuts?.push(frame) ?? { cut: false, distance: 0 };
     if (c.cut) {
       for (const t of this.#tracks) ended.push(t.id);
+      this.#retire(this.#tracks, frame.index);
       this.#tracks = [];
     }
     const o = this.#o;
@@ -382,7 +410,7 @@ export class MultiFaceTracker implements FaceTracker {
       for (const i of free) {
         const b = dets[i]!.box;
         if (matchedBoxes.some((m) => intersection(m, b) >= o.duplicateOverlap * b.width * b.height)) continue;
-        this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
+        this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing, frame.index, o.lookAhead > 0 ? o.lookAhead + 1 : 0));
         matchedBoxes.push(b);
       }
     }
@@ -391,7 +419,9 @@ export class MultiFaceTracker implements FaceTracker {
       if (t.unseen > o.maxAge) ended.push(t.id);
       else keep.push(t);
     }
+    this.#retire(this.#tracks.filter((t) => !keep.includes(t)), frame.index);
     this.#tracks = keep;
+    this.#ended = this.#ended.filter((e) => frame.index - e.at <= o.lookAhead);
     const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
     if (typeof endedHook === 'function') for (const id of ended) endedHook.call(this.#policy, id);
 
@@ -423,6 +453,7 @@ export class MultiFaceTracker implements FaceTracker {
     const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
     if (typeof endedHook === 'function') for (const t of this.#tracks) endedHook.call(this.#policy, t.id);
     this.#tracks = [];
+    this.#ended = [];
     this.#cuts?.reset();
     this.#lastFull = -Infinity;
   }

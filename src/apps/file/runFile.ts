@@ -107,7 +107,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint, faceRegion: components.faceRegion });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker({ lookAhead: o.lookAhead }), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint, faceRegion: components.faceRegion });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -133,11 +133,23 @@ export async function runFile(components: Components, input: string, sink: Frame
       decoded.close();
     })(),
     (async () => {
+      // Look-ahead (file mode): a frame waits `lookAhead` frames after tracking, then takes its faces' points
+      // revised with those frames (fixed-lag smoothing) before it is aligned. Memory: lookAhead frames.
+      const lag = processor.tracker.revisedPoints ? o.lookAhead : 0;
+      const waiting: Array<{ a: AnalyzedFrame; info: TrackerFrameSummary | undefined }> = [];
+      const release = async (w: (typeof waiting)[number]) => {
+        const faces = lag === 0 ? w.a.faces : w.a.faces.map((face) => {
+          const points = processor.tracker.revisedPoints!(face.trackId, w.a.frame.index);
+          return points ? { ...face, points } : face;
+        });
+        run.onTracked?.(w.a.frame, faces, w.info);
+        await prepared.push(processor.align({ frame: w.a.frame, faces }));
+      };
       for (let f = await decoded.pop(); f; f = await decoded.pop()) {
-        const p = await processor.prepare(f);
-        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame);
-        await prepared.push(p);
+        waiting.push({ a: await processor.analyze(f), info: processor.tracker.lastFrame });
+        if (waiting.length > lag) await release(waiting.shift()!);
       }
+      while (waiting.length > 0) await release(waiting.shift()!);
       prepared.close();
     })(),
     (async () => {
