@@ -24,7 +24,6 @@ import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.
 import type { FaceDetector } from '../src/detect/detector.ts';
 import { LANDMARK_SMOOTHER_REFINED, LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
-import { fixedLagSeries } from '../src/track/fixedLag.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
@@ -173,7 +172,7 @@ export async function loadStill(file: string, scale: number, pad: number): Promi
   };
 }
 
-/** Look-ahead of the `file` series (fixedLagSeries), frames. */
+/** Look-ahead of the `file` series (the product's `lookAhead` default), frames. */
 export const FILE_LAG_DEFAULT = 8;
 
 /** Metrics of one landmark series against the truth. */
@@ -334,7 +333,7 @@ export interface MotionResult {
   stepPx: number;
   raw: SeriesMetrics;
   causal: SeriesMetrics;
-  /** File mode with look-ahead: the smoother with a fixed-lag Rauch–Tung–Striebel pass (fixedLagSeries, `fileLag` frames) on the raw series. */
+  /** File mode: the tracker's points revised `fileLag` frames later (MultiFaceTracker.revisedPoints, the fixed-lag RTS pass), as runFile does. */
   file: SeriesMetrics;
   gaussian: SeriesMetrics;
   /** With keepSeries: per frame truth, detector points and the step displacement (from the step on). */
@@ -412,7 +411,12 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   const stillPoints = base.points.map(([x, y]) => [x - still.tx, y - still.ty] as const) as unknown as FivePoints;
   const results: MotionResult[] = [];
   for (const motion of options.motions ?? (['calm', 'brisk'] as MotionKind[])) {
-    const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {} });
+    const lag = options.fileLag ?? FILE_LAG_DEFAULT;
+    // The product's file mode: the same tracker, each frame revised `lag` frames later (revisedPoints).
+    const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {}, lookAhead: lag });
+    const file: (FivePoints | undefined)[] = [];
+    const ids: (number | undefined)[] = [];
+    const revise = (k: number) => (file[k] = (ids[k] !== undefined ? tracker.revisedPoints(ids[k]!, k) : undefined) ?? causal[k]);
     const truth: FivePoints[] = [];
     const step: FivePoints[] = [];
     const raw: (FivePoints | undefined)[] = [];
@@ -438,10 +442,11 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       const f = faces.find((x) => x.trackId === trackId) ?? faces[0];
       if (f !== undefined) trackId = f.trackId;
       causal.push(f?.points);
+      ids.push(f?.trackId);
+      if (t - lag >= 0) revise(t - lag);
     }
     const gauss = gaussianSmooth(raw, 5);
-    const lag = options.fileLag ?? FILE_LAG_DEFAULT;
-    const file = fixedLagSeries(raw, lag, options.smoothing ?? {});
+    for (let k = Math.max(0, frames - lag); k < frames; k++) revise(k);
     let speedSum = 0;
     let speedMax = 0;
     for (let t = 1; t < frames; t++) {

@@ -6,6 +6,7 @@ import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmooth
  * LandmarkSmoother runs forward, and each frame's points are revised `lag` frames later by a
  * Rauch–Tung–Striebel pass over the filter's kept states (LandmarkSmoother.smoothedAt), which stops at jumps.
  * Memory: lag + 1 frames of filter state. The last `lag` frames are revised with what follows them.
+ * The series form of what MultiFaceTracker.revisedPoints does per track (for analyses and tests).
  * `undefined` entries are frames without a measurement (predicted); frames before the first measurement
  * stay undefined.
  */
