@@ -22,9 +22,11 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import type { FaceDetector } from '../src/detect/detector.ts';
-import { LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
+import { LANDMARK_SMOOTHER_REFINED, LandmarkSmoother, type LandmarkSmootherOptions } from '../src/track/landmarkSmoother.ts';
 import { MultiFaceTracker } from '../src/track/multiTracker.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
+import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
+import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
 import { i420FromRgb } from '../test/helpers/media.ts';
 
 /** Packed RGB24 → an I420 frame (BT.601 limited range, the frames' default), what detectors and trackers take. */
@@ -69,18 +71,24 @@ export type MotionKind = 'calm' | 'brisk';
 /** The step: an abrupt offset applied from `stepAt` on. */
 export const STEP: Pose = { dx: 28, dy: -16, zoom: 1.06, angle: 0 };
 
+/** A pure translation step of `px` pixels in STEP's direction (the issue's 12 and 20 px steps). */
+export function translationStep(px: number): Pose {
+  const n = Math.hypot(STEP.dx, STEP.dy);
+  return { dx: (STEP.dx / n) * px, dy: (STEP.dy / n) * px, zoom: 1, angle: 0 };
+}
+
 /** Smooth camera motion of the given kind at frame t, plus the step from `stepAt` on. */
-export function poseAt(kind: MotionKind, t: number, stepAt: number): Pose {
+export function poseAt(kind: MotionKind, t: number, stepAt: number, step: Pose = STEP): Pose {
   const s = (period: number, phase = 0): number => Math.sin((2 * Math.PI * t) / period + phase);
   const p: Pose =
     kind === 'calm'
       ? { dx: 40 * s(150) + 15 * s(47, 1), dy: 20 * s(110, 0.5) + 6 * s(37, 2), zoom: 1 + 0.06 * s(200, 0.3), angle: ((3 * Math.PI) / 180) * s(130, 1.2) }
       : { dx: 90 * s(70) + 20 * s(23, 1), dy: 40 * s(55, 0.5) + 10 * s(19, 2), zoom: 1 + 0.12 * s(90, 0.3), angle: ((8 * Math.PI) / 180) * s(60, 1.2) };
   if (t >= stepAt) {
-    p.dx += STEP.dx;
-    p.dy += STEP.dy;
-    p.zoom *= STEP.zoom;
-    p.angle += STEP.angle;
+    p.dx += step.dx;
+    p.dy += step.dy;
+    p.zoom *= step.zoom;
+    p.angle += step.angle;
   }
   return p;
 }
@@ -164,10 +172,17 @@ export async function loadStill(file: string, scale: number, pad: number): Promi
   };
 }
 
+/** Look-ahead of the `file` series (the product's `lookAhead` default), frames. */
+export const FILE_LAG_DEFAULT = 8;
+
 /** Metrics of one landmark series against the truth. */
 export interface SeriesMetrics {
   /** RMS over frames and points of the landmark error, px. */
   rmsPx: number;
+  /** RMS error per point (FivePoints order: eye left, eye right, nose, mouth left, mouth right), px. */
+  rmsPerPointPx: number[];
+  /** Mean error vector per point (systematic offset), px: [dx, dy] per point. */
+  biasPerPointPx: Array<[number, number]>;
   /** The same as a fraction of the true inter-ocular distance (per frame). */
   rmsIod: number;
   /** RMS of the frame-to-frame change of the error vector (step frame excluded), px. */
@@ -221,6 +236,9 @@ export function seriesMetrics(
   let se = 0;
   let seIod = 0;
   let n = 0;
+  const sePt = new Float64Array(5);
+  const sumPt = new Float64Array(10);
+  let nPt = 0;
   let sj = 0;
   let sjIod = 0;
   let nj = 0;
@@ -245,7 +263,11 @@ export function seriesMetrics(
       se += d2;
       seIod += d2 / (iod * iod);
       n++;
+      sePt[i]! += d2;
+      sumPt[2 * i]! += e[2 * i]!;
+      sumPt[2 * i + 1]! += e[2 * i + 1]!;
     }
+    nPt++;
     const D = stepDisplacement[Math.max(0, t - stepAt)];
     if (D !== undefined) {
       let along = 0;
@@ -285,6 +307,8 @@ export function seriesMetrics(
   for (let k = -3; k <= 8; k++) stepResidual.push(residual[stepAt + k] ?? NaN);
   return {
     rmsPx: Math.sqrt(se / n),
+    rmsPerPointPx: Array.from(sePt, (v) => Math.sqrt(v / Math.max(1, nPt))),
+    biasPerPointPx: Array.from({ length: 5 }, (_, i) => [sumPt[2 * i]! / Math.max(1, nPt), sumPt[2 * i + 1]! / Math.max(1, nPt)] as [number, number]),
     rmsIod: Math.sqrt(seIod / n),
     jitterPx: Math.sqrt(sj / Math.max(1, nj)),
     jitterIod: Math.sqrt(sjIod / Math.max(1, nj)),
@@ -309,6 +333,8 @@ export interface MotionResult {
   stepPx: number;
   raw: SeriesMetrics;
   causal: SeriesMetrics;
+  /** File mode: the tracker's points revised `fileLag` frames later (MultiFaceTracker.revisedPoints, the fixed-lag RTS pass), as runFile does. */
+  file: SeriesMetrics;
   gaussian: SeriesMetrics;
   /** With keepSeries: per frame truth, detector points and the step displacement (from the step on). */
   series?: { truth: FivePoints[]; raw: (FivePoints | undefined)[]; step: FivePoints[] };
@@ -317,6 +343,11 @@ export interface MotionResult {
 /** Options of runSmoothingBench. */
 export interface SmoothingBenchOptions {
   detector: FaceDetector;
+  /**
+   * Detector whose points on the still are the truth (default `detector`): one truth for several detectors
+   * measures their offsets from it, not only their consistency under motion.
+   */
+  truthDetector?: FaceDetector;
   /** Frames per motion. Default 300. */
   frames?: number;
   /** Frame of the step. Default frames / 2. */
@@ -327,8 +358,12 @@ export interface SmoothingBenchOptions {
   stillScale?: number;
   frameWidth?: number;
   frameHeight?: number;
-  /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise). */
+  /** Smoother options for the causal series (defaults of LandmarkSmoother otherwise; the CLI passes LANDMARK_SMOOTHER_REFINED with --landmarks, as the product does). */
   smoothing?: LandmarkSmootherOptions;
+  /** The step (default STEP: 32 px and 6 % zoom; translationStep(px) for a pure shift). */
+  step?: Pose;
+  /** Look-ahead of the file-mode series, frames. Default FILE_LAG_DEFAULT. */
+  fileLag?: number;
   /** Include the truth and raw series in the result (parameter studies). */
   keepSeries?: boolean;
   /** Receives each rendered frame (e.g. to save a preview). */
@@ -370,13 +405,18 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
   const faceCentre: Point = roundPoint(centroidOf(rough[0]!.points.map(([x, y]) => [x + pad, y + pad] as const) as unknown as FivePoints));
   const still = poseTransform({ dx: 0, dy: 0, zoom: 1, angle: 0 }, faceCentre, W, H);
   const stillFrame = i420Frame(0, W, H, await renderFrame(image, still, W, H));
-  const base = nearest(await options.detector.detect(stillFrame), [W / 2, H / 2]);
+  const base = nearest(await (options.truthDetector ?? options.detector).detect(stillFrame), [W / 2, H / 2]);
   if (base === undefined) throw new Error(`no face detected in the still ${stillPath} placed in a frame`);
   // Back to still coordinates (the placement is a whole-pixel translation).
   const stillPoints = base.points.map(([x, y]) => [x - still.tx, y - still.ty] as const) as unknown as FivePoints;
   const results: MotionResult[] = [];
   for (const motion of options.motions ?? (['calm', 'brisk'] as MotionKind[])) {
-    const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {} });
+    const lag = options.fileLag ?? FILE_LAG_DEFAULT;
+    // The product's file mode: the same tracker, each frame revised `lag` frames later (revisedPoints).
+    const tracker = new MultiFaceTracker({ smoothing: options.smoothing ?? {}, shotCut: {}, lookAhead: lag });
+    const file: (FivePoints | undefined)[] = [];
+    const ids: (number | undefined)[] = [];
+    const revise = (k: number) => (file[k] = (ids[k] !== undefined ? tracker.revisedPoints(ids[k]!, k) : undefined) ?? causal[k]);
     const truth: FivePoints[] = [];
     const step: FivePoints[] = [];
     const raw: (FivePoints | undefined)[] = [];
@@ -384,7 +424,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
     let missed = 0;
     let trackId: number | undefined;
     for (let t = 0; t < frames; t++) {
-      const m = poseTransform(poseAt(motion, t, stepAt), faceCentre, W, H);
+      const m = poseTransform(poseAt(motion, t, stepAt, options.step), faceCentre, W, H);
       const g = stillPoints.map((p) => applySimilarity(m, p)) as unknown as FivePoints;
       truth.push(g);
       if (t >= stepAt) {
@@ -402,8 +442,11 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       const f = faces.find((x) => x.trackId === trackId) ?? faces[0];
       if (f !== undefined) trackId = f.trackId;
       causal.push(f?.points);
+      ids.push(f?.trackId);
+      if (t - lag >= 0) revise(t - lag);
     }
     const gauss = gaussianSmooth(raw, 5);
+    for (let k = Math.max(0, frames - lag); k < frames; k++) revise(k);
     let speedSum = 0;
     let speedMax = 0;
     for (let t = 1; t < frames; t++) {
@@ -422,6 +465,7 @@ export async function runSmoothingBench(options: SmoothingBenchOptions): Promise
       stepPx: step.length === 0 ? 0 : step[0]!.reduce((s, d) => s + Math.hypot(d[0], d[1]), 0) / 5,
       raw: seriesMetrics(raw, truth, stepAt, step),
       causal: seriesMetrics(causal, truth, stepAt, step),
+      file: seriesMetrics(file, truth, stepAt, step),
       gaussian: seriesMetrics(gauss, truth, stepAt, step),
       ...(options.keepSeries ? { series: { truth, raw, step } } : {}),
     });
@@ -464,12 +508,29 @@ if (import.meta.main) {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const detector = await YuNetDetector.create({ modelPath: arg('--model') ?? DEFAULT_MODEL, intraOpThreads: 1 });
+  // --detector yunet|blazeface (default yunet), --landmarks: refine with the 68-point net, --truth
+  // yunet|yunet+landmarks|blazeface|blazeface+landmarks: whose points on the still are the truth (default the detector's),
+  // --passes n: landmark passes per detection (default 2).
+  const make = async (spec: string): Promise<FaceDetector> => {
+    const [kind, refine] = spec.split('+');
+    const base = kind === 'blazeface' ? await BlazeFaceDetector.create({ intraOpThreads: 1 }) : await YuNetDetector.create({ modelPath: arg('--model') ?? DEFAULT_MODEL, intraOpThreads: 1 });
+    return refine === 'landmarks' ? new RefinedDetector(base, await Landmark68.create({ intraOpThreads: 1, passes: Number(arg('--passes') ?? 2) })) : base;
+  };
+  const spec = `${arg('--detector') ?? 'yunet'}${args.includes('--landmarks') ? '+landmarks' : ''}`;
+  const detector = await make(spec);
+  const truthSpec = arg('--truth');
+  const truthDetector = truthSpec && truthSpec !== spec ? await make(truthSpec) : undefined;
   try {
     const started = performance.now();
-    const out = await runSmoothingBench({ detector, frames: Number(arg('--frames') ?? 300) });
-    process.stdout.write(`${JSON.stringify(round({ ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
+    // --smoothing '{"positionNoise":0.004}': LandmarkSmoother options for the causal series.
+    const smoothing = arg('--smoothing') ? (JSON.parse(arg('--smoothing')!) as LandmarkSmootherOptions) : spec.endsWith('+landmarks') ? LANDMARK_SMOOTHER_REFINED : undefined;
+    // --step-px n: a pure translation step of n px instead of STEP.
+    const step = arg('--step-px') ? translationStep(Number(arg('--step-px'))) : undefined;
+    const fileLag = arg('--file-lag') ? Number(arg('--file-lag')) : undefined;
+    const out = await runSmoothingBench({ detector, truthDetector, smoothing, step, fileLag, frames: Number(arg('--frames') ?? 300), stillPath: arg('--still') ?? DEFAULT_STILL });
+    process.stdout.write(`${JSON.stringify(round({ detector: spec, truth: truthSpec ?? spec, ...out, seconds: (performance.now() - started) / 1000 }), null, 2)}\n`);
   } finally {
     await detector.close();
+    await truthDetector?.close();
   }
 }

@@ -27,6 +27,7 @@ export { VideoDecoder } from './ingest/decoder.ts';
 export { BlazeFaceDetector } from './detect/blazeface.ts';
 export { YuNetDetector } from './detect/yunet.ts';
 export type { FaceDetector } from './detect/detector.ts';
+export { fivePointsFrom68, Landmark68, RefinedDetector } from './engine/landmarkRefiner.ts';
 export type { FaceTracker, FidelityPolicy } from './track/tracker.ts';
 export { ConstantFidelity, PerFrameTracker } from './track/tracker.ts';
 export { ClassicRestorer } from './restore/classicRestorer.ts';

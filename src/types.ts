@@ -86,6 +86,11 @@ export interface FaceDetection {
   score: number;
   /** Alignment points (see FivePoints for the order). */
   points: FivePoints;
+  /**
+   * The 68 iBUG landmarks (frame px) when the landmark net refined this face (`points` derive from them).
+   * On a tracked face they are the last detection's, moved with the face's (smoothed or predicted) points.
+   */
+  landmarks68?: readonly Point[];
 }
 
 /** A face as the restore and compose stages see it: detected, tracked, with its fidelity weight. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine, cropFootprint, FFHQ_TEMPLATE_512, fitSimilarity, invertAffine, similarityScale } from '../src/compose/align.ts';
-import { CROP_BORDER_RGB, warpToCrop } from '../src/compose/warp.ts';
+import { warpToCrop } from '../src/compose/warp.ts';
 import { i420Layout, yuvCoefficients } from '../src/util/yuv.ts';
 import type { Affine, FivePoints, Point } from '../src/types.ts';
 
@@ -99,10 +99,24 @@ describe('similarity alignment', () => {
     expect(Math.abs(a[1]! - b[1]!)).toBeGreaterThan(5);
   });
 
-  it('fills crop pixels outside the frame with the border colour, in RGB', () => {
+  it('fills crop pixels outside the frame with the nearest edge pixel (replicate), so nothing steps at the frame edge', () => {
     const W = 32, H = 32;
-    const data = new Uint8Array(i420Layout(W, H).size).fill(128);
-    const crop = warpToCrop({ index: 0, pts: 0, width: W, height: H, data }, invertAffine(similarity(0.25, 0, -200, -200)));
-    expect([crop[0], crop[1], crop[2]]).toEqual([...CROP_BORDER_RGB]);
+    const L = i420Layout(W, H);
+    const data = new Uint8Array(L.size).fill(128);
+    // Luma 40 + 4x + 2y: the crop's corner far above-left of the frame takes pixel (0, 0)'s colour, one
+    // far below-right takes pixel (31, 31)'s; a crop pixel just above row 0 takes row 0's at its column.
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[y * W + x] = 40 + 4 * x + 2 * y;
+    const frame = { index: 0, pts: 0, width: W, height: H, data };
+    const k = yuvCoefficients();
+    const rgbOf = (luma: number) => Math.round(k.yk * (luma - 16));
+    const toFrame = similarity(0.25, 0, -200, -200);
+    const crop = warpToCrop(frame, invertAffine(toFrame));
+    expect([crop[0], crop[1], crop[2]]).toEqual([rgbOf(40), rgbOf(40), rgbOf(40)]);
+    const far = warpToCrop(frame, invertAffine(similarity(0.25, 0, 200, 200)));
+    expect(far[0]).toBe(rgbOf(40 + 4 * 31 + 2 * 31));
+    // Crop pixel whose centre maps to frame (10.5, -3): above the frame, column 10.
+    const above = similarity(1, 0, 10, -3.5);
+    const c2 = warpToCrop(frame, invertAffine(above));
+    expect(c2[0]).toBe(rgbOf(40 + 4 * 10));
   });
 });

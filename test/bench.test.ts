@@ -9,7 +9,7 @@ import { buildLoopClipArgs, buildScaleClipArgs, buildStillArgs, buildTranscodeAr
 import { ChildCpuMeter } from '../src/apps/bench/childCpu.ts';
 import { median, medianFigures, perFrameFigures } from '../src/apps/bench/stats.ts';
 import { addPipelineFlags, pipelineFlagsFromOptions, pipelineOptionsFromFlags } from '../src/apps/cli/pipelineFlags.ts';
-import { portableOptionsSchema, toPortableOptions, type PortableOptions } from '../src/engine/options.ts';
+import { LANDMARKS_DEFAULT, portableOptionsSchema, toPortableOptions, type PortableOptions } from '../src/engine/options.ts';
 import { tinyRestorerModel } from './helpers/tinyModels.ts';
 import { repo, shared } from './helpers/paths.ts';
 
@@ -43,6 +43,7 @@ describe('pipelineFlagsFromOptions', () => {
     detector: 'yunet',
     detectorModel: '/models/yunet.onnx',
     detectorThreshold: 0.71,
+    landmarks: !LANDMARKS_DEFAULT,
     device: 'auto',
     precision: 'fp16',
     warp: 'graph',
@@ -52,6 +53,7 @@ describe('pipelineFlagsFromOptions', () => {
     queueDepth: 9,
     track: false,
     detectEvery: 5,
+    lookAhead: 3,
     fidelityMode: 'auto',
     fidelityOverrides: { '2': 0.1, '17': 1e-7 },
     upscale: 2,

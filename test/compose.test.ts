@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyAffine, cropFootprint, invertAffine } from '../src/compose/align.ts';
 import { maskGeometry, maskWeight, pasteCrop } from '../src/compose/paste.ts';
+import { warpToCrop } from '../src/compose/warp.ts';
+import { ClassicRestorer } from '../src/restore/classicRestorer.ts';
 import type { Affine, VideoFrame } from '../src/types.ts';
 import { i420Layout, lumaOf, yuvCoefficients } from '../src/util/yuv.ts';
 
@@ -114,5 +116,73 @@ describe('paste-back', () => {
     const edge = invertAffine([0.25, 0, 60, 0, 0.25, -40]);
     const rect = pasteCrop(frame, white, edge);
     expect(rect).toEqual({ x: 60, y: 0, width: 40, height: 80 });
+  });
+});
+
+describe('faces cut by the frame edge', () => {
+  const W = 320, H = 240;
+  /** Bright, smooth picture (luma 180–200, neutral chroma): what a constant grey fill would pull down. */
+  function smooth(): VideoFrame {
+    const L = i420Layout(W, H);
+    const data = new Uint8Array(L.size).fill(128);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[y * W + x] = 190 + Math.round(10 * Math.sin(x / 9) * Math.cos(y / 11));
+    return { index: 0, pts: 0, width: W, height: H, data };
+  }
+  // Crops (512 ↦ 128 and 256 frame px, a little rotated, sub-pixel offsets) reaching past the top, the left
+  // and the bottom-right corner of the frame.
+  const placements: Array<[string, Affine]> = [
+    ['top, 128 px', [0.25 * Math.cos(0.1), -0.25 * Math.sin(0.1), 100.37, 0.25 * Math.sin(0.1), 0.25 * Math.cos(0.1), -40.3]],
+    ['top, 256 px', [0.5 * Math.cos(0.1), -0.5 * Math.sin(0.1), 30.37, 0.5 * Math.sin(0.1), 0.5 * Math.cos(0.1), -40.3]],
+    ['left, 128 px', [0.25 * Math.cos(-0.15), -0.25 * Math.sin(-0.15), -37.6, 0.25 * Math.sin(-0.15), 0.25 * Math.cos(-0.15), 60.2]],
+    ['bottom-right, 128 px', [0.25, 0, W - 90.55, 0, 0.25, H - 85.45]],
+  ];
+  /** Largest |change| of Y over the frame's outermost row/column on the cut side(s), and over the frame's interior. */
+  function changes(before: Uint8Array, after: Uint8Array): { edge: number; interior: number; edgeCount: number } {
+    let edge = 0, interior = 0, edgeCount = 0;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const d = Math.abs(after[y * W + x]! - before[y * W + x]!);
+      const onEdge = x <= 1 || y <= 1 || x >= W - 2 || y >= H - 2;
+      if (onEdge) {
+        edge = Math.max(edge, d);
+        edgeCount++;
+      } else interior = Math.max(interior, d);
+    }
+    return { edge, interior, edgeCount };
+  }
+
+  for (const [name, toFrame] of placements) {
+    it(`an identity restorer leaves the outermost rows unchanged within 1 level (${name})`, () => {
+      const frame = smooth();
+      const before = Uint8Array.from(frame.data);
+      const toCrop = invertAffine(toFrame);
+      const rect = pasteCrop(frame, warpToCrop(frame, toCrop), toCrop);
+      // The crop really covers frame edge pixels with a full mask weight (else the check covers nothing).
+      const onEdge = rect.x === 0 || rect.y === 0 || rect.x + rect.width === W || rect.y + rect.height === H;
+      expect(onEdge).toBe(true);
+      const c = changes(before, frame.data);
+      expect(c.edge).toBeLessThanOrEqual(1);
+      expect(c.interior).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it('the classic restorer changes the outermost rows no more than the rows inside (no step sharpened at the frame edge)', async () => {
+    const r = new ClassicRestorer();
+    for (const [name, toFrame] of placements) {
+      const frame = smooth();
+      const before = Uint8Array.from(frame.data);
+      const toCrop = invertAffine(toFrame);
+      const [out] = await r.restore([warpToCrop(frame, toCrop)], [0.5]);
+      pasteCrop(frame, out!, toCrop);
+      // Rows 0–1 (or columns) next to the cut against rows 4–40 of the same face.
+      const rowDiff = (y0: number, y1: number, x0: number, x1: number) => {
+        let m = 0;
+        for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m = Math.max(m, Math.abs(frame.data[y * W + x]! - before[y * W + x]!));
+        return m;
+      };
+      const cut = name.startsWith('top') ? rowDiff(0, 2, 120, 200) : name.startsWith('left') ? rowDiff(90, 150, 0, 2) : rowDiff(H - 2, H, W - 60, W);
+      const inside = name.startsWith('top') ? rowDiff(4, 40, 120, 200) : name.startsWith('left') ? rowDiff(90, 150, 4, 40) : rowDiff(H - 40, H - 4, W - 60, W);
+      expect(cut, name).toBeLessThanOrEqual(inside + 1);
+    }
+    await r.close();
   });
 });

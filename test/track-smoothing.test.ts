@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySimilarity, DEFAULT_MODEL, type MotionResult, poseTransform, renderFrame, runSmoothingBench } from '../bench/track-smoothing.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
+import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
+import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
+import { LANDMARK_SMOOTHER_REFINED } from '../src/track/landmarkSmoother.ts';
 
 describe('synthetic motion with known truth (short run of bench/track-smoothing.ts)', () => {
   let detector: YuNetDetector;
@@ -63,6 +66,34 @@ describe('synthetic motion with known truth (short run of bench/track-smoothing.
       expect(r.causal.jitterPx).toBeLessThanOrEqual(r.gaussian.jitterPx);
       expect(r.causal.jitterPx).toBeLessThan(0.8 * r.raw.jitterPx);
       expect(r.causal.rmsPx).toBeLessThanOrEqual(1.1 * r.raw.rmsPx);
+      expect(r.causal.lagFrames).not.toBeNull();
+      expect(r.causal.lagFrames!).toBeLessThanOrEqual(2);
+    });
+  }
+});
+
+describe('68-point refinement on the synthetic clips (BlazeFace, truth: YuNet + refinement on the still)', () => {
+  let results: MotionResult[];
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const detector = new RefinedDetector(await BlazeFaceDetector.create({ intraOpThreads: 1 }), await Landmark68.create({ intraOpThreads: 1 }));
+    const truthDetector = new RefinedDetector(await YuNetDetector.create({ modelPath: DEFAULT_MODEL, intraOpThreads: 1 }), await Landmark68.create({ intraOpThreads: 1 }));
+    close = async () => {
+      await detector.close();
+      await truthDetector.close();
+    };
+    results = (await runSmoothingBench({ detector, truthDetector, smoothing: LANDMARK_SMOOTHER_REFINED, frames: 90 })).results;
+  }, 120_000);
+  afterAll(async () => close?.());
+
+  for (const motion of ['calm', 'brisk'] as const) {
+    it(`${motion}: RMS ≤ 1 px and no per-point offset > 1 px against another detector's truth; causal jitter ≤ the Gaussian's`, () => {
+      const r = results.find((x) => x.motion === motion)!;
+      expect(r.missedDetections).toBe(0);
+      expect(r.raw.rmsPx).toBeLessThan(1);
+      for (const [dx, dy] of r.raw.biasPerPointPx) expect(Math.hypot(dx, dy)).toBeLessThan(1);
+      expect(r.causal.rmsPx).toBeLessThan(1);
+      expect(r.causal.jitterAwayFromStepPx).toBeLessThanOrEqual(r.gaussian.jitterAwayFromStepPx);
       expect(r.causal.lagFrames).not.toBeNull();
       expect(r.causal.lagFrames!).toBeLessThanOrEqual(2);
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine, invertAffine } from '../src/compose/align.ts';
 import { GraphWarper, type WarpFrame } from '../src/compose/graphWarp.ts';
-import { CROP_BORDER_RGB, warpToCrop } from '../src/compose/warp.ts';
+import { warpToCrop } from '../src/compose/warp.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { probeProvider } from '../src/runtime/devices.ts';
 import type { Affine, VideoFrame } from '../src/types.ts';
@@ -77,7 +77,7 @@ function cropFrame(f: VideoFrame, w: number, h: number): VideoFrame {
 }
 
 describe('warp pre-graph on the CPU provider', () => {
-  it('I420 frame, a detected face and a crop over the corner, one run: equal to warpToCrop within its rounding inside the frame; outside pixels are the border colour', async () => {
+  it('I420 frame, a detected face and a crop over the corner, one run: equal to warpToCrop within its rounding inside the frame; outside pixels repeat the edge as warpToCrop does', async () => {
     const out = await cpu.warp({ layout: 'i420', frame }, [faceMatrix, overCorner]);
     expect(out.dims).toEqual([2, 3, 512, 512]);
     const data = out.data as Float32Array;
@@ -89,21 +89,25 @@ describe('warp pre-graph on the CPU provider', () => {
     // graph after; they differ only where a tap near the edge saturates (measured: 120 of 786432 values over 1).
     expect(corner!.over1, JSON.stringify(corner)).toBeLessThanOrEqual(300);
     expect(corner!.mean).toBeLessThanOrEqual(0.2);
-    // Crop pixels whose four taps all lie outside the frame are exactly the border colour, in both warps.
+    // Crop pixels outside the frame repeat its edge (replicate border) in both warps: equal within rounding, and
+    // not one fill colour (the edge varies along the frame's border).
     const inv = invertAffine(overCorner);
     const cpuCrop = warpToCrop(frame, overCorner);
-    let outside = 0;
+    let outside = 0, outsideOver1 = 0;
+    const seen = new Set<number>();
     for (let v = 0; v < 512; v++) {
       for (let u = 0; u < 512; u++) {
         const [sx, sy] = applyAffine(inv, [u + 0.5, v + 0.5]);
         if (!(sx < -0.5 || sy < -0.5 || sx >= frame.width + 0.5 || sy >= frame.height + 0.5)) continue;
         outside++;
+        seen.add(cpuCrop[(v * 512 + u) * 3]!);
         for (let ch = 0; ch < 3; ch++) {
-          expect(Math.abs((data[3 * P + ch * P + v * 512 + u]! + 1) * 127.5 - CROP_BORDER_RGB[ch]!)).toBeLessThanOrEqual(1e-3);
-          expect(cpuCrop[(v * 512 + u) * 3 + ch]).toBe(CROP_BORDER_RGB[ch]);
+          if (Math.abs((data[3 * P + ch * P + v * 512 + u]! + 1) * 127.5 - cpuCrop[(v * 512 + u) * 3 + ch]!) > 1) outsideOver1++;
         }
       }
     }
+    expect(outsideOver1).toBeLessThanOrEqual(300);
+    expect(seen.size).toBeGreaterThan(10);
     expect(outside).toBeGreaterThan(10000);
   });
 

@@ -4,7 +4,6 @@ import type { Affine, VideoFrame } from '../types.ts';
 import { CROP_SIZE } from '../types.ts';
 import { yuvCoefficients } from '../util/yuv.ts';
 import { invertAffine } from './align.ts';
-import { CROP_BORDER_RGB } from './warp.ts';
 
 /** A frame as the warp graph takes it. */
 export type WarpFrame =
@@ -64,7 +63,7 @@ export class GraphWarper {
     const key = `${frame.layout} ${width}x${height} ${colour ? `${colour.matrix}/${colour.range}` : ''}`;
     let model = this.#models.get(key);
     if (!model) {
-      const bytes = buildWarpGraph({ width, height, layout: frame.layout as WarpFrameLayout, border: CROP_BORDER_RGB, sampler: this.#options.sampler, yuv: frame.layout === 'i420' ? yuvCoefficients(colour) : undefined });
+      const bytes = buildWarpGraph({ width, height, layout: frame.layout as WarpFrameLayout, sampler: this.#options.sampler, yuv: frame.layout === 'i420' ? yuvCoefficients(colour) : undefined });
       model = OrtModel.create(bytes, { ...sessionChoice(this.#options), strictDevice: this.#options.strictDevice, name: `warp pre-graph ${key.trim()}` });
       model.catch(() => this.#models.delete(key));
       this.#models.set(key, model);

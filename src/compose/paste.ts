@@ -38,8 +38,11 @@ export function maskWeight(dist: number, g: MaskGeometry): number {
  * samples with a positive mask weight somewhere under them are written; every other byte of the frame —
  * all of it outside the crop's footprint — stays bit-identical to the decoder's. Returns the footprint.
  */
-export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affine, size = CROP_SIZE, frameWeights?: Float32Array): Box {
-  // frameWeights (optional, one per frame pixel, e.g. a feathered inpainting mask) multiply the soft mask.
+export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affine, size = CROP_SIZE, frameWeights?: Float32Array, cropWeight?: { side: number; at: (u: number, v: number) => number }): Box {
+  // frameWeights (optional, one per frame pixel, e.g. a feathered inpainting mask) multiply the soft mask;
+  // so does cropWeight (a weight at crop coordinates of a side² crop at the same alignment, e.g. the face hull).
+  const cwAt = cropWeight?.at;
+  const cwScale = cropWeight ? cropWeight.side / size : 0;
   const { width: W, height: H, data } = frame;
   const rect = cropFootprint(toCrop, W, H, size);
   if (rect.width === 0 || rect.height === 0) return rect;
@@ -71,7 +74,8 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
         const cu = a * px + b * py + c;
         const cv = d * px + e * py + f;
         const dist = Math.min(cu, cv, size - cu, size - cv) / k;
-        const m = maskWeight(dist, g) * (frameWeights ? frameWeights[y * W + x]! : 1);
+        let m = maskWeight(dist, g) * (frameWeights ? frameWeights[y * W + x]! : 1);
+        if (m > 0 && cwAt) m *= cwAt(cu * cwScale, cv * cwScale);
         if (m <= 0) continue;
         // Bilinear sample of the restored crop at (cu, cv), integer-centred.
         const sx = Math.min(Math.max(cu - 0.5, 0), last);

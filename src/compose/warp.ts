@@ -3,9 +3,6 @@ import { CROP_SIZE } from '../types.ts';
 import { i420Layout, yuvCoefficients } from '../util/yuv.ts';
 import { invertAffine } from './align.ts';
 
-/** Colour outside the frame in a crop (facexlib's border value, what CodeFormer saw in training). */
-export const CROP_BORDER_RGB = [132, 133, 135] as const;
-
 /**
  * Warps the face into a CROP_SIZE² RGB24 crop (what restorers take) with bilinear sampling of the frame's
  * I420 planes, converting only the crop's samples to RGB with the frame's colour matrix. Reads only the
@@ -15,6 +12,11 @@ export const CROP_BORDER_RGB = [132, 133, 135] as const;
  * The result equals a bilinear warp of the frame converted to RGB with chroma repeated over each 2×2 block
  * (what ffmpeg's yuv420p → rgb24 conversion does), up to rounding: the conversion is affine, so
  * interpolating Y, U and V and converting once is interpolating R, G and B.
+ *
+ * Crop pixels outside the frame repeat the nearest edge pixel (cv2's BORDER_REPLICATE, as facefusion
+ * warps). A constant fill (facexlib's grey 132/133/135, used here before) darkened or brightened the
+ * outermost rows of faces cut by the frame edge: bilinear taps mixed the fill into pixels inside the
+ * frame, and restorers sharpened the step between picture and fill into the rows next to it.
  */
 export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE): Uint8Array {
   const inv = invertAffine(toCrop);
@@ -57,29 +59,23 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
       }
       continue;
     }
+    // Rows reaching past the frame: the sampling position is clamped to the frame (cv2's BORDER_REPLICATE,
+    // facefusion's choice), so pixels outside continue the edge instead of stepping to a fill colour, and
+    // a bilinear tap never mixes a fill colour into pixels inside the frame.
+    const xMax = W - 1, yMax = H - 1;
     for (let u = 0; u < size; u++, sx += a, sy += d, o += 3) {
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        out[o] = CROP_BORDER_RGB[0];
-        out[o + 1] = CROP_BORDER_RGB[1];
-        out[o + 2] = CROP_BORDER_RGB[2];
-        continue;
-      }
-      const fx = sx - x0;
-      const fy = sy - y0;
-      // Taps outside the frame take the border colour (in RGB, so the crop edge fades exactly like cv2's
-      // constant border); taps inside are converted one by one.
-      taps[0] = x0; taps[1] = y0; taps[2] = x0 + 1; taps[3] = y0;
-      taps[4] = x0; taps[5] = y0 + 1; taps[6] = x0 + 1; taps[7] = y0 + 1;
+      const px = sx < 0 ? 0 : sx > xMax ? xMax : sx;
+      const py = sy < 0 ? 0 : sy > yMax ? yMax : sy;
+      const x0 = Math.floor(px);
+      const y0 = Math.floor(py);
+      const fx = px - x0;
+      const fy = py - y0;
+      const x1 = x0 < xMax ? x0 + 1 : x0;
+      const y1 = y0 < yMax ? y0 + 1 : y0;
+      taps[0] = x0; taps[1] = y0; taps[2] = x1; taps[3] = y0;
+      taps[4] = x0; taps[5] = y1; taps[6] = x1; taps[7] = y1;
       for (let t = 0; t < 4; t++) {
         const x = taps[2 * t]!, y = taps[2 * t + 1]!;
-        if (x < 0 || x >= W || y < 0 || y >= H) {
-          rgb[3 * t] = CROP_BORDER_RGB[0];
-          rgb[3 * t + 1] = CROP_BORDER_RGB[1];
-          rgb[3 * t + 2] = CROP_BORDER_RGB[2];
-          continue;
-        }
         const ci = (y >> 1) * cw + (x >> 1);
         const l = yk * (data[y * W + x]! - Y0);
         const uu = data[uOff + ci]! - 128;

@@ -1,5 +1,7 @@
 import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
+import { Landmark68, RefinedDetector } from './landmarkRefiner.ts';
+import { LANDMARK_SMOOTHER_REFINED } from '../track/landmarkSmoother.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
 import { createUpsampler } from '../restore/createUpsampler.ts';
@@ -72,6 +74,8 @@ export interface TrackerChoice {
   shotCut?: boolean;
   /** Always track, whatever the options' `track` says (live mode: stable ids for the per-face slider). */
   forceTracking?: boolean;
+  /** Frames of look-ahead the tracker keeps for `revisedPoints` (file mode passes the options' `lookAhead`). Default 0. */
+  lookAhead?: number;
 }
 
 /** A tracker together with the fidelity policy it uses (to change w while running). */
@@ -100,10 +104,13 @@ export class Components {
   readonly inpainter: Restorer | undefined;
   /** The execution provider the models run on (`auto` resolved: cpu, webgpu or cuda). */
   readonly device: string;
+  /** Restorers' changes are pasted inside the face's 68-landmark hull only (the classic restorer; see FaceProcessorExtras.faceRegion). */
+  readonly faceRegion: boolean;
   #closed = false;
 
   private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu') {
     this.device = device;
+    this.faceRegion = (options.restorer ?? (options.model ? 'onnx' : 'classic')) === 'classic' && options.landmarks;
     this.upscaler = upscaler;
     this.colorizer = colorizer;
     this.inpainter = inpainter;
@@ -137,7 +144,10 @@ export class Components {
       // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
       // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
       // ORT's Node binding runs a session synchronously on the calling thread either way.
-      const detector = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      const found = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      // The refiner owns the detector from here on (its close closes both).
+      const detector = o.landmarks ? new RefinedDetector(found, await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 })) : found;
+      if (detector !== found) owned[owned.length - 1] = detector;
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       // With a restore service, the CodeFormer session is the service's (shared by every stream of a server).
       // --warp graph: the warp runs inside the CodeFormer graph on the device (FrameRestorer), where it applies.
@@ -194,7 +204,7 @@ export class Components {
     if (this.hooks.trackerFactory) return { tracker: this.hooks.trackerFactory(policy), policy };
     const o = this.options;
     const tracker = o.track || choice.forceTracking
-      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(choice.shotCut === false ? { shotCut: false } : {}) })
+      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), lookAhead: choice.lookAhead ?? 0, ...(choice.shotCut === false ? { shotCut: false } : {}) })
       : new PerFrameTracker(policy);
     return { tracker, policy };
   }

@@ -1,4 +1,5 @@
-import { alignmentFor } from '../compose/align.ts';
+import { alignmentFor, applyAffine } from '../compose/align.ts';
+import { faceRegionPoints, hullWeight } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop } from '../compose/paste.ts';
@@ -39,6 +40,23 @@ export interface FaceProcessorExtras {
   inpaint?: { restorer: Restorer; mask: FrameMask };
   /** `--faces`, `--min-face`, `--reference`: only the faces it chooses are aligned and restored. */
   chooser?: FaceChooser;
+  /**
+   * Paste the restorer's change only inside the face: the convex hull of the face's 68 landmarks (and the
+   * forehead above the brows, see faceRegionPoints), feathered
+   * inwards (FACE_MASK_FEATHER crop px); crop pixels outside it (hair, collar, background) stay the frame's
+   * own. Faces without 68 landmarks are pasted whole. The classic restorer's setting.
+   */
+  faceRegion?: boolean;
+}
+
+/** Feather of the face-region mask, in pixels of the 512 crop (about a tenth of the hull's width). */
+export const FACE_MASK_FEATHER = 24;
+
+/** The face-region weights of one aligned face (CROP_SIZE² crop), or undefined when it has no 68 landmarks. */
+export function faceRegionWeights(a: AlignedFace): { side: number; at: (u: number, v: number) => number } | undefined {
+  const lm = a.face.landmarks68;
+  if (!lm) return undefined;
+  return { side: CROP_SIZE, at: hullWeight(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER) };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
@@ -67,6 +85,7 @@ export class FaceProcessor {
   readonly inpaint: FaceProcessorExtras['inpaint'];
   readonly faceUpsample: boolean;
   readonly chooser: FaceChooser | undefined;
+  readonly faceRegion: boolean;
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
@@ -74,6 +93,7 @@ export class FaceProcessor {
     this.colorizer = extras.colorizer;
     this.inpaint = extras.inpaint;
     this.chooser = extras.chooser && !extras.chooser.choosesAll ? extras.chooser : undefined;
+    this.faceRegion = !!extras.faceRegion;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -87,13 +107,13 @@ export class FaceProcessor {
   readonly #frameWarp: boolean;
 
   /**
-   * Detects, tracks and aligns the faces of one frame. Frames must come in order. Follows the tracker's
+   * Detects and tracks the faces of one frame. Frames must come in order. Follows the tracker's
    * detection cadence: a full pass when it asks for one, else re-detection inside its tracks' regions
    * (when `regionDetection`), else prediction alone.
    */
-  async prepare(frame: VideoFrame): Promise<PreparedFrame> {
+  async analyze(frame: VideoFrame): Promise<AnalyzedFrame> {
     const cpu = this.cpu;
-    let t = performance.now();
+    const t = performance.now();
     let c = cpu.now();
     let faces: Face[];
     const full = this.tracker.needsDetection?.(frame) ?? true;
@@ -119,9 +139,34 @@ export class FaceProcessor {
       c = cpu.add('track', c);
     }
     this.times.detect += performance.now() - t;
-    t = performance.now();
-    const choice = this.chooser ? await this.chooser.choose(frame, faces) : undefined;
-    c = cpu.now();
+    return { frame, faces };
+  }
+
+  /**
+   * Which of an analysed frame's faces to restore (undefined: all of them). Call in frame order, once per
+   * frame: the chooser keeps its choice per track.
+   */
+  async choose(analyzed: AnalyzedFrame): Promise<FaceChoiceResult | undefined> {
+    if (!this.chooser) return undefined;
+    const c = this.cpu.now();
+    const t = performance.now();
+    const choice = await this.chooser.choose(analyzed.frame, analyzed.faces);
+    this.cpu.add('align', c);
+    this.times.align += performance.now() - t;
+    return choice;
+  }
+
+  /** Detects, tracks, chooses and aligns the faces of one frame (analyze, choose, align). Frames must come in order. */
+  async prepare(frame: VideoFrame): Promise<PreparedFrame> {
+    const analyzed = await this.analyze(frame);
+    return this.align(analyzed, await this.choose(analyzed));
+  }
+
+  /** Warps the crops of a frame's chosen faces (none without a restorer: nothing would read them). */
+  align(analyzed: AnalyzedFrame, choice?: FaceChoiceResult): PreparedFrame {
+    const { frame, faces } = analyzed;
+    const c = this.cpu.now();
+    const t = performance.now();
     // Without a restorer nothing reads the crops: no warp at all.
     const aligned: AlignedFace[] = this.restorer
       ? faces.filter((face) => !choice || choice.chosen.has(face)).map((face) => {
@@ -129,7 +174,7 @@ export class FaceProcessor {
           return { face, toCrop, crop: this.#frameWarp ? NO_CROP : warpToCrop(frame, toCrop) };
         })
       : [];
-    cpu.add('align', c);
+    this.cpu.add('align', c);
     this.times.align += performance.now() - t;
     return choice ? { frame, faces, aligned, choice } : { frame, faces, aligned };
   }
@@ -222,7 +267,8 @@ export class FaceProcessor {
         const hole = holes.has(k);
         const r = restored[k++];
         const toCrop = s === 1 ? a.toCrop : cropSide > CROP_SIZE ? alignmentAtScaleBoth(a.toCrop, s) : alignmentAtScale(a.toCrop, s);
-        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined));
+        const region = this.faceRegion && !hole ? faceRegionWeights(a) : undefined;
+        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined, region));
       }
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';
 
+/** Whether the 68-point landmark refinement runs unless asked otherwise (see docs/landmarks.md for the measurements). */
+export const LANDMARKS_DEFAULT = true;
+
 /**
  * The settings that say what to do (restorer, model, detector, fidelity, …). These cross process and
  * machine boundaries (job data, restore-peer config, worker messages, the bench's child runs) as they
@@ -21,6 +24,11 @@ const portableShape = {
     detectorModel: z.string().min(1).optional(),
     /** Minimum detector score. Default 0.6. */
     detectorThreshold: z.number().min(0).max(1).optional(),
+    /**
+     * Refine every detection's five points with face-api's 68-point landmark net (eye centres from the eye
+     * contours, nose tip, mouth corners; see engine/landmarkRefiner.ts). Default LANDMARKS_DEFAULT.
+     */
+    landmarks: z.boolean().default(LANDMARKS_DEFAULT),
     /**
      * Execution device for ONNX models (detector and restorer): `cpu`, `webgpu` (Vulkan: NVIDIA, AMD, Intel, or
      * Mesa's software lavapipe), `cuda` (needs the CUDA provider libraries), or `auto` (CUDA, then WebGPU, then
@@ -50,6 +58,11 @@ const portableShape = {
     queueDepth: z.number().int().min(1).max(64).default(4),
     /** Track faces across frames with landmark smoothing and shot-cut detection. Default true. */
     track: z.boolean().default(true),
+    /**
+     * File mode: frames of look-ahead for landmark smoothing (a fixed-lag Rauch–Tung–Striebel pass; the
+     * frames wait this long before alignment). 0: causal, as live mode always is. Default 8.
+     */
+    lookAhead: z.number().int().min(0).max(60).default(8),
     /** Full detection every k-th frame; in between, tracks are predicted and re-detected in their regions. Default 1. */
     detectEvery: z.number().int().min(1).max(1000).default(1),
     /** `fixed`: `fidelity` for every face; `auto`: w per track from face size and sharpness. Default fixed. */

@@ -4,8 +4,8 @@
  * uploaded once and the crops never exist on the host. It reproduces `warpToCrop` (compose/warp.ts):
  * - coordinates are continuous with pixel centres at +0.5: crop pixel (u, v) samples the frame at
  *   M·(u + 0.5, v + 0.5, 1), bilinearly between the four pixels around that point;
- * - bilinear taps outside the frame take the border colour CROP_BORDER_RGB (cv2's constant border): the graph
- *   samples (frame − border) with zero padding and adds the border back, which is the same weighted sum;
+ * - positions outside the frame are clamped into it first (cv2's BORDER_REPLICATE, as warpToCrop does): crop
+ *   pixels outside the frame repeat its edge, and no fill colour is mixed into pixels inside it;
  * - two samplers: ONNX `GridSample` (align_corners = 0 is that pixel-centre convention once positions are
  *   normalised as 2·x/W − 1), which ONNX Runtime's CPU and CUDA providers run and its WebGPU provider (1.30)
  *   does not; and `gather` (Floor, Gather and arithmetic on a zero-padded frame), which every provider runs;
@@ -33,8 +33,6 @@ export interface WarpGraphSpec {
   layout: WarpFrameLayout;
   /** Crop side; default 512. */
   size?: number;
-  /** RGB of frame pixels outside the frame. */
-  border: readonly [number, number, number];
   /** `gather` (default: runs on every provider) or `gridsample` (ONNX GridSample; not on WebGPU). */
   sampler?: 'gather' | 'gridsample';
   /** I420 → RGB coefficients (R = yk·(Y − y0) + rv·(V − 128), …), for layout 'i420'. */
@@ -52,7 +50,7 @@ export const WARP_IO = { frame: 'frame', matrices: 'crop_to_frame', output: 'cro
 export function buildWarpGraph(spec: WarpGraphSpec): Uint8Array {
   const g = new GraphBuilder();
   g.output(WARP_IO.output, warpInto(g, spec), ['N', 3, spec.size ?? 512, spec.size ?? 512]);
-  return g.encode({ graphName: `warp_${spec.layout}_${spec.width}x${spec.height}_${spec.sampler ?? 'gather'}`, docString: `frame + crop→frame matrices → restorer input (${spec.sampler ?? 'gather'} sampler, pixel centres, constant border)` });
+  return g.encode({ graphName: `warp_${spec.layout}_${spec.width}x${spec.height}_${spec.sampler ?? 'gather'}`, docString: `frame + crop→frame matrices → restorer input (${spec.sampler ?? 'gather'} sampler, pixel centres, replicated edge)` });
 }
 
 /**
@@ -75,27 +73,28 @@ export function warpInto(g: GraphBuilder, spec: WarpGraphSpec): Value {
   const base = g.op('Reshape', [g.op('Concat', [gx, gy, one], { axis: 2 }), g.int64([1, S * S, 3])]);
   // Frame positions [N, S·S, 2] of the crop pixels' centres, shifted to integer-centred sampling coordinates.
   const pos = g.op('Sub', [g.op('MatMul', [base, g.op('Transpose', [m], { perm: [0, 2, 1] })]), g.scalar(0.5)]);
-  const coord = (axis: number) => g.op('Reshape', [g.op('Slice', [pos, g.int64([axis]), g.int64([axis + 1]), g.int64([2])]), g.int64([-1])]);
-  const border = g.weight('border', Float32Array.from(spec.border), [1, 3, 1, 1]);
-  const shifted = g.op('Sub', [rgb, border]);
+  // Replicated edge: every position clamped into [0, W−1] × [0, H−1] (Max/Min: Clip takes scalar bounds only).
+  const clamped = g.op('Min', [g.op('Max', [pos, g.scalar(0)]), g.weight('max_pos', Float32Array.from([W - 1, H - 1]), [2])]);
+  const coord = (axis: number) => g.op('Reshape', [g.op('Slice', [clamped, g.int64([axis]), g.int64([axis + 1]), g.int64([2])]), g.int64([-1])]);
   let sampled: Value; // [3, N·S·S] or [1, 3, N·S, S]
   if (spec.sampler === 'gridsample') {
-    const unitPos = g.op('Sub', [g.op('Mul', [g.op('Add', [pos, g.scalar(0.5)]), g.weight('to_unit', Float32Array.from([2 / W, 2 / H]), [2])]), g.scalar(1)]);
+    const unitPos = g.op('Sub', [g.op('Mul', [g.op('Add', [clamped, g.scalar(0.5)]), g.weight('to_unit', Float32Array.from([2 / W, 2 / H]), [2])]), g.scalar(1)]);
     const grid = g.op('Reshape', [unitPos, g.int64([1, -1, S, 2])]); // faces stacked along the grid's height
-    sampled = g.op('GridSample', [shifted, grid], { mode: 'linear', padding_mode: 'zeros', align_corners: 0 });
+    sampled = g.op('GridSample', [rgb, grid], { mode: 'linear', padding_mode: 'border', align_corners: 0 });
   } else {
-    sampled = bilinear(g, shifted, coord(0), coord(1), W, H);
+    sampled = bilinear(g, rgb, coord(0), coord(1), W, H);
   }
   // Clamped after sampling, as warpToCrop clamps after interpolating (an I420 frame converts to RGB outside 0–255
   // near saturated colours).
-  const withBorder = g.op('Clip', [g.op('Add', [g.op('Reshape', [sampled, g.int64([1, 3, -1, S])]), border]), g.scalar(0), g.scalar(255)]);
-  const unit = g.op('Sub', [g.op('Mul', [withBorder, g.scalar(1 / 127.5)]), g.scalar(1)]);
+  const inRange = g.op('Clip', [g.op('Reshape', [sampled, g.int64([1, 3, -1, S])]), g.scalar(0), g.scalar(255)]);
+  const unit = g.op('Sub', [g.op('Mul', [inRange, g.scalar(1 / 127.5)]), g.scalar(1)]);
   return g.op('Transpose', [g.op('Reshape', [unit, g.int64([3, -1, S, S])])], { perm: [1, 0, 2, 3] });
 }
 
 /**
  * Bilinear samples of `img` [1, 3, H, W] at sampling coordinates (x, y) (integer-centred: pixel (i, j) at (i, j)),
- * each [K]; taps outside the frame count as zero. Returns [3, K]. Built from Floor, Gather and arithmetic, which
+ * each [K], already clamped into the frame (a tap past the last column or row has weight 0 and reads the zero
+ * padding). Returns [3, K]. Built from Floor, Gather and arithmetic, which
  * every provider runs (ONNX Runtime's WebGPU provider has no GridSample): the frame gets a one-pixel zero
  * border and each tap's column and row are clamped into it, so a tap anywhere outside reads a zero.
  */

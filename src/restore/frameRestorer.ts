@@ -9,8 +9,6 @@ import { yuvCoefficients } from '../util/yuv.ts';
 import { OnnxRestorer } from './onnxRestorer.ts';
 import { CROP_BYTES, type Restorer } from './restorer.ts';
 
-/** Colour of crop pixels outside the frame (compose/warp.ts CROP_BORDER_RGB; repeated here: stages do not import each other). */
-const BORDER: readonly [number, number, number] = [132, 133, 135];
 
 /** Options of FrameRestorer.create. */
 export interface FrameRestorerOptions extends OrtSessionChoice {
@@ -84,7 +82,7 @@ export class FrameRestorer implements Restorer {
     const key = `${frame.width}x${frame.height} ${frame.colour?.matrix ?? 'bt601'}/${frame.colour?.range ?? 'limited'}`;
     let model = this.#models.get(key);
     if (!model) {
-      const spec = { width: frame.width, height: frame.height, layout: 'i420' as const, size: CROP_SIZE, border: BORDER, yuv: yuvCoefficients(frame.colour) };
+      const spec = { width: frame.width, height: frame.height, layout: 'i420' as const, size: CROP_SIZE, yuv: yuvCoefficients(frame.colour) };
       const { arch, weights } = this.#loaded;
       const bytes = buildCodeFormerGraph(arch, weights, { kind: recogniseKind(arch), fp16: this.#o.fp16, input: (g) => warpInto(g, spec), uint8Output: true });
       model = OrtModel.create(bytes, { ...sessionChoice(this.#o), strictDevice: this.#o.strictDevice, name: `${this.name} ${key}` });

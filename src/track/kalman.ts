@@ -28,6 +28,14 @@ export class ConstantVelocityKalman {
     this.#vv = velocityVariance;
   }
 
+  /** Damping of the last `predict` (the transition's velocity factor; 1 before any). */
+  lastDamping = 1;
+
+  /** A copy of the state and covariance (for smoothing passes over a history). */
+  snapshot(): KalmanSnapshot {
+    return { position: Float64Array.from(this.position), velocity: Float64Array.from(this.velocity), pp: this.#pp, pv: this.#pv, vv: this.#vv };
+  }
+
   /** Position variance (squared units), shared by all coordinates. */
   get positionVariance(): number {
     return this.#pp;
@@ -41,6 +49,7 @@ export class ConstantVelocityKalman {
       this.position[i]! += this.velocity[i]!;
     }
     const d = damping;
+    this.lastDamping = damping;
     const pp = this.#pp;
     const pv = this.#pv * d;
     const vv = this.#vv * d * d;
@@ -90,4 +99,48 @@ export class ConstantVelocityKalman {
     this.#pv *= a;
     this.#vv *= a;
   }
+}
+
+/** State and shared covariance of a ConstantVelocityKalman at one moment. */
+export interface KalmanSnapshot {
+  position: Float64Array;
+  velocity: Float64Array;
+  pp: number;
+  pv: number;
+  vv: number;
+}
+
+/**
+ * One Rauch–Tung–Striebel step: the smoothed state at k from the filtered state at k, the predicted state at
+ * k + 1 (made from it with velocity damping `d`: p' = p + d·v, v' = d·v) and the smoothed state at k + 1.
+ * Gain C = P(k|k)·Fᵀ·P(k+1|k)⁻¹; x(k|n) = x(k|k) + C·(x(k+1|n) − x(k+1|k)). Means only (the covariance of
+ * the smoothed state is not needed for the points).
+ */
+export function rtsStep(filtered: KalmanSnapshot, predictedNext: KalmanSnapshot, smoothedNext: { position: Float64Array; velocity: Float64Array }, d: number): { position: Float64Array; velocity: Float64Array } {
+  const { pp, pv, vv } = filtered;
+  // P·Fᵀ with F = [[1, d], [0, d]].
+  const a11 = pp + pv * d, a12 = pv * d, a21 = pv + vv * d, a22 = vv * d;
+  const det = predictedNext.pp * predictedNext.vv - predictedNext.pv * predictedNext.pv;
+  const n = filtered.position.length;
+  const position = new Float64Array(n);
+  const velocity = new Float64Array(n);
+  if (!(det > 1e-300)) {
+    // Degenerate prediction covariance (no velocity uncertainty, e.g. the shape's random walk): gain on position only.
+    const c = predictedNext.pp > 0 ? a11 / predictedNext.pp : 0;
+    for (let i = 0; i < n; i++) {
+      position[i] = filtered.position[i]! + c * (smoothedNext.position[i]! - predictedNext.position[i]!);
+      velocity[i] = filtered.velocity[i]!;
+    }
+    return { position, velocity };
+  }
+  const i11 = predictedNext.vv / det, i12 = -predictedNext.pv / det, i22 = predictedNext.pp / det;
+  const c11 = a11 * i11 + a12 * i12, c12 = a11 * i12 + a12 * i22;
+  const c21 = a21 * i11 + a22 * i12, c22 = a21 * i12 + a22 * i22;
+  for (let i = 0; i < n; i++) {
+    const dp = smoothedNext.position[i]! - predictedNext.position[i]!;
+    const dv = smoothedNext.velocity[i]! - predictedNext.velocity[i]!;
+    position[i] = filtered.position[i]! + c11 * dp + c12 * dv;
+    velocity[i] = filtered.velocity[i]! + c21 * dp + c22 * dv;
+  }
+  return { position, velocity };
 }

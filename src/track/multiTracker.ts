@@ -1,7 +1,7 @@
 // Longer than ~300 lines on purpose: a track's life cycle (tentative → confirmed → lost), the matching
 // cost and the output rule are one state machine whose invariants (ids never reused, a lost track is
 // never output, duplicates start no track) are easier to keep in one place than across files.
-import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
+import type { Box, Face, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
 import { TrackFidelity } from './fidelity.ts';
 import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from '../geometry.ts';
@@ -63,11 +63,17 @@ export interface MultiFaceTrackerOptions {
   duplicateOverlap?: number;
   /** Velocity decay per frame while a track is unseen (prediction stops drifting). Default 0.8. */
   lostDamping?: number;
+  /**
+   * Frames of look-ahead for `revisedPoints` (file mode's fixed-lag smoothing): each track's smoother keeps
+   * this many frames of filter state and ended tracks are kept as long. 0 (default): causal only.
+   */
+  lookAhead?: number;
 }
 
 /** Defaults of MultiFaceTrackerOptions (without the objects). */
 export const MULTI_TRACKER_DEFAULTS = {
   detectEvery: 1,
+  lookAhead: 0,
   minHits: 2,
   tentativeMisses: 5,
   maxAge: 30,
@@ -122,25 +128,51 @@ class Track {
   readonly smoother: LandmarkSmoother | undefined;
   points: FivePoints;
   rawPoints: FivePoints;
+  /** The last matched detection's 68 landmarks and the five points they came with (refined detections only). */
+  landmarks: { points: readonly Point[]; five: FivePoints } | undefined;
   rawBox: Box | undefined;
   score: number;
   detected = true;
   /** IOD-based unit in pixels (smoothed). */
   scale: number;
 
-  constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false) {
+  /** Frame index of the track's first detection (its smoother's frame 0). */
+  readonly firstFrame: number;
+
+  constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false, firstFrame = 0, history = 0) {
     this.id = id;
+    this.firstFrame = firstFrame;
     const [cx, cy] = boxCentre(d.box);
     const side = boxSide(d.box);
     this.box = new ConstantVelocityKalman([cx, cy, side], (BOX_NOISE * side) ** 2, (0.05 * side) ** 2);
     this.aspect = d.box.height / Math.max(d.box.width, 1e-6);
     this.scale = faceScale(d);
-    this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing);
+    this.smoother = smoothing === false ? undefined : new LandmarkSmoother(smoothing, history);
     this.smoother?.correct(d.points);
     this.points = d.points;
     this.rawPoints = d.points;
     this.rawBox = d.box;
     this.score = d.score;
+    this.landmarks = d.landmarks68 ? { points: d.landmarks68, five: d.points } : undefined;
+  }
+
+  /**
+   * The last detection's 68 landmarks moved with the face: the five points they came with are taken to the
+   * current (smoothed or predicted) five points by their centroid shift and inter-ocular scale and angle.
+   */
+  landmarks68(): readonly Point[] | undefined {
+    const l = this.landmarks;
+    if (!l) return undefined;
+    if (l.five === this.points) return l.points;
+    const [ax, ay] = centroid(l.five);
+    const [bx, by] = centroid(this.points);
+    const ua = [l.five[1][0] - l.five[0][0], l.five[1][1] - l.five[0][1]];
+    const ub = [this.points[1][0] - this.points[0][0], this.points[1][1] - this.points[0][1]];
+    const na = Math.hypot(ua[0]!, ua[1]!) || 1;
+    // b = R·s·a with cos/sin from the two eye vectors.
+    const cos = (ua[0]! * ub[0]! + ua[1]! * ub[1]!) / (na * na);
+    const sin = (ua[0]! * ub[1]! - ua[1]! * ub[0]!) / (na * na);
+    return l.points.map(([x, y]) => [bx + cos * (x - ax) - sin * (y - ay), by + sin * (x - ax) + cos * (y - ay)] as const);
   }
 
   get side(): number {
@@ -190,6 +222,7 @@ class Track {
     this.rawPoints = d.points;
     this.rawBox = d.box;
     this.score = d.score;
+    this.landmarks = d.landmarks68 ? { points: d.landmarks68, five: d.points } : undefined;
     this.detected = true;
     this.unseen = 0;
     this.misses = 0;
@@ -237,6 +270,8 @@ export class MultiFaceTracker implements FaceTracker {
   readonly #smoothing: LandmarkSmootherOptions | false;
   readonly #cuts: ShotCutDetector | undefined;
   #tracks: Track[] = [];
+  /** Tracks that ended within the last `lookAhead` frames (their smoothers can still revise those frames). */
+  #ended: Array<{ track: Track; at: number }> = [];
   #nextId = 0;
   #lastFull = -Infinity;
   #lastIndex = -Infinity;
@@ -252,7 +287,7 @@ export class MultiFaceTracker implements FaceTracker {
     for (const k of ['detectEvery', 'minHits'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw new TypeError(`Expected an integer ≥ 1 for ${k} but received ${o[k]}`);
     }
-    for (const k of ['maxAge', 'tentativeMisses'] as const) {
+    for (const k of ['maxAge', 'tentativeMisses', 'lookAhead'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 0)) throw new TypeError(`Expected an integer ≥ 0 for ${k} but received ${o[k]}`);
     }
     for (const k of ['minIou', 'lostDamping', 'duplicateOverlap'] as const) {
@@ -266,6 +301,21 @@ export class MultiFaceTracker implements FaceTracker {
     this.#smoothing = options.smoothing ?? {};
     if (this.#smoothing !== false) new LandmarkSmoother(this.#smoothing); // validates the options now
     this.#cuts = options.shotCut === false ? undefined : new ShotCutDetector(options.shotCut ?? {});
+  }
+
+  #retire(tracks: readonly Track[], index: number): void {
+    if (this.#o.lookAhead > 0) for (const track of tracks) this.#ended.push({ track, at: index });
+  }
+
+  /**
+   * The points of track `trackId` on frame `frameIndex`, revised with the frames seen since (a fixed-lag
+   * Rauch–Tung–Striebel pass, see LandmarkSmoother.smoothedAt), when the frame is within `lookAhead` of the
+   * newest; undefined otherwise (no smoothing, unknown track, frame too old).
+   */
+  revisedPoints(trackId: number, frameIndex: number): FivePoints | undefined {
+    if (this.#o.lookAhead === 0) return undefined;
+    const t = this.#tracks.find((x) => x.id === trackId) ?? this.#ended.find((e) => e.track.id === trackId)?.track;
+    return t?.smoother?.smoothedAt(frameIndex - t.firstFrame);
   }
 
   /** The fidelity policy in use (e.g. to set per-track overrides on a TrackFidelity). */
@@ -329,6 +379,7 @@ export class MultiFaceTracker implements FaceTracker {
     const c = this.#cuts?.push(frame) ?? { cut: false, distance: 0 };
     if (c.cut) {
       for (const t of this.#tracks) ended.push(t.id);
+      this.#retire(this.#tracks, frame.index);
       this.#tracks = [];
     }
     const o = this.#o;
@@ -359,7 +410,7 @@ export class MultiFaceTracker implements FaceTracker {
       for (const i of free) {
         const b = dets[i]!.box;
         if (matchedBoxes.some((m) => intersection(m, b) >= o.duplicateOverlap * b.width * b.height)) continue;
-        this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing));
+        this.#tracks.push(new Track(this.#nextId++, dets[i]!, this.#smoothing, frame.index, o.lookAhead > 0 ? o.lookAhead + 1 : 0));
         matchedBoxes.push(b);
       }
     }
@@ -368,7 +419,9 @@ export class MultiFaceTracker implements FaceTracker {
       if (t.unseen > o.maxAge) ended.push(t.id);
       else keep.push(t);
     }
+    this.#retire(this.#tracks.filter((t) => !keep.includes(t)), frame.index);
     this.#tracks = keep;
+    this.#ended = this.#ended.filter((e) => frame.index - e.at <= o.lookAhead);
     const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
     if (typeof endedHook === 'function') for (const id of ended) endedHook.call(this.#policy, id);
 
@@ -379,7 +432,8 @@ export class MultiFaceTracker implements FaceTracker {
       const visible = t.detected || (detections === undefined && t.state === 'confirmed');
       if (!visible || t.state === 'lost' || (t.state === 'tentative' && t.score < o.tentativeScore)) continue;
       const box = t.filteredBox();
-      const face: FaceDetection = { box, score: t.score, points: t.points };
+      const lm = t.landmarks68();
+      const face: FaceDetection = lm ? { box, score: t.score, points: t.points, landmarks68: lm } : { box, score: t.score, points: t.points };
       faces.push({
         ...face,
         trackId: t.id,
@@ -399,6 +453,7 @@ export class MultiFaceTracker implements FaceTracker {
     const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
     if (typeof endedHook === 'function') for (const t of this.#tracks) endedHook.call(this.#policy, t.id);
     this.#tracks = [];
+    this.#ended = [];
     this.#cuts?.reset();
     this.#lastFull = -Infinity;
   }

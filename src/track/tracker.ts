@@ -1,4 +1,4 @@
-import type { Box, Face, FaceDetection, VideoFrame } from '../types.ts';
+import type { Box, Face, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
 
 /** What a tracker did on its last frame (for exports and logs). */
 export interface TrackerFrameSummary {
@@ -24,6 +24,8 @@ export interface FaceTracker {
   regions?(frameWidth: number, frameHeight: number, margin?: number): Array<{ trackId: number; box: Box }>;
   /** What the last update did. */
   readonly lastFrame?: TrackerFrameSummary | undefined;
+  /** A recent frame's points of a track revised with later frames (file mode's look-ahead); absent or undefined: keep them. */
+  revisedPoints?(trackId: number, frameIndex: number): FivePoints | undefined;
 }
 
 /** Chooses a face's fidelity weight w ∈ [0, 1]. */

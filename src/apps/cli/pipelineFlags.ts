@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { PipelineOptionsInput, PortableOptions } from '../../engine/options.ts';
+import { LANDMARKS_DEFAULT, type PipelineOptionsInput, type PortableOptions } from '../../engine/options.ts';
 import { resolveModelRef } from '../../models/store.ts';
 import { numberIn, oneOf } from './parse.ts';
 
@@ -12,6 +12,8 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--detector <kind>', 'blazeface (bundled) | yunet (needs --detector-model)', oneOf('blazeface', 'yunet'), 'blazeface')
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
+    .option('--landmarks', 'refine each face\'s five points with the 68-point landmark net (face-api, bundled)')
+    .option('--no-landmarks', 'use the detector\'s own five points (no 68-point refinement)')
     .option('--device <device>', 'cpu | webgpu (Vulkan GPU, or lavapipe on the CPU) | cuda (needs the CUDA provider libraries) | auto (cuda, then webgpu, then cpu; says why)', oneOf('cpu', 'webgpu', 'cuda', 'auto'), 'cpu')
     .option('--precision <p>', 'CodeFormer .pth graph: auto (fp16 on cuda, fp32 elsewhere) | fp32 | fp16 (webgpu: needs shader-f16, else fp32 with a warning)', oneOf('auto', 'fp32', 'fp16'), 'auto')
     .option('--warp <where>', 'where face crops are warped: cpu (default) | graph (in the CodeFormer .pth graph on --device: the frame uploaded once, uint8 crops back; batches per frame)', oneOf('cpu', 'graph'), 'cpu')
@@ -20,6 +22,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--no-thread-spinning', 'ONNX Runtime idle threads sleep instead of busy-waiting (less CPU, slower back-to-back runs)')
     .option('--queue-depth <n>', 'frames buffered between stages (memory bound; default 4)', numberIn(1, 64, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
+    .option('--look-ahead <frames>', 'file mode: frames of look-ahead for landmark smoothing (fixed-lag RTS; 0 = causal like live mode)', numberIn(0, 60, true), 8)
     .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
     .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
     .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {})
@@ -49,6 +52,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     detector: f.detector as PipelineOptionsInput['detector'],
     detectorModel: f.detectorModel as string | undefined,
     detectorThreshold: f.detectorThreshold as number | undefined,
+    landmarks: f.landmarks as boolean | undefined,
     device: f.device as PipelineOptionsInput['device'],
     precision: f.precision as PipelineOptionsInput['precision'],
     warp: f.warp as PipelineOptionsInput['warp'],
@@ -58,6 +62,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     queueDepth: f.queueDepth as number | undefined,
     track: f.track !== false,
     detectEvery: f.detectEvery as number,
+    lookAhead: f.lookAhead as number | undefined,
     fidelityMode: f.fidelityMode as 'fixed' | 'auto',
     fidelityOverrides: f.fidelityOverride as Record<string, number>,
     upscale: f.upscale === undefined ? undefined : (Number(f.upscale) as 1 | 2 | 4),
@@ -88,6 +93,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   detector: valued('--detector'),
   detectorModel: valued('--detector-model'),
   detectorThreshold: valued('--detector-threshold'),
+  landmarks: (v) => (v === undefined || v === LANDMARKS_DEFAULT ? [] : [v ? '--landmarks' : '--no-landmarks']),
   device: valued('--device'),
   precision: valued('--precision'),
   warp: (v) => (v === 'graph' ? ['--warp', 'graph'] : []),
@@ -97,6 +103,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   queueDepth: valued('--queue-depth'),
   track: (v) => (v === false ? ['--no-track'] : []),
   detectEvery: valued('--detect-every'),
+  lookAhead: valued('--look-ahead'),
   fidelityMode: valued('--fidelity-mode'),
   fidelityOverrides: (v) => Object.entries(v ?? {}).flatMap(([id, w]) => ['--fidelity-override', `${id}=${w}`]),
   upscale: valued('--upscale'),

@@ -118,7 +118,14 @@ export async function runFile(components: Components, input: string, sink: Frame
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker(), components.restorer, times, true, cpu, { upscaler: components.upscaler, faceUpsample: o.faceUpsample, colorizer: components.colorizer, inpaint, chooser: run.faceChoice ? new FaceChooser({ ...run.faceChoice, byTrack: o.track }) : undefined });
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker({ lookAhead: o.lookAhead }), components.restorer, times, true, cpu, {
+    upscaler: components.upscaler,
+    faceUpsample: o.faceUpsample,
+    colorizer: components.colorizer,
+    inpaint,
+    faceRegion: components.faceRegion,
+    chooser: run.faceChoice ? new FaceChooser({ ...run.faceChoice, byTrack: o.track }) : undefined,
+  });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
   const composed = new BoundedQueue<AnalyzedFrame>(o.queueDepth);
@@ -147,12 +154,27 @@ export async function runFile(components: Components, input: string, sink: Frame
       decoded.close();
     })(),
     (async () => {
+      // Look-ahead (file mode): a frame waits `lookAhead` frames after tracking, then takes its faces' points
+      // revised with those frames (fixed-lag smoothing) before it is aligned. Memory: lookAhead frames.
+      const lag = processor.tracker.revisedPoints ? o.lookAhead : 0;
+      const waiting: Array<{ a: AnalyzedFrame; info: TrackerFrameSummary | undefined }> = [];
+      const release = async (w: (typeof waiting)[number]) => {
+        const faces = lag === 0 ? w.a.faces : w.a.faces.map((face) => {
+          const points = processor.tracker.revisedPoints!(face.trackId, w.a.frame.index);
+          return points ? { ...face, points } : face;
+        });
+        // Faces are chosen after look-ahead, on the points they are aligned with (in frame order).
+        const analyzed = { frame: w.a.frame, faces };
+        const choice = await processor.choose(analyzed);
+        run.onTracked?.(w.a.frame, faces, w.info, choice?.chosen);
+        if (choice) chosenIn.set(w.a.frame.index, choice.chosen.size);
+        await prepared.push(processor.align(analyzed, choice));
+      };
       for (let f = await decoded.pop(); f; f = await decoded.pop()) {
-        const p = await processor.prepare(f);
-        run.onTracked?.(p.frame, p.faces, processor.tracker.lastFrame, p.choice?.chosen);
-        if (p.choice) chosenIn.set(p.frame.index, p.choice.chosen.size);
-        await prepared.push(p);
+        waiting.push({ a: await processor.analyze(f), info: processor.tracker.lastFrame });
+        if (waiting.length > lag) await release(waiting.shift()!);
       }
+      while (waiting.length > 0) await release(waiting.shift()!);
       prepared.close();
     })(),
     (async () => {

@@ -216,7 +216,10 @@ export async function runImage(components: Components, input: string, output: st
     const frame = i420FromRgbImage(img.rgb, img.width, img.height);
     const before = frame.data.slice();
     const chooser = new FaceChooser({ faces: o.faces ?? 'all', minFace: o.minFace ?? 0, reference: o.reference, byTrack: false });
-    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, { chooser });
+    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, {
+      chooser,
+      faceRegion: components.faceRegion && restorer === components.restorer,
+    });
     const prepared = await processor.prepare(frame);
     const sized = prepared.choice?.sized ?? prepared.faces;
     const chosen = prepared.choice?.chosen ?? new Set(prepared.faces);

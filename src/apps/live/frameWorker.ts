@@ -46,7 +46,7 @@ async function load(m: Extract<ToWorker, { type: 'init' }>): Promise<Loaded> {
     const { tracker, policy } = components.newTrackerWithPolicy({ forceTracking: true, detectEvery: components.restorer ? m.detectEvery : 1, shotCut: false });
     if (!(policy instanceof TrackFidelity)) throw new FaceRestoreError('E_INTERNAL', 'live tracking needs a per-track fidelity policy');
     // Between full detections the tracker predicts (no region re-detection: it costs a detector run).
-    const processor = new FaceProcessor(components.detector, tracker, components.restorer, emptyStageTimes(), false);
+    const processor = new FaceProcessor(components.detector, tracker, components.restorer, emptyStageTimes(), false, undefined, { faceRegion: components.faceRegion });
     return { components, processor, tracker, policy };
   } catch (e) {
     await components.close();
