@@ -88,7 +88,8 @@ describe('warp pre-graph on the CPU provider', () => {
     // Over the corner: warpToCrop clamps each tap to 0–255 before interpolating on rows that leave the frame, the
     // graph after; they differ only where a tap near the edge saturates (measured: 120 of 786432 values over 1).
     expect(corner!.over1, JSON.stringify(corner)).toBeLessThanOrEqual(300);
-    expect(corner!.mean).toBeLessThanOrEqual(0.2);
+    // Mean: warpToCrop's rounding to whole levels alone averages 0.25 on picture pixels (outside ones repeat the edge).
+    expect(corner!.mean).toBeLessThanOrEqual(0.3);
     // Crop pixels outside the frame repeat its edge (replicate border) in both warps: equal within rounding, and
     // not one fill colour (the edge varies along the frame's border).
     const inv = invertAffine(overCorner);
