@@ -38,6 +38,17 @@ export function descriptorDistance(a: ArrayLike<number>, b: ArrayLike<number>): 
   return Math.sqrt(s);
 }
 
+/** A 150 px RGB input mirrored left–right. */
+function mirrored(x: Float32Array): Float32Array {
+  const S = DESCRIPTOR_INPUT;
+  const out = new Float32Array(x.length);
+  for (let y = 0; y < S; y++) for (let c = 0; c < S; c++) {
+    const a = (y * S + c) * 3, b = (y * S + S - 1 - c) * 3;
+    out[a] = x[b]!; out[a + 1] = x[b + 1]!; out[a + 2] = x[b + 2]!;
+  }
+  return out;
+}
+
 /**
  * face-api's 128-D face descriptor network (converted to ONNX at load, see models/faceRecognition.ts) on the
  * product's ONNX Runtime gateway. One run per call for all the faces given (batched).
@@ -64,14 +75,26 @@ export class FaceDescriptor {
     return Float32Array.from(warpToCrop(frame, descriptorInputTransform(points), DESCRIPTOR_INPUT));
   }
 
-  /** One descriptor per face (five points each), in one batched run. */
-  async describe(frame: VideoFrame, faces: readonly FivePoints[]): Promise<Float32Array[]> {
+  /**
+   * One descriptor per face (five points each), in one batched run. With `mirror`, each face's descriptor
+   * is the mean of its crop's and its mirrored crop's (twice the cost; steadier across poses).
+   */
+  async describe(frame: VideoFrame, faces: readonly FivePoints[], options: { mirror?: boolean } = {}): Promise<Float32Array[]> {
     if (faces.length === 0) return [];
     const S = DESCRIPTOR_INPUT * DESCRIPTOR_INPUT * 3;
-    const batch = new Float32Array(faces.length * S);
-    faces.forEach((p, i) => batch.set(FaceDescriptor.input(frame, p), i * S));
-    const out = await this.run(batch, faces.length);
-    return faces.map((_, i) => out.slice(i * DESCRIPTOR_LENGTH, (i + 1) * DESCRIPTOR_LENGTH));
+    const views = options.mirror ? 2 : 1;
+    const batch = new Float32Array(views * faces.length * S);
+    faces.forEach((p, i) => {
+      const x = FaceDescriptor.input(frame, p);
+      batch.set(x, views * i * S);
+      if (views === 2) batch.set(mirrored(x), (2 * i + 1) * S);
+    });
+    const out = await this.run(batch, views * faces.length);
+    return faces.map((_, i) => {
+      const d = out.slice(views * i * DESCRIPTOR_LENGTH, (views * i + 1) * DESCRIPTOR_LENGTH);
+      if (views === 2) for (let k = 0; k < DESCRIPTOR_LENGTH; k++) d[k] = (d[k]! + out[(2 * i + 1) * DESCRIPTOR_LENGTH + k]!) / 2;
+      return d;
+    });
   }
 
   async close(): Promise<void> {
