@@ -7,7 +7,7 @@ import path from 'node:path';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { FaceDescriptor } from '../src/engine/faceDescriptor.ts';
 import { Landmark68, RefinedDetector } from '../src/engine/landmarkRefiner.ts';
-import type { IdentityOptions } from '../src/track/identity.ts';
+import { IDENTITY_DEFAULTS, type IdentityOptions } from '../src/track/identity.ts';
 import { MultiFaceTracker, type TrackedFace, type MultiFaceTrackerOptions } from '../src/track/multiTracker.ts';
 import type { FaceDetector } from '../src/detect/detector.ts';
 import type { VideoFrame } from '../src/types.ts';
@@ -93,7 +93,7 @@ if (import.meta.main) {
   const stack = await createIdentityStack();
   try {
     const t0 = performance.now();
-    const run = await trackWithIdentity(decodeFrames(clip), stack.detector, stack.describer, { threshold: Number(opt('--threshold') ?? 0.45), minWidth: Number(opt('--min-width') ?? 40), every: Number(opt('--every') ?? 10), decideAfter: Number(opt('--decide') ?? 12) }, {}, args.includes('--mirror'));
+    const run = await trackWithIdentity(decodeFrames(clip), stack.detector, stack.describer, { threshold: Number(opt('--threshold') ?? IDENTITY_DEFAULTS.threshold), minWidth: Number(opt('--min-width') ?? IDENTITY_DEFAULTS.minWidth), every: Number(opt('--every') ?? IDENTITY_DEFAULTS.every), decideAfter: Number(opt('--decide') ?? IDENTITY_DEFAULTS.decideAfter) }, {}, args.includes('--mirror'));
     const ms = performance.now() - t0;
     const perShot = new Map<number, Map<number, { frames: number; maxWidth: number; first: number; last: number }>>();
     for (const f of run.faces) {
@@ -102,7 +102,7 @@ if (import.meta.main) {
       e.frames++; e.maxWidth = Math.max(e.maxWidth, f.width); e.last = f.frame;
       m.set(f.trackId, e); perShot.set(f.shot, m);
     }
-    process.stdout.write(`${path.basename(clip)}: cuts ${run.cuts.join(',')}, ${run.descriptors} descriptors, ${ms.toFixed(0)} ms\n`);
+    process.stdout.write(`${path.basename(clip)}: cuts ${run.cuts.join(',')}, ${run.descriptors} descriptors for ${run.faces.length} face-frames, ${ms.toFixed(0)} ms\n`);
     for (const [s, m] of perShot) process.stdout.write(`shot ${s}: ${[...m].map(([id, e]) => `#${id} (${e.frames} f, ${e.first}-${e.last}, ≤${e.maxWidth.toFixed(0)} px)`).join(' ')}\n`);
     const sharp = new Map<string, number[]>();
     for (const x of run.samples) sharp.set(`s${x.shot}#${x.trackId}`, [...(sharp.get(`s${x.shot}#${x.trackId}`) ?? []), Math.round(x.sharpness)]);
