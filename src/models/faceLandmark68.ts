@@ -79,7 +79,7 @@ export async function readTfjsWeights(manifestPath: string): Promise<WeightMap> 
 }
 
 /** TF.js [kh, kw, in, out] (or depthwise [kh, kw, C, 1] read as out = C, in = 1) → ONNX [out, in, kh, kw]. */
-function toOihw(data: Float32Array, shape: readonly number[], depthwise: boolean): { data: Float32Array; dims: number[] } {
+export function toOihw(data: Float32Array, shape: readonly number[], depthwise: boolean): { data: Float32Array; dims: number[] } {
   const [kh, kw, ci, co] = shape as [number, number, number, number];
   const outC = depthwise ? ci : co;
   const inC = depthwise ? 1 : ci;

@@ -3,12 +3,13 @@
 // never output, duplicates start no track) are easier to keep in one place than across files.
 import type { Box, Face, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 import { assignMinCost } from './assignment.ts';
-import { TrackFidelity } from './fidelity.ts';
+import { laplacianVarianceIn, TrackFidelity } from './fidelity.ts';
 import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } from '../geometry.ts';
 import { ConstantVelocityKalman } from './kalman.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmoother.ts';
 import { ShotCutDetector, type ShotCutOptions } from './shotCut.ts';
 import type { FaceTracker, FidelityPolicy } from './tracker.ts';
+import { Embedding, IdentityGallery, yawOf, identityConfidence, identityOptions, matchIdentities, type IdentityCandidate, type IdentityOptions } from './identity.ts';
 
 /** Life-cycle state of a track. */
 export type TrackState = 'tentative' | 'confirmed' | 'lost';
@@ -21,6 +22,8 @@ export interface TrackedFace extends Face {
   detected: boolean;
   /** The matched detection's box (undefined when predicted). `box` is the filtered box. */
   rawBox: Box | undefined;
+  /** With re-identification on: how sure the id is (see track/identity.ts identityConfidence); absent before the track's first descriptor. */
+  identityConfidence?: number;
 }
 
 /**
@@ -68,6 +71,12 @@ export interface MultiFaceTrackerOptions {
    * this many frames of filter state and ended tracks are kept as long. 0 (default): causal only.
    */
   lookAhead?: number;
+  /**
+   * Re-identification by appearance (off by default): a new track takes the id of an ended or lost track
+   * whose face embedding is near (never of a track seen while it was). The caller computes the descriptors
+   * `descriptorRequests()` asks for after each `update` and passes them to `identify`.
+   */
+  identity?: IdentityOptions | false;
 }
 
 /** Defaults of MultiFaceTrackerOptions (without the objects). */
@@ -116,7 +125,16 @@ const BOX_NOISE = 0.05;
 const BOX_ACCEL = 0.01;
 
 class Track {
-  readonly id: number;
+  /** Mutable only by re-identification (a new track taking an earlier track's id). */
+  id: number;
+  /** Last frame with a matched detection. */
+  lastSeen = 0;
+  embedding: Embedding | undefined;
+  /** Frame of the last descriptor. */
+  described = -Infinity;
+  identityConfidence: number | undefined;
+  /** Re-identification is settled (matched, or `decideAfter` descriptors without a match). */
+  identityDecided = false;
   state: TrackState = 'tentative';
   hits = 1;
   /** Frames since the last matched detection. */
@@ -142,6 +160,7 @@ class Track {
   constructor(id: number, d: FaceDetection, smoothing: LandmarkSmootherOptions | false, firstFrame = 0, history = 0) {
     this.id = id;
     this.firstFrame = firstFrame;
+    this.lastSeen = firstFrame;
     const [cx, cy] = boxCentre(d.box);
     const side = boxSide(d.box);
     this.box = new ConstantVelocityKalman([cx, cy, side], (BOX_NOISE * side) ** 2, (0.05 * side) ** 2);
@@ -260,13 +279,19 @@ function centroid(p: FivePoints): [number, number] {
  * detections start tentative tracks; a tentative track that misses more than `tentativeMisses` detection
  * frames in a row ends; confirmed tracks that miss are lost (not output) for up to `maxAge` frames, then end.
  *
- * There is no identity (appearance) model: ids stay stable because faces move continuously between frames
- * and the motion model predicts where each one will be. Faces that swap places while both are hidden, or a
- * face that stays hidden longer than `maxAge`, get new or swapped ids. See docs/tracking.md.
+ * Without `identity` there is no appearance model: ids stay stable because faces move continuously between
+ * frames and the motion model predicts where each one will be. Faces that swap places while both are hidden,
+ * or a face that stays hidden longer than `maxAge`, get new or swapped ids. See docs/tracking.md. With
+ * `identity`, a new track can take an earlier track's id by its face embedding (descriptorRequests,
+ * identify; docs/identity.md).
  */
 export class MultiFaceTracker implements FaceTracker {
   readonly #policy: FidelityPolicy;
-  readonly #o: Omit<Required<MultiFaceTrackerOptions>, 'fidelity' | 'smoothing' | 'shotCut'>;
+  readonly #o: Omit<Required<MultiFaceTrackerOptions>, 'fidelity' | 'smoothing' | 'shotCut' | 'identity'>;
+  readonly #identity: Required<IdentityOptions> | undefined;
+  readonly #gallery = new IdentityGallery();
+  #frameIndex = -1;
+  #frame: VideoFrame | undefined;
   readonly #smoothing: LandmarkSmootherOptions | false;
   readonly #cuts: ShotCutDetector | undefined;
   #tracks: Track[] = [];
@@ -301,6 +326,7 @@ export class MultiFaceTracker implements FaceTracker {
     this.#smoothing = options.smoothing ?? {};
     if (this.#smoothing !== false) new LandmarkSmoother(this.#smoothing); // validates the options now
     this.#cuts = options.shotCut === false ? undefined : new ShotCutDetector(options.shotCut ?? {});
+    this.#identity = options.identity === undefined || options.identity === false ? undefined : identityOptions(options.identity);
   }
 
   #retire(tracks: readonly Track[], index: number): void {
@@ -377,8 +403,10 @@ export class MultiFaceTracker implements FaceTracker {
     this.#lastIndex = frame.index;
     const ended: number[] = [];
     const c = this.#cuts?.push(frame) ?? { cut: false, distance: 0 };
+    this.#frameIndex = frame.index;
+    this.#frame = this.#identity ? frame : undefined;
     if (c.cut) {
-      for (const t of this.#tracks) ended.push(t.id);
+      for (const t of this.#tracks) ended.push(t.id), this.#remember(t);
       this.#retire(this.#tracks, frame.index);
       this.#tracks = [];
     }
@@ -396,6 +424,7 @@ export class MultiFaceTracker implements FaceTracker {
       this.#match(lost, dets, free);
       for (const t of this.#tracks) {
         if (t.detected) {
+          t.lastSeen = frame.index;
           if (t.state !== 'confirmed' && t.hits >= o.minHits) t.state = 'confirmed';
           continue;
         }
@@ -416,7 +445,7 @@ export class MultiFaceTracker implements FaceTracker {
     }
     const keep: Track[] = [];
     for (const t of this.#tracks) {
-      if (t.unseen > o.maxAge) ended.push(t.id);
+      if (t.unseen > o.maxAge) ended.push(t.id), this.#remember(t);
       else keep.push(t);
     }
     this.#retire(this.#tracks.filter((t) => !keep.includes(t)), frame.index);
@@ -442,6 +471,7 @@ export class MultiFaceTracker implements FaceTracker {
         state: t.state,
         detected: t.detected,
         rawBox: t.rawBox,
+        ...(t.identityConfidence === undefined ? {} : { identityConfidence: t.identityConfidence }),
       });
     }
     faces.sort((a, b) => a.trackId - b.trackId);
@@ -456,6 +486,89 @@ export class MultiFaceTracker implements FaceTracker {
     this.#ended = [];
     this.#cuts?.reset();
     this.#lastFull = -Infinity;
+  }
+
+  /** An ending track's embedding goes to the gallery (re-identification on). */
+  #remember(t: Track): void {
+    if (this.#identity && t.embedding && t.state !== 'tentative') this.#gallery.remember({ id: t.id, embedding: t.embedding, lastSeen: t.lastSeen });
+  }
+
+  /**
+   * With re-identification on: the faces of the last update that want a descriptor now: tracks detected on
+   * this frame, wide, confident and sharp enough, without a descriptor yet or due for a refresh (every `every` frames).
+   * Empty when re-identification is off.
+   */
+  descriptorRequests(): Array<{ trackId: number; points: FivePoints }> {
+    const io = this.#identity;
+    if (!io) return [];
+    const out: Array<{ trackId: number; points: FivePoints }> = [];
+    for (const t of this.#tracks) {
+      if (!t.detected || t.state === 'lost' || t.rawBox === undefined) continue;
+      if (t.rawBox.width < io.minWidth || t.score < io.minScore) continue;
+      if (t.embedding && t.identityDecided && this.#frameIndex - t.described < io.every) continue;
+      if (yawOf(t.rawPoints) > io.maxYaw) continue;
+      if (io.minSharpness > 0 && laplacianVarianceIn(this.#frame!, t.rawBox) < io.minSharpness) continue;
+      out.push({ trackId: t.id, points: t.rawPoints });
+    }
+    return out;
+  }
+
+  /**
+   * Takes the descriptors asked for by `descriptorRequests()` (by track id, on the same frame) into the
+   * tracks' embeddings; while a new track is undecided (its first `decideAfter` descriptors), the mean of
+   * its descriptors may re-identify it: it takes the id of the nearest ended
+   * or lost track within `threshold` that was last seen before it started (one-to-one, nearest pairs
+   * first; the lost track ends). Returns `faces` (the last update's) with ids, fidelity and identity
+   * confidence updated.
+   */
+  identify(frame: VideoFrame, faces: readonly TrackedFace[], descriptors: ReadonlyMap<number, ArrayLike<number>>): TrackedFace[] {
+    const io = this.#identity;
+    if (!io || descriptors.size === 0) return [...faces];
+    if (frame.index !== this.#frameIndex) throw new TypeError(`Expected the frame of the last update (${this.#frameIndex}) but received ${frame.index}`);
+    const fresh: Track[] = [];
+    for (const [id, d] of descriptors) {
+      const t = this.#tracks.find((x) => x.id === id && x.state !== 'lost');
+      if (!t) throw new TypeError(`Expected a live track id but received ${id}`);
+      t.embedding ??= new Embedding(d.length);
+      t.embedding.add(d);
+      t.described = frame.index;
+      if (!t.identityDecided) fresh.push(t);
+    }
+    if (fresh.length === 0) return [...faces];
+    this.#gallery.forgetBefore(frame.index - io.memory);
+    const candidates: IdentityCandidate[] = [...this.#gallery.entries()];
+    for (const t of this.#tracks) if (t.state === 'lost' && t.embedding) candidates.push({ id: t.id, embedding: t.embedding, lastSeen: t.lastSeen });
+    const result = matchIdentities(fresh.map((t) => ({ embedding: t.embedding!, firstFrame: t.firstFrame })), candidates, io.threshold);
+    const byOldId = new Map(fresh.map((t) => [t.id, t]));
+    const renamed = new Set<Track>();
+    const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
+    result.forEach((r, i) => {
+      const t = fresh[i]!;
+      t.identityConfidence = identityConfidence(r.distance, io.threshold, r.candidate !== undefined);
+      if (!r.candidate) {
+        if (t.embedding!.count >= io.decideAfter) t.identityDecided = true;
+        return;
+      }
+      t.identityDecided = true;
+      const c = r.candidate;
+      const lost = this.#tracks.findIndex((x) => x.id === c.id && x.state === 'lost');
+      if (lost >= 0) this.#tracks.splice(lost, 1);
+      else this.#gallery.take(c.id);
+      t.embedding!.merge(c.embedding);
+      renamed.add(t);
+      // The new track's own id is given up (its fidelity state freed); the earlier id's overrides apply.
+      if (typeof endedHook === 'function') endedHook.call(this.#policy, t.id);
+      t.id = c.id;
+    });
+    const out = faces.map((f) => {
+      const t = byOldId.get(f.trackId);
+      if (!t) return f;
+      const face: TrackedFace = { ...f, trackId: t.id, identityConfidence: t.identityConfidence! };
+      if (renamed.has(t)) face.fidelity = this.#policy.fidelityFor(t.id, face, frame);
+      return face;
+    });
+    out.sort((a, b) => a.trackId - b.trackId);
+    return out;
   }
 
   #match(tracks: Track[], dets: readonly FaceDetection[], free: Set<number>): void {

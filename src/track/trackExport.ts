@@ -32,6 +32,7 @@ export const trackedFaceSchema = z
     points: fivePoints.describe('Smoothed five points (what alignment uses)'),
     rawPoints: fivePoints.describe("The detector's five points (predicted ones when not detected)"),
     fidelity: z.number().min(0).max(1).describe('CodeFormer fidelity weight w for this face on this frame'),
+    identityConfidence: z.number().min(0).max(1).optional().describe('With re-identification: how sure the id is (1 − d/τ when re-identified, 1 − τ/d for a new identity); absent before the first descriptor'),
   })
   .strict();
 
@@ -145,7 +146,7 @@ export interface FrameTrackInfo {
   detection?: 'full' | 'partial' | 'none';
 }
 
-type FaceLike = Face & { state?: 'tentative' | 'confirmed'; detected?: boolean; rawBox?: Box | undefined };
+type FaceLike = Face & { state?: 'tentative' | 'confirmed'; detected?: boolean; rawBox?: Box | undefined; identityConfidence?: number };
 
 /**
  * Builds a tracks document frame by frame: `add` each frame's faces (in frame order), then `finish`.
@@ -274,6 +275,7 @@ export class TrackExporter {
       points: this.#points(f.points),
       rawPoints: this.#points(f.rawPoints),
       fidelity: Math.min(1, Math.max(0, this.#round(f.fidelity))),
+      ...(f.identityConfidence === undefined ? {} : { identityConfidence: Math.min(1, Math.max(0, this.#round(f.identityConfidence))) }),
     };
   }
 }
