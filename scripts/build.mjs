@@ -2,6 +2,7 @@
 // Compiles src/ to dist/ (JavaScript + .d.ts, relative `.ts` imports rewritten to `.js`) and copies the
 // live web client's static files, so that the package runs from node_modules, where Node refuses to
 // strip types. `npm pack` / `npm publish` run it (prepack); a checkout runs src/ directly and needs no build.
+// `node scripts/build.mjs --out DIR` writes there instead of dist/ (scripts/bundle.sh builds into its staging folder).
 import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,11 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist');
+const outAt = process.argv.indexOf('--out');
+const dist = outAt > 0 && process.argv[outAt + 1] ? path.resolve(process.argv[outAt + 1]) : path.join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
 // stdout stays clean for `npm pack --json`: tsc's messages go to stderr.
-const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: ['ignore', 2, 2] });
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: ['ignore', 2, 2] });
 if (r.status !== 0) {
   rmSync(dist, { recursive: true, force: true });
   process.stderr.write('build: tsc failed\n');

@@ -9,8 +9,15 @@ import { FaceRestoreError } from '../../errors.ts';
 export const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 /**
+ * Where an offline bundle (scripts/bundle.sh) puts the browser bundle it made at build time, so that it runs
+ * without rolldown (and its 21 MB native binding).
+ */
+export const PREBUILT_DIR = fileURLToPath(new URL('./web-vendor/', import.meta.url));
+
+/**
  * Bundles mediasoup-client for the browser (one ES module exporting `Device`) into
- * `<cacheDir>/web/mediasoup-client-<version>.js` and returns that path; a cached bundle is reused.
+ * `<cacheDir>/web/mediasoup-client-<version>.js` and returns that path; a cached bundle is reused, and one in
+ * PREBUILT_DIR (an offline bundle's) is used as it is.
  * The bundler is rolldown, a runtime dependency (pinned to the version vite uses), so production installs
  * without dev dependencies bundle too.
  */
@@ -18,6 +25,8 @@ export async function ensureMediasoupClientBundle(cacheDir: string): Promise<str
   const main = createRequire(import.meta.url).resolve('mediasoup-client');
   const root = main.slice(0, main.lastIndexOf(`${path.sep}node_modules${path.sep}`));
   const { version } = await import('mediasoup-client');
+  const prebuilt = path.join(PREBUILT_DIR, `mediasoup-client-${version}.js`);
+  if (existsSync(prebuilt)) return prebuilt;
   const out = path.join(cacheDir, 'web', `mediasoup-client-${version}.js`);
   if (existsSync(out)) return out;
   let build: typeof import('rolldown').build;
