@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 BASE_TAG=facerestore-base:bookworm
-REDIS_TAG=facerestore-redis:bookworm
+REDIS_TAG=facerestore-redis:bookworm-2   # bump the suffix when its recipe below changes
 IMG=facerestore-smoke
 PROJECT="frsmoke$$"
 t0=$(date +%s)
@@ -54,6 +54,7 @@ done
 # ------------------------------------------------------------------ teardown: only what this run started
 work="$(mktemp -d /tmp/fr-docker-smoke.XXXXXX)"
 started_dockerd=""
+fw_rule=""
 containers=()
 networks=()
 volumes=()
@@ -73,6 +74,7 @@ cleanup() {
     [ "${#volumes[@]}" -gt 0 ] && docker volume rm "${volumes[@]}" >/dev/null 2>&1
     [ "${FACERESTORE_SMOKE_KEEP_IMAGES:-1}" = 0 ] && docker rmi "$IMG:cli" "$IMG:worker" "$IMG:server" >/dev/null 2>&1
   fi
+  [ -n "$fw_rule" ] && iptables -D FORWARD -i "$fw_rule" -o "$fw_rule" -j ACCEPT
   if [ -n "$started_dockerd" ]; then
     kill "$started_dockerd" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.2; done
@@ -140,6 +142,7 @@ if [ "${FACERESTORE_SMOKE_REBUILD_BASE:-0}" = 1 ] || ! docker image inspect "$BA
   debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs" http://deb.debian.org/debian \
     >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; die "debootstrap failed"; }
   install -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
+  command -v strip >/dev/null && strip --strip-unneeded "$rootfs/usr/local/bin/node"   # its symbols: ~20 MB
   mkdir -p "$rootfs/usr/local/lib/node_modules"
   cp -a "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
@@ -159,7 +162,7 @@ else
   log "$BASE_TAG already there"
 fi
 if ! docker image inspect "$REDIS_TAG" >/dev/null 2>&1; then
-  printf 'FROM %s\nRUN apt-get update && apt-get install -y --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*\nWORKDIR /data\nUSER redis\nCMD ["redis-server", "--protected-mode", "no"]\n' "$BASE_TAG" \
+  printf 'FROM %s\nRUN apt-get update && apt-get install -y --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/* && mkdir -p /data && chown redis:redis /data\nWORKDIR /data\nUSER redis\nCMD ["redis-server", "--protected-mode", "no"]\n' "$BASE_TAG" \
     | docker build --network host -q -t "$REDIS_TAG" - >"$work/redis-build.log" 2>&1 || { tail -20 "$work/redis-build.log"; die "redis image build failed"; }
   log "made $REDIS_TAG"
 fi
@@ -183,7 +186,7 @@ cp "$FR_CACHE_DIR"/models/*.onnx "$ctx/docker/prebuilt/cache/models/" 2>/dev/nul
 log "models baked in: $(cd "$ctx/docker/prebuilt/cache/models" && ls | tr '\n' ' ')"
 for target in cli worker server; do
   ts=$(date +%s)
-  docker build --network host -f docker/Dockerfile --target "$target" --build-arg BASE="$BASE_TAG" \
+  docker build --network host -f "$ctx/docker/Dockerfile" --target "$target" --build-arg BASE="$BASE_TAG" \
     -t "$IMG:$target" "$ctx" >"$work/build-$target.log" 2>&1 || { tail -40 "$work/build-$target.log"; die "docker build --target $target failed"; }
   log "built $IMG:$target in $(($(date +%s) - ts)) s"
 done
@@ -191,7 +194,7 @@ for target in cli worker server; do
   log "image $IMG:$target $(docker image inspect -f '{{.Size}}' "$IMG:$target" | awk '{printf "%.0f MB", $1/1e6}')"
 done
 log "base $BASE_TAG $(docker image inspect -f '{{.Size}}' "$BASE_TAG" | awk '{printf "%.0f MB", $1/1e6}'); largest folders in the image:"
-docker run --rm --network none --entrypoint sh "$IMG:cli" -c \
+docker run --rm --network none --entrypoint sh "$IMG:worker" -c \
   'du -sm /usr/lib/x86_64-linux-gnu /usr/local/bin/node /app/node_modules/* /app/node_modules/@*/* /home/facerestore/.cache 2>/dev/null | sort -rn | head -8' \
   | sed 's/^/    /'
 
@@ -205,10 +208,10 @@ cid="$(docker create --network none -v "$work/in:/in:ro" -v "$work/out:/out" "$I
 containers+=("$cid")
 docker start -a "$cid" >"$work/restore.log" 2>&1 || { tail -20 "$work/restore.log"; die "restore in the container failed"; }
 uid="$(docker run --rm --network none --entrypoint id "$IMG:cli" -u)"
-pid1="$(docker run --rm --network none --entrypoint /usr/bin/tini "$IMG:cli" -- cat /proc/1/cmdline | tr '\0' ' ')"
+pid1="$(docker inspect -f '{{json .Config.Entrypoint}}' "$IMG:cli")"
 [ "$uid" != 0 ] || die "the image runs as root"
 [ -f "$work/out/restored.mp4" ] || die "restore wrote no output"
-log "restore --network none as uid $uid (PID 1: $pid1): $(basename "$clip") $(frames "$clip") frames -> $(frames "$work/out/restored.mp4") frames"
+log "restore --network none as uid $uid (entrypoint $pid1): $(basename "$clip") $(frames "$clip") frames -> $(frames "$work/out/restored.mp4") frames"
 
 # ------------------------------------------------------------------ compose stack
 phase stack
@@ -220,7 +223,18 @@ chmod -R 0777 "$data"
 export FACERESTORE_BASE="$BASE_TAG" FACERESTORE_REDIS_IMAGE="$REDIS_TAG" FACERESTORE_IMAGE="$IMG" FACERESTORE_DATA="$data" \
   FACERESTORE_TOKEN=smoke-token
 dc() { "${compose[@]}" -p "$PROJECT" -f docker/compose.yaml "$@"; }
-dc up -d --no-build redis worker status server >"$work/up.log" 2>&1 || { cat "$work/up.log"; die "compose up failed"; }
+dc up --no-start --no-build redis worker status server >"$work/up.log" 2>&1 || { cat "$work/up.log"; die "compose up --no-start failed"; }
+track
+# An engine without iptables leaves the host's FORWARD chain alone; where its policy is DROP and bridged
+# traffic passes iptables (br_netfilter), containers on the stack's bridge cannot reach each other: let the
+# traffic within this bridge through (the rule is removed at teardown).
+bridge="br-$(docker network inspect -f '{{.Id}}' "${networks[0]}" | cut -c1-12)"
+if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] && command -v iptables >/dev/null \
+   && iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP' && ! iptables -C FORWARD -i "$bridge" -o "$bridge" -j ACCEPT 2>/dev/null; then
+  iptables -I FORWARD -i "$bridge" -o "$bridge" -j ACCEPT && fw_rule="$bridge"
+  log "FORWARD policy is DROP with br_netfilter: allowed traffic within $bridge"
+fi
+dc up -d --no-build redis worker status server >>"$work/up.log" 2>&1 || { cat "$work/up.log"; die "compose up failed"; }
 track
 log "started: $(docker ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' | sort | tr '\n' ' ')"
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1"; }
