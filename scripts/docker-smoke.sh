@@ -261,7 +261,7 @@ for n in a b; do
   [ -f "$data/out/$n.mp4" ] || die "no output $n.mp4 (out: $(ls "$data/out" | tr '\n' ' '))"
   fin="$(frames "$data/in/$n.mp4")"; fout="$(frames "$data/out/$n.mp4")"
   log "job $n: in $fin frames -> out/$n.mp4 $fout frames"
-  [ "$fin" = "$fout" ] || log "WARNING: job $n wrote $fout frames of $fin (not failed: see the jobs pipeline's frame accounting)"
+  [ "$fin" = "$fout" ] || log "WARNING: job $n wrote $fout frames of $fin (not failed: a variable-frame-rate input is resampled to a constant rate)"
 done
 
 phase probe
