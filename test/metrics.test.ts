@@ -1,9 +1,10 @@
+import promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LiveMetrics } from '../src/apps/live/liveMetrics.ts';
-import { MetricsRegistry, parseExposition } from '../src/util/metrics.ts';
+import { METRICS_CONTENT_TYPE, MetricsRegistry, parseExposition } from '../src/util/metrics.ts';
 
-describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
-  it('writes counters, gauges and histograms exactly', async () => {
+describe('MetricsRegistry (prom-client, text format 0.0.4)', () => {
+  it('writes counters, gauges and histograms exactly as prom-client does', async () => {
     const r = new MetricsRegistry();
     const frames = r.counter({ name: 'fr_frames_total', help: 'Frames processed.' });
     const errors = r.counter({ name: 'fr_errors_total', help: 'Errors by code.', labelNames: ['code'] });
@@ -23,13 +24,16 @@ describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
         '# HELP fr_frames_total Frames processed.',
         '# TYPE fr_frames_total counter',
         'fr_frames_total 5',
+        '',
         '# HELP fr_errors_total Errors by code.',
         '# TYPE fr_errors_total counter',
         'fr_errors_total{code="E_PROBE"} 2',
         'fr_errors_total{code="E_\\"odd\\"\\\\\\n"} 1',
+        '',
         '# HELP fr_queue_depth Jobs waiting.',
         '# TYPE fr_queue_depth gauge',
         'fr_queue_depth{state="waiting"} 3',
+        '',
         '# HELP fr_restore_seconds Restore latency.',
         '# TYPE fr_restore_seconds histogram',
         'fr_restore_seconds_bucket{le="0.1"} 1',
@@ -40,6 +44,14 @@ describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
         '',
       ].join('\n'),
     );
+    // prom-client's own view of the same registry, and nothing leaked into its global default registry.
+    expect(r.registry).toBeInstanceOf(promClient.Registry);
+    expect((await r.registry.getMetricsAsJSON()).map((m) => m.name)).toEqual(['fr_frames_total', 'fr_errors_total', 'fr_queue_depth', 'fr_restore_seconds']);
+    expect(promClient.register.getMetricsAsArray()).toEqual([]);
+    expect(r.registry.contentType).toBe(METRICS_CONTENT_TYPE);
+    expect(await frames.get()).toBe(5);
+    expect(await errors.get({ code: 'E_PROBE' })).toBe(2);
+    expect(await lat.count()).toBe(3);
   });
 
   it('escapes HELP, parses its own output back, and runs collectors before exposing', async () => {
@@ -57,21 +69,25 @@ describe('MetricsRegistry (Prometheus text format 0.0.4)', () => {
       { name: 'h_bucket', labels: { k: 'a"b', le: '1' }, value: 0 },
       { name: 'h_bucket', labels: { k: 'a"b', le: '+Inf' }, value: 1 },
     ]);
+    expect(await h.count({ k: 'a"b' })).toBe(1);
+    expect(await h.count({ k: 'other' })).toBe(0);
   });
 
-  it('keeps registries apart and refuses bad names, labels and values', () => {
+  it('keeps registries apart and refuses bad names, labels and values', async () => {
     const a = new MetricsRegistry();
     const b = new MetricsRegistry();
     a.counter({ name: 'c', help: 'c' }).inc();
-    expect(b.counter({ name: 'c', help: 'c' }).get()).toBe(0);
+    expect(await b.counter({ name: 'c', help: 'c' }).get()).toBe(0);
+    expect(await a.registry.getSingleMetricAsString('c')).toBe('# HELP c c\n# TYPE c counter\nc 1');
     expect(() => a.counter({ name: 'c', help: 'again' })).toThrow(/already registered/);
     expect(() => a.counter({ name: '1bad', help: '' })).toThrow(TypeError);
-    expect(() => a.counter({ name: 'x', help: '', labelNames: ['__x'] })).toThrow(TypeError);
-    const l = a.counter({ name: 'l', help: '', labelNames: ['code'] });
+    expect(() => a.counter({ name: 'x', help: 'x', labelNames: ['__x'] })).toThrow(TypeError);
+    expect(() => a.counter({ name: 'nohelp', help: '' })).toThrow(/non-empty help/);
+    const l = a.counter({ name: 'l', help: 'l', labelNames: ['code'] });
     expect(() => l.inc({ other: 'x' })).toThrow(/among \[code\]/);
     expect(() => l.inc({})).toThrow(/label code/);
     expect(() => l.inc({ code: 'a' }, -1)).toThrow(/non-negative/);
-    expect(() => a.histogram({ name: 'h', help: '', buckets: [2, 1] })).toThrow(/increasing/);
+    expect(() => a.histogram({ name: 'h', help: 'h', buckets: [2, 1] })).toThrow(/increasing/);
     expect(() => parseExposition('not a line')).toThrow(/not a sample/);
   });
 });

@@ -44,6 +44,12 @@ export interface JobWorkerOptions {
   /** Portable settings this machine imposes on every job (e.g. `device: 'cuda'`, `threads`). */
   overrides?: Partial<Pick<PortableOptionsInput, 'device' | 'threads'>>;
   log?: JobLogger;
+  /**
+   * close()/shutdown() with Redis unreachable: BullMQ's graceful close waits for Redis forever, so after
+   * Redis has been unreachable this long while closing, the connections are dropped instead (running jobs
+   * are abandoned; their locks run out and another worker takes them over). Default 2000 ms.
+   */
+  closeGraceMs?: number;
 }
 
 /**
@@ -191,21 +197,59 @@ export class JobWorker {
       this.#stopping = true;
       const closing = this.#worker.close();
       this.#worker.cancelAllJobs('worker shutting down');
-      await closing;
+      if (!(await this.#untilRedisGone(closing))) this.#dropConnections();
     }
     await this.close();
   }
 
-  /** Closes everything this worker opened. Idempotent. */
+  /** Closes everything this worker opened; bounded when Redis is unreachable (`closeGraceMs`). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
-      await this.#worker?.close().catch(() => undefined);
+      const graceful = (async () => {
+        await this.#worker?.close().catch(() => undefined);
+        await this.#queue.close().catch(() => undefined);
+      })();
+      if (!(await this.#untilRedisGone(graceful))) {
+        this.#dropConnections();
+        // Dropped connections fail BullMQ's pending commands, so its close settles; bounded once more all the same.
+        await this.#untilRedisGone(graceful);
+      }
       await this.#pool.close();
-      await this.#queue.close().catch(() => undefined);
       this.#redis.disconnect();
     })();
     return this.#closing;
+  }
+
+  /**
+   * Waits for `p`: true once it settled, false once Redis has been unreachable for `closeGraceMs` in a row
+   * (checked every 50 ms; a Redis that is up never ends the wait, so running jobs finish as they should).
+   */
+  async #untilRedisGone(p: Promise<unknown>): Promise<boolean> {
+    const grace = this.#o.closeGraceMs ?? 2000;
+    let settled = false;
+    void p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    let downSince: number | undefined;
+    while (!settled) {
+      const now = Date.now();
+      if (this.#redis.status === 'ready') downSince = undefined;
+      else if (downSince === undefined) downSince = now;
+      else if (now - downSince >= grace) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
+  /** Gives up on Redis: cancels running jobs and disconnects every connection of the queue and the worker. */
+  #dropConnections(): void {
+    this.#log.warn({ graceMs: this.#o.closeGraceMs ?? 2000, redis: this.#redis.status }, 'redis unreachable while closing: dropping the Redis connections');
+    this.#worker?.cancelAllJobs('redis unreachable while closing');
+    this.#redis.disconnect();
+    void this.#worker?.disconnect().catch(() => undefined);
+    void this.#queue.disconnect().catch(() => undefined);
   }
 
   /**
