@@ -16,6 +16,8 @@ export interface Restorer {
   restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+  /** CPU ms its own worker threads have used so far (a restorer that runs JS off the main thread says; others leave it out). */
+  readonly workerCpuMs?: number;
 }
 
 /** Bytes in one crop. */
