@@ -126,6 +126,31 @@ describe('ClassicRestorer', () => {
     expect(w0!.buffer).toBeInstanceOf(ArrayBuffer);
   });
 
+  it('counts its worker threads\' CPU: nothing before a crop, more after each batch, never more than the process used', async () => {
+    const r = await ClassicRestorer.create({ threads: 2 });
+    try {
+      expect(r.workerCpuMs).toBe(0);
+      const p0 = process.cpuUsage();
+      await r.restore([...faces, ...faces], [0, 0.5, 1, 0, 0.5, 1, 0, 0.5]);
+      const first = r.workerCpuMs;
+      const processMs = (() => {
+        const u = process.cpuUsage(p0);
+        return (u.user + u.system) / 1000;
+      })();
+      expect(first).toBeGreaterThan(0);
+      expect(first).toBeLessThanOrEqual(processMs);
+      await r.restore(faces, [0, 0, 0, 0]);
+      expect(r.workerCpuMs).toBeGreaterThan(first);
+    } finally {
+      await r.close();
+    }
+    // Without a pool there are no worker threads to count.
+    const local = await ClassicRestorer.create({ threads: 0 });
+    await local.restore([faces[0]!], [0]);
+    expect(local.workerCpuMs).toBe(0);
+    await local.close();
+  });
+
   it('refuses bad arguments, a bad thread count, and use after close', async () => {
     await expect(pooled.restore([new Uint8Array(10)], [0])).rejects.toThrow(/786432 bytes/);
     await expect(pooled.restore([faces[0]!], [1.5])).rejects.toThrow(/\[0, 1\]/);

@@ -160,6 +160,8 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
       expect(f.ffmpegEncode).toBeCloseTo(summary.childCpuMs!.encode / n, 9);
       const parts = f.decode + f.detect + f.track + f.align + f.restore + f.paste + f.encode + f.other + f.offMain + f.ffmpegDecode + f.ffmpegEncode;
       expect(f.total).toBeCloseTo(parts, 9);
+      // No restorer: no restorer worker threads; what they would use is a part of offMain, not added to the total.
+      expect([summary.restoreWorkersCpuMs, f.restoreWorkers]).toEqual([0, 0]);
       // The output is tagged with the source's colour (BT.709), which the frames were never converted out of.
       const v = (await ffprobeJson(path.join(tmp, 'cpu.mp4'))).streams.find((x) => x.codec_type === 'video')!;
       expect(v.color_space).toBe('bt709');

@@ -72,6 +72,9 @@ export class BlazeFaceDetector implements FaceDetector {
   readonly name: string;
   readonly #model: OrtModel;
   readonly #size: number;
+  /** Reused detector input (see detect) and whether a run is reading it now. */
+  #input: Float32Array | undefined;
+  #inputBusy = false;
   readonly #inputName: string;
   readonly #anchors: Anchor[];
   readonly #scoreThreshold: number;
@@ -106,8 +109,18 @@ export class BlazeFaceDetector implements FaceDetector {
   }
 
   async detect(frame: VideoFrame): Promise<FaceDetection[]> {
-    const { data, box } = letterboxUnitTensor(frame, this.#size, this.#size, true);
-    return this.#run(data, box);
+    // The input tensor is reused from run to run (ORT has read it once the run resolves); a call made while
+    // another is in flight gets its own.
+    const reuse = this.#input && !this.#inputBusy ? this.#input : undefined;
+    const { data, box } = letterboxUnitTensor(frame, this.#size, this.#size, true, reuse);
+    if (!reuse && !this.#inputBusy) this.#input = data;
+    const owned = data === this.#input;
+    if (owned) this.#inputBusy = true;
+    try {
+      return await this.#run(data, box);
+    } finally {
+      if (owned) this.#inputBusy = false;
+    }
   }
 
   /** Runs the model on a ready input: `data` is inputSize² packed RGB24, `box` maps it to frame pixels. */

@@ -36,6 +36,9 @@ interface Running extends Job {
 interface Member {
   worker: Worker;
   inFlight: number;
+  /** The worker thread's own CPU ms: its clock when it had loaded, and as of its last finished crop. */
+  cpuAtReady: number;
+  cpuMs: number;
 }
 
 /**
@@ -54,8 +57,8 @@ export class ClassicPool {
   #failure: FaceRestoreError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(workers: Worker[]) {
-    this.#members = workers.map((worker) => ({ worker, inFlight: 0 }));
+  private constructor(workers: Worker[], cpuAtReady: number[]) {
+    this.#members = workers.map((worker, i) => ({ worker, inFlight: 0, cpuAtReady: cpuAtReady[i]!, cpuMs: cpuAtReady[i]! }));
     for (const m of this.#members) {
       m.worker.on('message', (msg: FromClassicWorker) => this.#onMessage(msg));
       m.worker.on('error', (e) => this.#fail(new FaceRestoreError('E_INTERNAL', `classic restorer worker failed: ${e.message}`, { cause: e })));
@@ -73,13 +76,14 @@ export class ClassicPool {
   static async create(size: number, params: ClassicParams): Promise<ClassicPool> {
     if (!Number.isInteger(size) || size < 1) throw new TypeError(`Expected a positive integer for the pool size but received ${size}`);
     const workers = Array.from({ length: size }, () => new Worker(WORKER_URL, { workerData: { params } satisfies ClassicWorkerData }));
+    let cpuAtReady: number[];
     try {
-      await Promise.all(workers.map((w) => ready(w)));
+      cpuAtReady = await Promise.all(workers.map((w) => ready(w)));
     } catch (e) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw new FaceRestoreError('E_INTERNAL', `classic restorer worker did not start: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    return new ClassicPool(workers);
+    return new ClassicPool(workers, cpuAtReady);
   }
 
   /** Number of workers. */
@@ -90,6 +94,15 @@ export class ClassicPool {
   /** The workers' thread ids (to check in tests that they are gone after close). */
   get threadIds(): number[] {
     return this.#members.map((m) => m.worker.threadId);
+  }
+
+  /**
+   * CPU ms the workers' JS threads have used on crops (each thread's CPU clock at its last finished crop less
+   * its clock once loaded, summed; start-up is not counted); libvips's threads, which the kernel's blur and
+   * resize run on, are not in it.
+   */
+  get workerCpuMs(): number {
+    return this.#members.reduce((s, m) => s + m.cpuMs - m.cpuAtReady, 0);
   }
 
   /** Restores one crop (CROP_BYTES, checked by the caller) with weight `w`; resolves to a new buffer. */
@@ -124,6 +137,7 @@ export class ClassicPool {
     if (!job) return;
     this.#running.delete(msg.id);
     if (--job.worker.inFlight === 0) job.worker.worker.unref();
+    if (msg.type === 'done') job.worker.cpuMs = msg.cpuMs;
     if (msg.type === 'done') job.resolve(new Uint8Array(job.slot.outView));
     else job.reject(reviveError(msg.error));
     this.#free.push(job.slot);
@@ -162,8 +176,8 @@ function newSlot(): Slot {
   return { input, output, inView: new Uint8Array(input), outView: new Uint8Array(output) };
 }
 
-/** Resolves when the worker reports it has loaded; rejects when it fails or exits first. */
-function ready(w: Worker): Promise<void> {
+/** Resolves with the worker's CPU clock once it reports it has loaded; rejects when it fails or exits first. */
+function ready(w: Worker): Promise<number> {
   return new Promise((resolve, reject) => {
     const done = (f: () => void): void => {
       w.off('message', onMessage);
@@ -172,7 +186,7 @@ function ready(w: Worker): Promise<void> {
       f();
     };
     const onMessage = (m: FromClassicWorker): void => {
-      if (m.type === 'ready') done(resolve);
+      if (m.type === 'ready') done(() => resolve(m.cpuMs));
     };
     const onError = (e: Error): void => done(() => reject(e));
     const onExit = (code: number): void => done(() => reject(new Error(`exited (${code}) while loading`)));

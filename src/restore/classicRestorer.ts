@@ -78,6 +78,11 @@ export class ClassicRestorer implements Restorer {
     return this.#pool?.threadIds ?? [];
   }
 
+  /** CPU ms of the pool's worker threads so far (0 without a pool; see ClassicPool.workerCpuMs). */
+  get workerCpuMs(): number {
+    return this.#pool?.workerCpuMs ?? 0;
+  }
+
   async restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
     checkRestoreArgs(crops, weights);
     if (this.#closed) throw new FaceRestoreError('E_CLOSED', 'the classic restorer is closed');

@@ -22,6 +22,8 @@ export interface Restorer {
   restoreFrame?(frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]): Promise<Uint8Array[]>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+  /** CPU ms its own worker threads have used so far (a restorer that runs JS off the main thread says; others leave it out). */
+  readonly workerCpuMs?: number;
 }
 
 /** Bytes in one crop. */

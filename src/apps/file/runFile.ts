@@ -49,6 +49,8 @@ export interface RunSummary {
   stageCpuMs: StageCpu;
   /** CPU milliseconds of this process's other threads over the run: ONNX Runtime's thread pools, worker threads, GC helpers. */
   offMainCpuMs: number;
+  /** Of offMainCpuMs: the restorer's own worker threads (the classic restorer's pool; 0 for a restorer without them). */
+  restoreWorkersCpuMs: number;
   /**
    * CPU milliseconds (user + system, all threads) of the ffmpeg children: `decode` the decoder, `encode` the
    * sink's (the encoder for a file; 0 for a sink without a process). Undefined where /proc is unavailable, or
@@ -58,10 +60,10 @@ export interface RunSummary {
   childCpuMs: { decode: number; encode: number } | undefined;
   /**
    * CPU milliseconds per frame, everything together: the main thread's stages (as stageCpuMs / frames),
-   * `offMain` (offMainCpuMs / frames), `ffmpegDecode` and `ffmpegEncode` (childCpuMs / frames, 0 when unknown)
+   * `offMain` (offMainCpuMs / frames; `restoreWorkers` is the part of it the restorer's worker threads used), `ffmpegDecode` and `ffmpegEncode` (childCpuMs / frames, 0 when unknown)
    * and `total`, their sum.
    */
-  cpuMsPerFrame: StageCpu & { offMain: number; ffmpegDecode: number; ffmpegEncode: number; total: number };
+  cpuMsPerFrame: StageCpu & { offMain: number; restoreWorkers: number; ffmpegDecode: number; ffmpegEncode: number; total: number };
   /** Peak resident memory of this process so far, MiB. */
   peakRssMB: number;
   /** With `faceChoice`: faces chosen for restoration, summed over frames (`faces` counts every face). */
@@ -113,6 +115,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   run.signal?.throwIfAborted();
   run.onStart?.(info);
   const cpu = new StageCpuMeter();
+  const workersStart = components.restorer?.workerCpuMs ?? 0;
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
@@ -251,6 +254,7 @@ export async function runFile(components: Components, input: string, sink: Frame
       : undefined;
   const stageCpuMs = cpu.result();
   const offMainCpuMs = cpu.offMainMs();
+  const restoreWorkersCpuMs = Math.max(0, (components.restorer?.workerCpuMs ?? 0) - workersStart);
   return {
     input,
     output: undefined,
@@ -267,17 +271,18 @@ export async function runFile(components: Components, input: string, sink: Frame
     stageMs: times,
     stageCpuMs,
     offMainCpuMs,
+    restoreWorkersCpuMs,
     childCpuMs,
-    cpuMsPerFrame: perFrame(stageCpuMs, offMainCpuMs, childCpuMs, stats.frames),
+    cpuMsPerFrame: perFrame(stageCpuMs, offMainCpuMs, restoreWorkersCpuMs, childCpuMs, stats.frames),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     ...(processor.chooser ? { facesChosen } : {}),
   };
 }
 
-function perFrame(stage: StageCpu, offMain: number, child: RunSummary['childCpuMs'], frames: number): RunSummary['cpuMsPerFrame'] {
+function perFrame(stage: StageCpu, offMain: number, workers: number, child: RunSummary['childCpuMs'], frames: number): RunSummary['cpuMsPerFrame'] {
   const n = Math.max(1, frames);
   const out = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, v / n])) as unknown as StageCpu;
-  const r = { ...out, offMain: offMain / n, ffmpegDecode: (child?.decode ?? 0) / n, ffmpegEncode: (child?.encode ?? 0) / n, total: 0 };
+  const r = { ...out, offMain: offMain / n, restoreWorkers: workers / n, ffmpegDecode: (child?.decode ?? 0) / n, ffmpegEncode: (child?.encode ?? 0) / n, total: 0 };
   r.total = Object.values(out).reduce((a, b) => a + b, 0) + r.offMain + r.ffmpegDecode + r.ffmpegEncode;
   return r;
 }
