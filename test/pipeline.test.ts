@@ -1,3 +1,4 @@
+import { threadSessionsCpuMs } from '../src/runtime/ortThread.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,13 +147,18 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
   it('the summary carries CPU per stage: main-thread stages, other threads, and the ffmpeg children', async () => {
     const p = await createPipeline({ restorer: 'none' });
     try {
+      const worker0 = threadSessionsCpuMs();
       const summary = await p.restoreFile(shared('footage/short_hamilton_clip.mp4'), path.join(tmp, 'cpu.mp4'), { preset: 'veryfast' }, { duration: 2 });
+      const workerMs = threadSessionsCpuMs() - worker0;
       const n = summary.frames;
       expect(n).toBeGreaterThan(25); // the clip's first frame is at 0.85 s
       const s = summary.stageCpuMs;
       for (const k of ['decode', 'detect', 'track', 'encode', 'other'] as const) expect(s[k], k).toBeGreaterThan(0);
       // No restorer: nothing is warped, restored or pasted.
       expect([s.restore, s.paste]).toEqual([0, 0]);
+      // The detector runs on its worker thread (the event loop stays free); that thread's CPU counts as detect.
+      expect(workerMs).toBeGreaterThan(0);
+      expect(s.detect).toBeGreaterThanOrEqual(workerMs);
       expect(summary.childCpuMs!.decode).toBeGreaterThan(0);
       expect(summary.childCpuMs!.encode).toBeGreaterThan(0);
       const f = summary.cpuMsPerFrame;

@@ -28,12 +28,23 @@ interface ErrorData {
 }
 
 type Reply =
-  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: true; value: unknown; cpuMs?: number }
   | { id: number; ok: false; error: ErrorData }
   | { id: -1; note: 'warning' | 'info'; message: string };
 
 // Source checkouts run the .ts files (type stripping); the compiled package runs .js beside this file.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './ortWorker.ts' : './ortWorker.js', import.meta.url);
+
+let cpuTotal = 0;
+
+/**
+ * CPU ms (thread CPU time, user + system) that every worker-thread session of this process has spent inside
+ * its runs so far; differences of two readings give what was spent in between. (A process-wide tally, like
+ * process.cpuUsage: the workers' threads are not visible to the main thread's clock.)
+ */
+export function threadSessionsCpuMs(): number {
+  return cpuTotal;
+}
 
 /** A session in a worker thread; see the module comment. */
 export class ThreadSession {
@@ -57,7 +68,10 @@ export class ThreadSession {
       const p = this.#pending.get(r.id);
       if (!p) return;
       this.#pending.delete(r.id);
-      if ('value' in r) p.resolve(r.value);
+      if ('value' in r) {
+        if (r.cpuMs) cpuTotal += r.cpuMs;
+        p.resolve(r.value);
+      }
       else if ('error' in r) p.reject(new FaceRestoreError(r.error.code, r.error.message, r.error.details ? { details: r.error.details } : {}));
     });
     this.#worker.on('error', (e) => this.#fail(new FaceRestoreError('E_MODEL_RUN', `model ${name}: its worker thread failed: ${e.message}`, { cause: e })));

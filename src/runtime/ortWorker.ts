@@ -6,6 +6,13 @@ import type { ThreadSessionOptions } from './ortThread.ts';
 import type { Device } from '../types.ts';
 
 let model: OrtModel | undefined;
+
+/** This thread's CPU ms (user + system); 0 on a Node without process.threadCpuUsage. */
+function threadCpuMs(): number {
+  const p = process as NodeJS.Process & { threadCpuUsage?: () => NodeJS.CpuUsage };
+  const u = p.threadCpuUsage?.();
+  return u ? (u.user + u.system) / 1000 : 0;
+}
 const port = parentPort!;
 
 port.on('message', async (msg: { id: number; op: 'open' | 'run' | 'close'; bytes?: Uint8Array; options?: ThreadSessionOptions; feeds?: Record<string, TensorData> }) => {
@@ -22,8 +29,9 @@ port.on('message', async (msg: { id: number; op: 'open' | 'run' | 'close'; bytes
       port.postMessage({ id: msg.id, ok: true, value: { inputs: model.inputs, outputs: model.outputs, provider: model.provider } });
     } else if (msg.op === 'run') {
       if (!model) throw new FaceRestoreError('E_CLOSED', 'model is not open');
+      const c0 = threadCpuMs();
       const out = await model.run(msg.feeds!);
-      port.postMessage({ id: msg.id, ok: true, value: out });
+      port.postMessage({ id: msg.id, ok: true, value: out, cpuMs: threadCpuMs() - c0 });
     } else {
       await model?.close();
       model = undefined;

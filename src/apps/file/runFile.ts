@@ -6,6 +6,7 @@ import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
 import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
 import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
+import { threadSessionsCpuMs } from '../../runtime/ortThread.ts';
 import { readMaskImage } from '../../ingest/maskImage.ts';
 import { frameMask } from '../../compose/inpaintMask.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
@@ -44,9 +45,12 @@ export interface RunSummary {
   seconds: number;
   /** Wall-clock milliseconds per stage (awaited time); stages overlap, so they can add up to more than the wall time. */
   stageMs: StageTimes;
-  /** Main-thread CPU milliseconds per stage over the run (thread CPU time of each stage's synchronous work; see StageCpu). */
+  /**
+   * CPU milliseconds per stage over the run: main-thread CPU time of each stage's synchronous work (see
+   * StageCpu), plus, for `detect`, the thread CPU of the detector's runs on its worker thread.
+   */
   stageCpuMs: StageCpu;
-  /** CPU milliseconds of this process's other threads over the run: ONNX Runtime's thread pools, worker threads, GC helpers. */
+  /** CPU milliseconds of this process's other threads over the run (ONNX Runtime's pools, GC helpers, the live worker), less the detector worker's (in stageCpuMs.detect). */
   offMainCpuMs: number;
   /**
    * CPU milliseconds (user + system, all threads) of the ffmpeg children: `decode` the decoder, `encode` the
@@ -102,6 +106,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   run.signal?.throwIfAborted();
   run.onStart?.(info);
   const cpu = new StageCpuMeter();
+  const workerStart = threadSessionsCpuMs();
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
@@ -211,7 +216,11 @@ export async function runFile(components: Components, input: string, sink: Frame
       ? { decode: childAfterDecode - childStart, encode: childEnd - childAfterDecode }
       : undefined;
   const stageCpuMs = cpu.result();
-  const offMainCpuMs = cpu.offMainMs();
+  // The detector is the model that runs on a worker thread (see Components): its runs' thread CPU is the
+  // detect stage's, not "other threads" (another run in this process at the same time would be counted too).
+  const workerMs = threadSessionsCpuMs() - workerStart;
+  stageCpuMs.detect += workerMs;
+  const offMainCpuMs = Math.max(0, cpu.offMainMs() - workerMs);
   return {
     input,
     output: undefined,
