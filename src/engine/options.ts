@@ -42,7 +42,8 @@ const portableShape = {
     /**
      * Run the face detector on a worker thread of its own, so its inference never blocks the event loop that
      * services the codecs' pipes (ORT's Node binding runs a session synchronously on the calling thread).
-     * Default (unset) true.
+     * Default (unset) false: on the 2-core machine it was measured on, it cost more CPU than it freed
+     * (docs/realtime.md); meant for machines with cores to spare.
      */
     detectorThread: z.boolean().optional(),
     /** Frames buffered between stages (memory bound). Default 4. */

@@ -17,7 +17,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
     .option('--no-thread-spinning', 'ONNX Runtime idle threads sleep instead of busy-waiting (less CPU, slower back-to-back runs)')
-    .option('--no-detector-thread', 'run the face detector on the main thread (default: its own worker thread, so inference never stalls the codecs\' pipes)')
+    .option('--detector-thread', 'run the face detector on a worker thread of its own, so its inference never stalls the codecs\' pipes (for machines with cores to spare; default: main thread)')
     .option('--queue-depth <n>', 'frames buffered between stages (memory bound; default 4)', numberIn(1, 64, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
     .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
@@ -93,7 +93,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   batch: valued('--batch'),
   threads: valued('--threads'),
   threadSpinning: (v) => (v === false ? ['--no-thread-spinning'] : []),
-  detectorThread: (v) => (v === false ? ['--no-detector-thread'] : []),
+  detectorThread: (v) => (v === true ? ['--detector-thread'] : []),
   queueDepth: valued('--queue-depth'),
   track: (v) => (v === false ? ['--no-track'] : []),
   detectEvery: valued('--detect-every'),
