@@ -50,6 +50,7 @@ describe('pipelineFlagsFromOptions', () => {
     batch: 8,
     threads: 3,
     threadSpinning: false,
+    detectorThread: true,
     queueDepth: 9,
     track: false,
     detectEvery: 5,

@@ -1,3 +1,4 @@
+import { threadSessionsCpuMs } from '../src/runtime/ortThread.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,6 +168,26 @@ describe('file pipeline through the library API (classic restorer, BlazeFace)', 
       expect(v.color_space).toBe('bt709');
     } finally {
       await p.close();
+    }
+  });
+
+  it('detectorThread: the detector runs on its worker thread, whose CPU counts as detect; same faces as on the main thread', async () => {
+    const threaded = await createPipeline({ restorer: 'none', detectorThread: true });
+    const plain = await createPipeline({ restorer: 'none' });
+    try {
+      const worker0 = threadSessionsCpuMs();
+      const a = await threaded.restoreFile(shared('footage/short_hamilton_clip.mp4'), path.join(tmp, 'thread.mp4'), { preset: 'ultrafast' }, { duration: 1.5 });
+      const workerMs = threadSessionsCpuMs() - worker0;
+      expect(workerMs).toBeGreaterThan(0);
+      expect(a.stageCpuMs.detect).toBeGreaterThanOrEqual(workerMs);
+      const worker1 = threadSessionsCpuMs();
+      const b = await plain.restoreFile(shared('footage/short_hamilton_clip.mp4'), path.join(tmp, 'plain.mp4'), { preset: 'ultrafast' }, { duration: 1.5 });
+      expect(threadSessionsCpuMs()).toBe(worker1);
+      expect([a.frames, a.faces, a.framesWithFaces]).toEqual([b.frames, b.faces, b.framesWithFaces]);
+      expect(a.faces).toBeGreaterThan(0);
+    } finally {
+      await threaded.close();
+      await plain.close();
     }
   });
 

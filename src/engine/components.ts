@@ -143,8 +143,10 @@ export class Components {
       // per frame (measured 45 → 23 ms per 640×360 frame with BlazeFace on 2 cores) for no gain in wall time.
       // One intra-op thread: a BlazeFace-256 run is ~5 CPU-ms here; a second pool thread added hand-off cost
       // (5.0 → 7.3 CPU-ms per run, idle machine) and competes with the encoder's threads for the same cores.
-      // ORT's Node binding runs a session synchronously on the calling thread either way.
-      const found = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1 }));
+      // ORT's Node binding runs a session synchronously on the calling thread: with detectorThread that thread is
+      // a worker of the detector's own, so inference does not block the event loop and the codecs' pipes (on 2
+      // loaded cores it cost more CPU than it freed: off by default, docs/realtime.md).
+      const found = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
       // The refiner owns the detector from here on (its close closes both).
       const detector = o.landmarks ? new RefinedDetector(found, await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 })) : found;
       if (detector !== found) owned[owned.length - 1] = detector;

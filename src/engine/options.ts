@@ -54,6 +54,13 @@ const portableShape = {
     threads: z.number().int().min(1).max(256).optional(),
     /** ONNX Runtime's idle threads busy-wait for the next run (faster back to back, costs CPU). Default true; live mode sets false. */
     threadSpinning: z.boolean().default(true),
+    /**
+     * Run the face detector on a worker thread of its own, so its inference never blocks the event loop that
+     * services the codecs' pipes (ORT's Node binding runs a session synchronously on the calling thread).
+     * Default (unset) false: on the 2-core machine it was measured on, it cost more CPU than it freed
+     * (docs/realtime.md); meant for machines with cores to spare.
+     */
+    detectorThread: z.boolean().optional(),
     /** Frames buffered between stages (memory bound). Default 4. */
     queueDepth: z.number().int().min(1).max(64).default(4),
     /** Track faces across frames with landmark smoothing and shot-cut detection. Default true. */

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { FaceRestoreError } from '../errors.ts';
 import type { Device, Provider } from '../types.ts';
 import { CUDA_HELP, WEBGPU_HELP, describeVulkanDrivers, vulkanIcds } from './deviceHelp.ts';
+import { ThreadSession } from './ortThread.ts';
 
 /** Element types the product exchanges with models. */
 export type TensorType = 'float32' | 'float64' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -65,14 +66,19 @@ export interface OrtModelOptions {
    * ops the provider lacks) on the CPU. Used by device probes and parity tests to prove where a graph ran.
    */
   strictDevice?: boolean;
+  /**
+   * Run the session on a worker thread of its own (see ortThread.ts) so that inference never blocks the event
+   * loop (the codecs' pipes keep flowing while the model runs). Default false.
+   */
+  offThread?: boolean;
 }
 
 /** The session settings every ONNX-backed detector and restorer takes and hands on to OrtModel.create. */
-export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning' | 'onInfo'>;
+export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning' | 'onInfo' | 'offThread'>;
 
 /** Just the session settings of a larger options object (what a component passes to OrtModel.create). */
 export function sessionChoice(o: OrtSessionChoice): OrtSessionChoice {
-  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning, onInfo: o.onInfo };
+  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning, onInfo: o.onInfo, ...(o.offThread !== undefined ? { offThread: o.offThread } : {}) };
 }
 
 /** The order `auto` tries providers in: fastest first. */
@@ -110,15 +116,20 @@ export class OrtModel {
   readonly outputs: readonly TensorSpec[];
   /** The provider the session really runs on. */
   readonly provider: Provider;
-  #session: ort.InferenceSession | undefined;
+  #session: ort.InferenceSession | ThreadSession | undefined;
   #running: Promise<unknown> = Promise.resolve();
 
-  private constructor(name: string, session: ort.InferenceSession, provider: Provider) {
+  private constructor(name: string, session: ort.InferenceSession | ThreadSession, provider: Provider) {
     this.name = name;
     this.#session = session;
     this.provider = provider;
-    this.inputs = session.inputMetadata.map(toSpec);
-    this.outputs = session.outputMetadata.map(toSpec);
+    if (session instanceof ThreadSession) {
+      this.inputs = session.inputs;
+      this.outputs = session.outputs;
+    } else {
+      this.inputs = session.inputMetadata.map(toSpec);
+      this.outputs = session.outputMetadata.map(toSpec);
+    }
   }
 
   /**
@@ -145,6 +156,14 @@ export class OrtModel {
     }
     if (bytes.byteLength === 0) throw new FaceRestoreError('E_MODEL_INVALID', `model ${name} is an empty file`);
     const device = options.device ?? 'cpu';
+    if (options.offThread) {
+      const remote = await ThreadSession.open(
+        bytes,
+        { name, device, intraOpThreads: options.intraOpThreads, threadSpinning: options.threadSpinning, cudaDeviceId: options.cudaDeviceId, strictDevice: options.strictDevice },
+        { onWarning: options.onWarning, onInfo: options.onInfo },
+      );
+      return new OrtModel(name, remote, remote.provider);
+    }
     const skipped: string[] = [];
     for (const provider of providersFor(device)) {
       try {
@@ -172,6 +191,7 @@ export class OrtModel {
     const session = this.#session;
     if (!session) throw new FaceRestoreError('E_CLOSED', `model ${this.name} is closed`);
     this.checkFeeds(feeds);
+    if (session instanceof ThreadSession) return this.#runThreaded(session, feeds, options);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(v.type, v.data as never, v.dims);
     let fetches: Record<string, ort.Tensor | null> | undefined;
@@ -202,6 +222,19 @@ export class OrtModel {
       result[k] = options.into?.[k] ?? { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
     }
     return result;
+  }
+
+  async #runThreaded(session: ThreadSession, feeds: Readonly<Record<string, TensorData>>, options: RunOutputs): Promise<Record<string, TensorData>> {
+    const job = this.#running.then(() => session.run(feeds));
+    this.#running = job.catch(() => undefined);
+    const out = await job;
+    if (!options.into) return out;
+    for (const [k, t] of Object.entries(options.into)) {
+      const got = out[k];
+      if (got) (t.data as Float32Array).set(got.data as Float32Array);
+      out[k] = t;
+    }
+    return out;
   }
 
   /** Throws E_MODEL_CONTRACT when feeds do not fit the session's declared inputs. */

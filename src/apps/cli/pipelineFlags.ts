@@ -20,6 +20,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--batch <n>', 'faces per restorer run', numberIn(1, 256, true), 4)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', numberIn(1, 256, true))
     .option('--no-thread-spinning', 'ONNX Runtime idle threads sleep instead of busy-waiting (less CPU, slower back-to-back runs)')
+    .option('--detector-thread', 'run the face detector on a worker thread of its own, so its inference never stalls the codecs\' pipes (for machines with cores to spare; default: main thread)')
     .option('--queue-depth <n>', 'frames buffered between stages (memory bound; default 4)', numberIn(1, 64, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
     .option('--look-ahead <frames>', 'file mode: frames of look-ahead for landmark smoothing (fixed-lag RTS; 0 = causal like live mode)', numberIn(0, 60, true), 8)
@@ -59,6 +60,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     batch: f.batch as number,
     threads: f.threads as number | undefined,
     threadSpinning: f.threadSpinning as boolean | undefined,
+    detectorThread: f.detectorThread as boolean | undefined,
     queueDepth: f.queueDepth as number | undefined,
     track: f.track !== false,
     detectEvery: f.detectEvery as number,
@@ -100,6 +102,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   batch: valued('--batch'),
   threads: valued('--threads'),
   threadSpinning: (v) => (v === false ? ['--no-thread-spinning'] : []),
+  detectorThread: (v) => (v === true ? ['--detector-thread'] : []),
   queueDepth: valued('--queue-depth'),
   track: (v) => (v === false ? ['--no-track'] : []),
   detectEvery: valued('--detect-every'),

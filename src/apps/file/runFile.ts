@@ -6,6 +6,7 @@ import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
 import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
 import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
+import { threadSessionsCpuMs } from '../../runtime/ortThread.ts';
 import { readMaskImage } from '../../ingest/maskImage.ts';
 import { frameMask } from '../../compose/inpaintMask.ts';
 import { emptyStageTimes, FaceProcessor, type PreparedFrame } from '../../engine/faceProcessor.ts';
@@ -45,9 +46,12 @@ export interface RunSummary {
   seconds: number;
   /** Wall-clock milliseconds per stage (awaited time); stages overlap, so they can add up to more than the wall time. */
   stageMs: StageTimes;
-  /** Main-thread CPU milliseconds per stage over the run (thread CPU time of each stage's synchronous work; see StageCpu). */
+  /**
+   * CPU milliseconds per stage over the run: main-thread CPU time of each stage's synchronous work (see
+   * StageCpu), plus, for `detect`, the thread CPU of the detector's runs on its worker thread.
+   */
   stageCpuMs: StageCpu;
-  /** CPU milliseconds of this process's other threads over the run: ONNX Runtime's thread pools, worker threads, GC helpers. */
+  /** CPU milliseconds of this process's other threads over the run (ONNX Runtime's pools, GC helpers, the live worker), less the detector worker's (in stageCpuMs.detect). */
   offMainCpuMs: number;
   /** Of offMainCpuMs: the restorer's own worker threads (the classic restorer's pool; 0 for a restorer without them). */
   restoreWorkersCpuMs: number;
@@ -115,7 +119,8 @@ export async function runFile(components: Components, input: string, sink: Frame
   run.signal?.throwIfAborted();
   run.onStart?.(info);
   const cpu = new StageCpuMeter();
-  const workersStart = components.restorer?.workerCpuMs ?? 0;
+  const restoreWorkersStart = components.restorer?.workerCpuMs ?? 0;
+  const detectorThreadStart = threadSessionsCpuMs();
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
@@ -253,8 +258,12 @@ export async function runFile(components: Components, input: string, sink: Frame
       ? { decode: childAfterDecode - childStart, encode: childEnd - childAfterDecode }
       : undefined;
   const stageCpuMs = cpu.result();
-  const offMainCpuMs = cpu.offMainMs();
-  const restoreWorkersCpuMs = Math.max(0, (components.restorer?.workerCpuMs ?? 0) - workersStart);
+  const restoreWorkersCpuMs = Math.max(0, (components.restorer?.workerCpuMs ?? 0) - restoreWorkersStart);
+  // The detector is the model that runs on a worker thread (see Components): its runs' thread CPU is the
+  // detect stage's, not "other threads" (another run in this process at the same time would be counted too).
+  const workerMs = threadSessionsCpuMs() - detectorThreadStart;
+  stageCpuMs.detect += workerMs;
+  const offMainCpuMs = Math.max(0, cpu.offMainMs() - workerMs);
   return {
     input,
     output: undefined,
