@@ -3,10 +3,7 @@
  * parity test of the ONNX conversion (models/faceRecognition.ts). The bundle is loaded as in
  * faceApiTfjs.ts (browser bundle evaluated with `process` hidden, a minimal platform set by hand).
  */
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { faceApiModelDir } from '../../src/models/faceLandmark68.ts';
+import { loadFaceApiWeights } from './faceApiTfjs.ts';
 
 export interface FaceApiDescriptor {
   /** Runs N×150×150×3 float RGB (0–255) and returns the descriptors (N×128). */
@@ -19,28 +16,7 @@ export interface FaceApiDescriptor {
 }
 
 export async function loadFaceApiDescriptor(): Promise<FaceApiDescriptor> {
-  const req = createRequire(import.meta.url);
-  const dist = path.join(path.dirname(req.resolve('@vladmandic/face-api/package.json')), 'dist', 'face-api.js');
-  const src = await readFile(dist, 'utf8');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const faceapi = new Function('require', 'process', `${src}\nreturn faceapi;`)(req, undefined) as any;
-  const tf = faceapi.tf;
-  tf.setPlatform('node-plain', {
-    fetch,
-    now: () => performance.now(),
-    encode: (s: string) => new TextEncoder().encode(s),
-    decode: (b: Uint8Array, e: string) => new TextDecoder(e).decode(b),
-    isTypedArray: (a: unknown) => ArrayBuffer.isView(a) && !(a instanceof DataView),
-  });
-  if (!(await tf.setBackend('cpu'))) throw new Error('TF.js CPU backend did not start');
-  await tf.ready();
-  class None {}
-  faceapi.env.setEnv({ Canvas: None, CanvasRenderingContext2D: None, Image: None, ImageData: None, Video: None, createCanvasElement: () => { throw new Error('no canvas'); }, createImageElement: () => { throw new Error('no image'); }, fetch, readFile });
-  const dir = faceApiModelDir();
-  const manifest = JSON.parse(await readFile(path.join(dir, 'face_recognition_model-weights_manifest.json'), 'utf8'));
-  const bins = await Promise.all(manifest[0].paths.map((p: string) => readFile(path.join(dir, p))));
-  const bin = Buffer.concat(bins);
-  const map = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), manifest[0].weights);
+  const { faceapi, tf, map } = await loadFaceApiWeights('face_recognition_model');
   const net = faceapi.nets.faceRecognitionNet;
   net.loadFromWeightMap(map);
   return {

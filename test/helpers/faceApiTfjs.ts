@@ -19,7 +19,11 @@ export interface FaceApiLandmarks {
   backend: string;
 }
 
-export async function loadFaceApiLandmarks(): Promise<FaceApiLandmarks> {
+/**
+ * face-api's bundle on TF.js's CPU backend (see above), with the weights of one of its nets (`manifestName`,
+ * e.g. `face_landmark_68_model`) decoded into a weight map. Returns face-api, TF.js and that map.
+ */
+export async function loadFaceApiWeights(manifestName: string): Promise<{ faceapi: any; tf: any; map: any }> {
   const req = createRequire(import.meta.url);
   const dist = path.join(path.dirname(req.resolve('@vladmandic/face-api/package.json')), 'dist', 'face-api.js');
   const src = await readFile(dist, 'utf8');
@@ -38,9 +42,15 @@ export async function loadFaceApiLandmarks(): Promise<FaceApiLandmarks> {
   class None {}
   faceapi.env.setEnv({ Canvas: None, CanvasRenderingContext2D: None, Image: None, ImageData: None, Video: None, createCanvasElement: () => { throw new Error('no canvas'); }, createImageElement: () => { throw new Error('no image'); }, fetch, readFile });
   const dir = faceApiModelDir();
-  const manifest = JSON.parse(await readFile(path.join(dir, 'face_landmark_68_model-weights_manifest.json'), 'utf8'));
-  const bin = await readFile(path.join(dir, manifest[0].paths[0]));
+  const manifest = JSON.parse(await readFile(path.join(dir, `${manifestName}-weights_manifest.json`), 'utf8'));
+  const bins = await Promise.all(manifest[0].paths.map((p: string) => readFile(path.join(dir, p))));
+  const bin = Buffer.concat(bins);
   const map = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), manifest[0].weights);
+  return { faceapi, tf, map };
+}
+
+export async function loadFaceApiLandmarks(): Promise<FaceApiLandmarks> {
+  const { faceapi, tf, map } = await loadFaceApiWeights('face_landmark_68_model');
   const net = faceapi.nets.faceLandmark68Net;
   net.loadFromWeightMap(map);
   return {
