@@ -6,9 +6,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
-import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { inferArch, type CodeFormerArch } from './arch.ts';
 import { fileProblem, openCheckpoint, sha256File, type Checkpoint } from '../checkpoint.ts';
+import { cachedGraph } from '../graphCache.ts';
 import { buildCodeFormerGraph, type GraphOptions, type WeightMap } from './graph.ts';
 import { recogniseKind, type CodeFormerKind } from './kind.ts';
 
@@ -121,18 +121,9 @@ export async function loadOrBuildCached(checkpointPath: string, options: CacheOp
   // An explicit kind is part of the key; the recognised one follows from the sha256 already.
   const kind = options.kind ? `-${options.kind}` : '';
   const target = path.join(options.cacheDir, `codeformer-${sha256.slice(0, 16)}-${precision}${heads}${kind}-v${GRAPH_VERSION}.onnx`);
-  try {
-    const s = await stat(target);
-    if (s.isFile() && s.size > 0) return target;
-  } catch {
-    // not cached yet
-  }
-  options.onBuild?.({ checkpoint: checkpointPath, target });
-  const bytes = await buildCodeFormerOnnx(checkpointPath, { fp16: options.fp16, nHead: options.nHead, kind: options.kind });
-  try {
-    await writeFileAtomic(target, bytes);
-  } catch (e) {
-    throw new FaceRestoreError('E_OUTPUT', `cannot write the built model to ${target}: ${(e as Error).message}`, { cause: e });
-  }
-  return target;
+  return cachedGraph(
+    target,
+    () => buildCodeFormerOnnx(checkpointPath, { fp16: options.fp16, nHead: options.nHead, kind: options.kind }),
+    () => options.onBuild?.({ checkpoint: checkpointPath, target }),
+  );
 }

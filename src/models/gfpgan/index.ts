@@ -4,11 +4,10 @@
  * reader, infer the architecture, and build the graph (graph.ts: x [N,3,512,512] in [-1,1], w [N] →
  * out [N,3,512,512]).
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
-import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { fileProblem, openCheckpoint, sha256File } from '../checkpoint.ts';
+import { cachedGraph } from '../graphCache.ts';
 import { OFFICIAL_GFPGAN, archFromConfig, gfpganShapes, inferGfpganArch, looksLikeGfpgan, type GfpganArch, type GfpganConfig } from './arch.ts';
 import { GFPGAN_GRAPH_VERSION, buildGfpganGraph, type GfpganGraphOptions } from './graph.ts';
 
@@ -102,17 +101,5 @@ export async function loadOrBuildGfpganCached(checkpointPath: string, cacheDir: 
     throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${checkpointPath}: ${fileProblem(e)}`, { cause: e });
   });
   const target = path.join(cacheDir, `gfpgan-${sha256.slice(0, 16)}-v${GFPGAN_GRAPH_VERSION}.onnx`);
-  try {
-    if ((await stat(target)).size > 0) return target;
-  } catch {
-    // not cached yet
-  }
-  onBuild?.(target);
-  const { bytes } = await buildGfpganOnnx(checkpointPath);
-  try {
-    await writeFileAtomic(target, bytes);
-  } catch (e) {
-    throw new FaceRestoreError('E_OUTPUT', `cannot write the built model to ${target}: ${(e as Error).message}`, { cause: e });
-  }
-  return target;
+  return cachedGraph(target, async () => (await buildGfpganOnnx(checkpointPath)).bytes, () => onBuild?.(target));
 }

@@ -3,11 +3,10 @@
  * compatible RRDBNet state dict under `params_ema`, `params` or the top level) through the safe checkpoint
  * reader, infer the architecture, and build the graph (graph.ts: x [N,3,H,W] in [0,1] → out [N,3,sH,sW]).
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
-import { writeFileAtomic } from '../../util/atomicFile.ts';
 import { fileProblem, openCheckpoint, sha256File } from '../checkpoint.ts';
+import { cachedGraph } from '../graphCache.ts';
 import { inferRrdbArch, rrdbShapes, type RrdbArch } from './arch.ts';
 import { buildRrdbGraph } from './graph.ts';
 
@@ -88,17 +87,5 @@ export async function loadOrBuildRrdbCached(checkpointPath: string, cacheDir: st
     throw new FaceRestoreError('E_MODEL_MISSING', `checkpoint ${checkpointPath}: ${fileProblem(e)}`, { cause: e });
   });
   const target = path.join(cacheDir, `rrdbnet-${sha256.slice(0, 16)}-v${RRDB_GRAPH_VERSION}.onnx`);
-  try {
-    if ((await stat(target)).size > 0) return target;
-  } catch {
-    // not cached yet
-  }
-  onBuild?.(target);
-  const { bytes } = await buildRrdbOnnx(checkpointPath);
-  try {
-    await writeFileAtomic(target, bytes);
-  } catch (e) {
-    throw new FaceRestoreError('E_OUTPUT', `cannot write the built model to ${target}: ${(e as Error).message}`, { cause: e });
-  }
-  return target;
+  return cachedGraph(target, async () => (await buildRrdbOnnx(checkpointPath)).bytes, () => onBuild?.(target));
 }
