@@ -115,6 +115,13 @@ for d in docs doc test tests __tests__ coverage example examples benchmark bench
 done
 sed 's|^|node_modules/|' "$work/packages.txt" >"$work/paths.txt"
 tar -cf - --no-wildcards-match-slash "${excludes[@]}" --files-from="$work/paths.txt" | tar -xf - -C "$app"
+# face-api is data at run time: the product reads two nets' TF.js weights (68-point landmarks, face descriptor)
+# and converts them to ONNX itself; its code (7 MB, needing tfjs-node) and other nets (6 MB) stay out.
+fa="$app/node_modules/@vladmandic/face-api"
+if [ -d "$fa" ]; then
+  find "$fa" -mindepth 1 -maxdepth 1 ! -name package.json ! -name LICENSE ! -name model -exec rm -rf {} +
+  find "$fa/model" -type f ! -name 'face_landmark_68_model*' ! -name 'face_recognition_model*' -delete
+fi
 
 # A Vulkan loader for hosts without one (WebGPU needs libvulkan.so.1; the GPU driver brings the ICD).
 if [ "$vulkan_loader" = 1 ]; then
@@ -175,9 +182,10 @@ EOF
 (cd "$app" && env -i PATH=/usr/bin:/bin HOME="$work" "$stage/node/bin/node" -e '
 const fs = require("node:fs");
 const deps = Object.keys(require("./package.json").dependencies);
-// Packages with code are imported (native ones load their .node files); data-only ones (the BlazeFace model) must exist.
+// Packages with code are imported (native ones load their .node files); data-only ones (the BlazeFace model,
+// the weights of face-api) must exist.
 const code = (d) => { const p = JSON.parse(fs.readFileSync(`node_modules/${d}/package.json`, "utf8")); return p.main || p.exports || fs.existsSync(`node_modules/${d}/index.js`); };
-(async () => { for (const d of deps) if (d !== "rolldown" && code(d)) await import(d); })().catch((e) => { console.error("bundle: cannot load", e.message); process.exit(1); });') \
+(async () => { for (const d of deps) if (d !== "rolldown" && d !== "@vladmandic/face-api" && code(d)) await import(d); })().catch((e) => { console.error("bundle: cannot load", e.message); process.exit(1); });') \
   || { echo "bundle: a dependency does not load from the staged bundle" >&2; exit 1; }
 
 ext=tar.$format
