@@ -1,33 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFaceRestoreError } from '../src/errors.ts';
 import { OFFICIAL_GFPGAN, archFromConfig, buildGfpganGraph, buildRandomGfpgan, gfpganShapes, inferGfpganArch, loadGfpganCheckpoint, type LoadedGfpgan } from '../src/models/gfpgan/index.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
 import { createRestorer } from '../src/restore/createRestorer.ts';
 import { runFacerestore } from './helpers/cli.ts';
-import { maxDiff, readKeyShapes } from './helpers/compare.ts';
+import { maxDiff, readF32, readKeyShapes } from './helpers/compare.ts';
+import { checkpointRefusal } from './helpers/refusal.ts';
 import { shared } from './helpers/paths.ts';
 
 const fx = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/gfpgan-small/${name}`, import.meta.url));
-function f32(name: string): Float32Array {
-  const b = readFileSync(fx(name));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const f32 = (name: string): Float32Array => readF32(fx(name));
 const readKeys = (file: string): Map<string, number[]> => readKeyShapes(fx(file));
-function refusal(shapes: Map<string, number[]>): string {
-  try {
-    inferGfpganArch(shapes);
-  } catch (e) {
-    expect(isFaceRestoreError(e, 'E_CHECKPOINT'), String(e)).toBe(true);
-    return (e as Error).message;
-  }
-  throw new Error('expected the GFPGAN check to refuse these tensors');
-}
+const refusal = (shapes: Map<string, number[]>): string => checkpointRefusal(inferGfpganArch, shapes, 'GFPGAN');
 
 describe('GFPGANv1Clean architecture inference', () => {
   it('accepts the official full-size key set (285 tensors, 87,143,276 numbers) from names and shapes alone', () => {

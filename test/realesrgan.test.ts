@@ -1,26 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFaceRestoreError } from '../src/errors.ts';
 import { OFFICIAL_RRDB, buildRrdbOnnx, inferRrdbArch, rrdbShapes } from '../src/models/realesrgan/index.ts';
 import { OrtModel, type TensorData } from '../src/runtime/ort.ts';
-import { maxDiff, readKeyShapes } from './helpers/compare.ts';
+import { maxDiff, readF32, readKeyShapes } from './helpers/compare.ts';
+import { checkpointRefusal } from './helpers/refusal.ts';
 
 const fx = (name: string): string => fileURLToPath(new URL(`../../shared/fixtures/realesrgan-small/${name}`, import.meta.url));
-function f32(name: string): Float32Array {
-  const b = readFileSync(fx(name));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const f32 = (name: string): Float32Array => readF32(fx(name));
 const readKeys = (file: string): Map<string, number[]> => readKeyShapes(fx(file));
-function refusal(shapes: Map<string, number[]>): string {
-  try {
-    inferRrdbArch(shapes);
-  } catch (e) {
-    expect(isFaceRestoreError(e, 'E_CHECKPOINT'), String(e)).toBe(true);
-    return (e as Error).message;
-  }
-  throw new Error('expected the RRDBNet check to refuse these tensors');
-}
+const refusal = (shapes: Map<string, number[]>): string => checkpointRefusal(inferRrdbArch, shapes, 'RRDBNet');
 
 describe('RRDBNet architecture inference', () => {
   it('accepts both official full-size key sets (702 tensors) from names and shapes alone', () => {

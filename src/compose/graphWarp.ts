@@ -4,6 +4,7 @@ import type { Affine, VideoFrame } from '../types.ts';
 import { CROP_SIZE } from '../types.ts';
 import { yuvCoefficients } from '../util/yuv.ts';
 import { invertAffine } from './align.ts';
+import { SessionCache } from '../runtime/sessionCache.ts';
 
 /** A frame as the warp graph takes it. */
 export type WarpFrame =
@@ -25,7 +26,7 @@ export interface GraphWarperOptions extends OrtSessionChoice {
 
 export class GraphWarper {
   readonly #options: GraphWarperOptions;
-  readonly #models = new Map<string, Promise<OrtModel>>();
+  readonly #models = new SessionCache();
   #closed = false;
 
   private constructor(options: GraphWarperOptions) {
@@ -61,22 +62,16 @@ export class GraphWarper {
     const { width, height } = frame.layout === 'i420' ? frame.frame : frame;
     const colour = frame.layout === 'i420' ? frame.frame.colour : undefined;
     const key = `${frame.layout} ${width}x${height} ${colour ? `${colour.matrix}/${colour.range}` : ''}`;
-    let model = this.#models.get(key);
-    if (!model) {
+    return this.#models.get(key, () => {
       const bytes = buildWarpGraph({ width, height, layout: frame.layout as WarpFrameLayout, sampler: this.#options.sampler, yuv: frame.layout === 'i420' ? yuvCoefficients(colour) : undefined });
-      model = OrtModel.create(bytes, { ...sessionChoice(this.#options), strictDevice: this.#options.strictDevice, name: `warp pre-graph ${key.trim()}` });
-      model.catch(() => this.#models.delete(key));
-      this.#models.set(key, model);
-    }
-    return model;
+      return OrtModel.create(bytes, { ...sessionChoice(this.#options), strictDevice: this.#options.strictDevice, name: `warp pre-graph ${key.trim()}` });
+    });
   }
 
   /** Releases every session. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    const models = [...this.#models.values()];
-    this.#models.clear();
-    await Promise.all(models.map((m) => m.then((x) => x.close(), () => undefined)));
+    await this.#models.close();
   }
 }
 

@@ -8,6 +8,7 @@ import { CROP_SIZE } from '../types.ts';
 import { yuvCoefficients } from '../util/yuv.ts';
 import { OnnxRestorer } from './onnxRestorer.ts';
 import { CROP_BYTES, type Restorer } from './restorer.ts';
+import { SessionCache } from '../runtime/sessionCache.ts';
 
 
 /** Options of FrameRestorer.create. */
@@ -31,7 +32,7 @@ export class FrameRestorer implements Restorer {
   readonly maxBatch: number;
   readonly #loaded: LoadedCodeFormer;
   readonly #o: FrameRestorerOptions;
-  readonly #models = new Map<string, Promise<OrtModel>>();
+  readonly #models = new SessionCache();
   /** The plain graph (crops in), built on first use of `restore`. */
   #plain: Promise<OnnxRestorer> | undefined;
   #closed = false;
@@ -80,26 +81,20 @@ export class FrameRestorer implements Restorer {
 
   #model(frame: VideoFrame): Promise<OrtModel> {
     const key = `${frame.width}x${frame.height} ${frame.colour?.matrix ?? 'bt601'}/${frame.colour?.range ?? 'limited'}`;
-    let model = this.#models.get(key);
-    if (!model) {
+    return this.#models.get(key, () => {
       const spec = { width: frame.width, height: frame.height, layout: 'i420' as const, size: CROP_SIZE, yuv: yuvCoefficients(frame.colour) };
       const { arch, weights } = this.#loaded;
       const bytes = buildCodeFormerGraph(arch, weights, { kind: recogniseKind(arch), fp16: this.#o.fp16, input: (g) => warpInto(g, spec), uint8Output: true });
-      model = OrtModel.create(bytes, { ...sessionChoice(this.#o), strictDevice: this.#o.strictDevice, name: `${this.name} ${key}` });
-      model.catch(() => this.#models.delete(key));
-      this.#models.set(key, model);
-    }
-    return model;
+      return OrtModel.create(bytes, { ...sessionChoice(this.#o), strictDevice: this.#o.strictDevice, name: `${this.name} ${key}` });
+    });
   }
 
   /** Releases every session. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    const models = [...this.#models.values()];
-    this.#models.clear();
     const plain = this.#plain;
     this.#plain = undefined;
-    await Promise.all([...models, ...(plain ? [plain] : [])].map((p) => p.then((x) => x.close(), () => undefined)));
+    await Promise.all([this.#models.close(), plain?.then((x) => x.close(), () => undefined)]);
   }
 }
 

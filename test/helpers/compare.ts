@@ -19,3 +19,9 @@ export function readKeyShapes(file: string): Map<string, number[]> {
   }
   return m;
 }
+
+/** A little-endian float32 file (a fixture's saved PyTorch tensor) as a Float32Array. */
+export function readF32(file: string): Float32Array {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}

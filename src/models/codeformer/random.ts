@@ -5,6 +5,7 @@
  */
 import { inferArch } from './arch.ts';
 import { buildCodeFormerGraph, type GraphOptions } from './graph.ts';
+import { seededRandom } from '../seededRandom.ts';
 
 /** The constructor arguments that decide a CodeFormer's tensors. */
 export interface CodeFormerConfig {
@@ -138,24 +139,12 @@ export function officialShapes(): Map<string, number[]> {
   return codeformerShapes(OFFICIAL_CONFIG);
 }
 
-/** A small, fast deterministic generator (mulberry32) for reproducible weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Seeded weights shaped like PyTorch's default initialisation: conv/linear weights and biases uniform in
  * ±1/√fan_in, norm scales near 1 and shifts near 0, codebook uniform in ±1/K, position embedding small.
  */
 export function randomWeights(shapes: ReadonlyMap<string, readonly number[]>, seed: number): Map<string, Float32Array> {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const out = new Map<string, Float32Array>();
   let fanIn = 1;
   for (const [name, shape] of shapes) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
 import { fileProblem, openCheckpoint, sha256File } from '../checkpoint.ts';
 import { cachedGraph } from '../graphCache.ts';
+import { seededRandom } from '../seededRandom.ts';
 import { OFFICIAL_GFPGAN, archFromConfig, gfpganShapes, inferGfpganArch, looksLikeGfpgan, type GfpganArch, type GfpganConfig } from './arch.ts';
 import { GFPGAN_GRAPH_VERSION, buildGfpganGraph, type GfpganGraphOptions } from './graph.ts';
 
@@ -66,15 +67,7 @@ export async function isGfpganCheckpoint(checkpointPath: string): Promise<boolea
  */
 export function buildRandomGfpgan(options: { config?: Partial<GfpganConfig>; seed?: number } & GfpganGraphOptions = {}): { arch: GfpganArch; bytes: Uint8Array } {
   const arch = archFromConfig({ ...OFFICIAL_GFPGAN, ...options.config });
-  let a = (options.seed ?? 0) >>> 0;
-  const next = (): number => {
-    // mulberry32
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(options.seed ?? 0);
   const weights = new Map<string, Float32Array>();
   for (const [name, s] of gfpganShapes(arch)) {
     if (name.includes('style_mlp.') || name.startsWith('toRGB.')) continue;

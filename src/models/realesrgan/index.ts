@@ -7,6 +7,7 @@ import path from 'node:path';
 import { FaceRestoreError } from '../../errors.ts';
 import { fileProblem, openCheckpoint, sha256File } from '../checkpoint.ts';
 import { cachedGraph } from '../graphCache.ts';
+import { seededRandom } from '../seededRandom.ts';
 import { inferRrdbArch, rrdbShapes, type RrdbArch } from './arch.ts';
 import { buildRrdbGraph } from './graph.ts';
 
@@ -45,15 +46,7 @@ export async function buildRrdbOnnx(checkpointPath: string): Promise<{ arch: Rrd
 export function buildRandomRrdb(options: { scale: 2 | 4; numFeat?: number; numBlock?: number; numGrowCh?: number; seed?: number }): { arch: RrdbArch; bytes: Uint8Array } {
   const shapes = rrdbShapes({ inCh: 3, outCh: 3, scale: options.scale, numFeat: options.numFeat ?? 64, numBlock: options.numBlock ?? 23, numGrowCh: options.numGrowCh ?? 32 });
   const arch = inferRrdbArch(shapes);
-  let a = (options.seed ?? 0) >>> 0;
-  const next = (): number => {
-    // mulberry32
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(options.seed ?? 0);
   const weights = new Map<string, Float32Array>();
   let bound = 1;
   for (const [name, s] of shapes) {
