@@ -1,0 +1,140 @@
+import type { FaceDetector } from '../detect/detector.ts';
+import { weightedNms } from '../detect/nms.ts';
+import type { Box, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
+import { cropFrame } from './regionDetect.ts';
+
+/** Options for TiledDetector. */
+export interface TiledDetectorOptions {
+  /**
+   * Side, in frame pixels, of the smallest tiles. A face is found when it is about 1/12 to 1/2 of what the
+   * detector sees: tiles of 160 px shown to BlazeFace-256 (×1.6) reach faces of about 14 px. Default 160.
+   */
+  smallestTile?: number;
+  /** Each level's tiles are this many times larger than the previous level's. Default 2.5 (see levels()). */
+  levelRatio?: number;
+  /** Overlap between neighbouring tiles of a level, as a fraction of the tile side, in [0, 0.75]. Default 0.3. */
+  overlap?: number;
+  /** IoU above which detections from different tiles and levels merge (score-weighted). Default 0.3. */
+  iouThreshold?: number;
+  /** Detections whose box's longer side is under this many frame pixels are dropped. Default 12. */
+  minFace?: number;
+}
+
+/** One square (or, at a frame smaller than the tile, frame-sized) window of the frame, whole pixels. */
+export interface Tile {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The tiles of every level for a W × H frame, smallest first, whole frame last. Why a ratio of 2.5 with an
+ * overlap of 0.3: a face of side f lies whole inside some tile of side T when f ≤ overlap·T (0.3 T); the next
+ * level (2.5 T) reaches faces down to ~2.5 T/12.8 ≈ 0.2 T, so every size between is seen whole at one level at
+ * least. Tiles of a level are spread evenly with at least the requested overlap and stay inside the frame.
+ */
+export function tileLevels(W: number, H: number, o: Required<Pick<TiledDetectorOptions, 'smallestTile' | 'levelRatio' | 'overlap'>>): Tile[][] {
+  const levels: Tile[][] = [];
+  for (let T = o.smallestTile; T < Math.max(W, H); T *= o.levelRatio) {
+    const side = Math.round(T);
+    const tw = Math.min(side, W);
+    const th = Math.min(side, H);
+    const starts = (full: number, t: number): number[] => {
+      if (t >= full) return [0];
+      const n = Math.ceil((full - t) / (t * (1 - o.overlap))) + 1;
+      return Array.from({ length: n }, (_, i) => Math.round((i * (full - t)) / (n - 1)));
+    };
+    const tiles: Tile[] = [];
+    for (const y of starts(H, th)) for (const x of starts(W, tw)) tiles.push({ x, y, width: tw, height: th });
+    // A level whose single tile is the whole frame is the whole-frame pass below.
+    if (tiles.length > 1) levels.push(tiles);
+  }
+  levels.push([{ x: 0, y: 0, width: W, height: H }]);
+  return levels;
+}
+
+/**
+ * Whether a detection made inside `tile` reaches one of the tile's inner edges (an edge that is not the
+ * frame's): such a face was cut by the tile, and its box and points are a guess. The overlap puts the same
+ * face whole in a neighbouring tile or a larger level, so these are dropped rather than merged (merging a
+ * half-face box with the whole one is where duplicates came from). `slack` (fraction of the box) lets a box
+ * that only grazes the edge through the detector's own margin stay.
+ */
+export function cutByTile(box: Box, tile: Tile, W: number, H: number, slack = 0.05): boolean {
+  const sx = box.width * slack;
+  const sy = box.height * slack;
+  return (
+    (tile.x > 0 && box.x < tile.x - sx) ||
+    (tile.y > 0 && box.y < tile.y - sy) ||
+    (tile.x + tile.width < W && box.x + box.width > tile.x + tile.width + sx) ||
+    (tile.y + tile.height < H && box.y + box.height > tile.y + tile.height + sy)
+  );
+}
+
+/**
+ * Faces in crowds and at distance with a detector made for a few large faces (BlazeFace sees its input at
+ * 256 px, so a 20 px face in a 1280 px photo is 4 px to it): the frame is cut into overlapping tiles at a few
+ * scales (see tileLevels), each tile runs through the wrapped detector (upscaled where the tile is smaller
+ * than the detector's input), and the detections are brought to frame pixels and merged by weighted NMS,
+ * plus the whole frame once for faces larger than the largest tiles. About 25 detector runs for a 640 × 480
+ * photo and 100 for 1280 × 720: for photos and occasional re-seeding, not for every video frame.
+ * It does not own the wrapped detector unless `owns` (then close() closes it).
+ */
+export class TiledDetector implements FaceDetector {
+  readonly name: string;
+  readonly inner: FaceDetector;
+  readonly #owns: boolean;
+  readonly #o: Required<TiledDetectorOptions>;
+  #closed = false;
+
+  constructor(inner: FaceDetector, options: TiledDetectorOptions = {}, owns = true) {
+    const o = {
+      smallestTile: options.smallestTile ?? 160,
+      levelRatio: options.levelRatio ?? 2.5,
+      overlap: options.overlap ?? 0.3,
+      iouThreshold: options.iouThreshold ?? 0.3,
+      minFace: options.minFace ?? 12,
+    };
+    if (!(Number.isFinite(o.smallestTile) && o.smallestTile >= 16)) throw new TypeError(`Expected smallestTile ≥ 16 px but received ${o.smallestTile}`);
+    if (!(o.levelRatio >= 1.25 && o.levelRatio <= 8)) throw new TypeError(`Expected levelRatio in [1.25, 8] but received ${o.levelRatio}`);
+    if (!(o.overlap >= 0 && o.overlap <= 0.75)) throw new TypeError(`Expected overlap in [0, 0.75] but received ${o.overlap}`);
+    if (!(o.iouThreshold > 0 && o.iouThreshold < 1)) throw new TypeError(`Expected iouThreshold in (0, 1) but received ${o.iouThreshold}`);
+    if (!(o.minFace >= 0)) throw new TypeError(`Expected minFace ≥ 0 px but received ${o.minFace}`);
+    this.inner = inner;
+    this.#owns = owns;
+    this.#o = o;
+    this.name = `${inner.name}-tiled`;
+  }
+
+  /** The tiles this detector runs on a W × H frame (smallest level first, whole frame last). */
+  tilesFor(W: number, H: number): Tile[][] {
+    return tileLevels(W, H, this.#o);
+  }
+
+  async detect(frame: VideoFrame): Promise<FaceDetection[]> {
+    const { width: W, height: H } = frame;
+    const found: FaceDetection[] = [];
+    for (const level of this.tilesFor(W, H)) {
+      for (const tile of level) {
+        const whole = tile.width === W && tile.height === H;
+        // cropFrame starts at even coordinates (chroma stays the frame's own): the crop may begin a pixel early.
+        const crop = whole ? { ...frame, x: 0, y: 0 } : cropFrame(frame, tile.x, tile.y, tile.width, tile.height);
+        const seen: Tile = { x: crop.x, y: crop.y, width: crop.width, height: crop.height };
+        for (const d of await this.inner.detect(crop)) {
+          const box = { x: d.box.x + crop.x, y: d.box.y + crop.y, width: d.box.width, height: d.box.height };
+          if (!whole && cutByTile(box, seen, W, H)) continue;
+          if (Math.max(box.width, box.height) < this.#o.minFace) continue;
+          found.push({ score: d.score, box, points: d.points.map(([px, py]) => [px + crop.x, py + crop.y] as const) as unknown as FivePoints });
+        }
+      }
+    }
+    return weightedNms(found, this.#o.iouThreshold);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owns) await this.inner.close();
+  }
+}
