@@ -1,6 +1,7 @@
 import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
 import { Landmark68, RefinedDetector } from './landmarkRefiner.ts';
+import { TiledDetector } from './tiledDetect.ts';
 import { LANDMARK_SMOOTHER_REFINED } from '../track/landmarkSmoother.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
@@ -93,6 +94,11 @@ export interface TrackerWithPolicy {
 export class Components {
   readonly options: PipelineOptions;
   readonly detector: FaceDetector;
+  /**
+   * The detector for single pictures (photos, a folder's images): the tiled one with `detector` `auto`, else
+   * `detector` itself. It shares `detector`'s models; `close()` releases them once, through `detector`.
+   */
+  readonly photoDetector: FaceDetector;
   /** Undefined when the restorer is `none` (frames pass through). */
   readonly restorer: Restorer | undefined;
   readonly hooks: ComponentHooks;
@@ -108,7 +114,8 @@ export class Components {
   readonly faceRegion: boolean;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu') {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu', photoDetector = detector) {
+    this.photoDetector = photoDetector;
     this.device = device;
     this.faceRegion = (options.restorer ?? (options.model ? 'onnx' : 'classic')) === 'classic' && options.landmarks;
     this.upscaler = upscaler;
@@ -146,10 +153,16 @@ export class Components {
       // ORT's Node binding runs a session synchronously on the calling thread: with detectorThread that thread is
       // a worker of the detector's own, so inference does not block the event loop and the codecs' pipes (on 2
       // loaded cores it cost more CPU than it freed: off by default, docs/realtime.md).
-      const found = own(await createDetector({ kind: o.detector, modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
-      // The refiner owns the detector from here on (its close closes both).
-      const detector = o.landmarks ? new RefinedDetector(found, await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 })) : found;
+      // blazeface-tiled and auto run the same BlazeFace model: tiled over the frame (every frame, or photos only).
+      const found = own(await createDetector({ kind: o.detector === 'yunet' ? 'yunet' : 'blazeface', modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
+      // The tiled wrapper and then the refiner own the detector from here on (their close closes what they wrap).
+      const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : found;
+      const landmarks = o.landmarks ? await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined;
+      const detector = landmarks ? new RefinedDetector(base, landmarks) : base;
       if (detector !== found) owned[owned.length - 1] = detector;
+      // auto: photos see the same model through tiles, refined by the same landmark net; nothing of its own to close.
+      const tiledView = o.detector === 'auto' ? new TiledDetector(found, {}, false) : undefined;
+      const photoDetector = tiledView ? (landmarks ? new RefinedDetector(tiledView, landmarks) : tiledView) : detector;
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       // With a restore service, the CodeFormer session is the service's (shared by every stream of a server).
       // --warp graph: the warp runs inside the CodeFormer graph on the device (FrameRestorer), where it applies.
@@ -168,7 +181,7 @@ export class Components {
       const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
       const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
       hooks.onLoaded?.((performance.now() - loadStarted) / 1000);
-      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider);
+      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider, photoDetector);
     } catch (e) {
       for (const r of owned.reverse()) await r.close();
       throw e;

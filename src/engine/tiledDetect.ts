@@ -1,5 +1,5 @@
 import type { FaceDetector } from '../detect/detector.ts';
-import { weightedNms } from '../detect/nms.ts';
+import { iou, weightedNms } from '../detect/nms.ts';
 import type { Box, FaceDetection, FivePoints, VideoFrame } from '../types.ts';
 import { cropFrame } from './regionDetect.ts';
 
@@ -159,6 +159,8 @@ export class TiledDetector implements FaceDetector {
   async detect(frame: VideoFrame): Promise<FaceDetection[]> {
     const { width: W, height: H } = frame;
     const found: FaceDetection[] = [];
+    /** The whole-frame pass's faces: what the detector finds alone needs no second look. */
+    const wholeFound: FaceDetection[] = [];
     for (const level of this.tilesFor(W, H)) {
       for (const tile of level) {
         const whole = tile.width === W && tile.height === H;
@@ -170,14 +172,16 @@ export class TiledDetector implements FaceDetector {
           const side = Math.max(box.width, box.height);
           if (side < this.#o.minFace) continue;
           if (!whole && (d.score < this.#o.tileScoreThreshold || side > this.#o.maxFaceFraction * Math.max(seen.width, seen.height) || cutByTile(box, seen, W, H))) continue;
-          found.push({ score: d.score, box, points: d.points.map(([px, py]) => [px + crop.x, py + crop.y] as const) as unknown as FivePoints });
+          const det = { score: d.score, box, points: d.points.map(([px, py]) => [px + crop.x, py + crop.y] as const) as unknown as FivePoints };
+          found.push(det);
+          if (whole) wholeFound.push(det);
         }
       }
     }
     const merged = dropNested(weightedNms(found, this.#o.iouThreshold));
     if (!this.#o.verifyContext) return merged;
     const kept: FaceDetection[] = [];
-    for (const d of merged) if (await this.#secondLook(frame, d)) kept.push(d);
+    for (const d of merged) if (wholeFound.some((w) => iou(w.box, d.box) > this.#o.iouThreshold) || (await this.#secondLook(frame, d))) kept.push(d);
     return kept;
   }
 

@@ -64,7 +64,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       });
       let reference: ReferenceFace | undefined;
       try {
-        ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${pipeline.detector.name}\n`);
+        const photoDetector = pipeline.components.photoDetector;
+        const detectorNames = photoDetector === pipeline.detector ? pipeline.detector.name : `${photoDetector.name} (photos), ${pipeline.detector.name} (videos)`;
+        ctx.stderr(`facerestore: restorer: ${pipeline.restorerName}; detector: ${detectorNames}\n`);
         reference = await referenceFromFlags(pipeline, flags, ctx);
         imageFlags.reference = reference;
         if (!isFolder) {
@@ -164,7 +166,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
 /** The reference face of `--reference` / `--reference-model`, or undefined without them. */
 async function referenceFromFlags(pipeline: Pipeline, flags: Record<string, unknown>, ctx: CliContext): Promise<ReferenceFace | undefined> {
   if (!flags.reference) return undefined;
-  return loadReference(pipeline.detector, {
+  return loadReference(pipeline.components.photoDetector, {
     photo: flags.reference as string,
     model: flags.referenceModel as string,
     threshold: flags.referenceThreshold as number,

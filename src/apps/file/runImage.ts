@@ -216,7 +216,7 @@ export async function runImage(components: Components, input: string, output: st
     const frame = i420FromRgbImage(img.rgb, img.width, img.height);
     const before = frame.data.slice();
     const chooser = new FaceChooser({ faces: o.faces ?? 'all', minFace: o.minFace ?? 0, reference: o.reference, byTrack: false });
-    const processor = new FaceProcessor(components.detector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, {
+    const processor = new FaceProcessor(components.photoDetector, components.newTracker({ shotCut: false }), restorer, emptyStageTimes(), false, undefined, {
       chooser,
       faceRegion: components.faceRegion && restorer === components.restorer,
     });
