@@ -4,7 +4,7 @@
  * size band, false positives (extra boxes on the crowds, boxes on the face-free pictures), CPU and wall
  * milliseconds per picture (detector runs on this thread, one intra-op thread, as the product runs them).
  *
- * Run: node bench/crowd-detectors.ts [--pictures N] [--width W --height H] [--faces N] [--only name,name]
+ * Run: node bench/crowd-detectors.ts [--pictures N] [--width W --height H] [--faces N] [--min-face PX --max-face PX] [--only name,name] [--tiled '{"smallestTile":128}']
  */
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -12,7 +12,7 @@ import { threadCpuUsage } from 'node:process';
 import { BlazeFaceDetector, frontBlazeFaceModel } from '../src/detect/blazeface.ts';
 import type { FaceDetector } from '../src/detect/detector.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
-import { TiledDetector } from '../src/engine/tiledDetect.ts';
+import { TiledDetector, type TiledDetectorOptions } from '../src/engine/tiledDetect.ts';
 import { background, loadFaceSources, makeCrowd, matchFaces, type Crowd } from '../test/helpers/crowd.ts';
 import { i420FromRgb } from '../test/helpers/media.ts';
 import { shared } from '../test/helpers/paths.ts';
@@ -23,7 +23,10 @@ const { values } = parseArgs({
     width: { type: 'string', default: '640' },
     height: { type: 'string', default: '480' },
     faces: { type: 'string', default: '32' },
+    'min-face': { type: 'string', default: '20' },
+    'max-face': { type: 'string', default: '120' },
     only: { type: 'string' },
+    tiled: { type: 'string', default: '{}' },
   },
 });
 const N = Number(values.pictures);
@@ -35,7 +38,7 @@ const yunetModel = shared('models/face_detection_yunet_2026may.onnx');
 const makers: Record<string, () => Promise<FaceDetector>> = {
   blazeface: () => BlazeFaceDetector.create(one),
   'blazeface-front-128': () => BlazeFaceDetector.create({ ...one, modelPath: frontBlazeFaceModel() }),
-  'blazeface-tiled': async () => new TiledDetector(await BlazeFaceDetector.create(one)),
+  'blazeface-tiled': async () => new TiledDetector(await BlazeFaceDetector.create(one), JSON.parse(values.tiled) as TiledDetectorOptions),
   yunet: () => YuNetDetector.create({ ...one, modelPath: yunetModel }),
   'yunet-960': () => YuNetDetector.create({ ...one, modelPath: yunetModel, maxSide: 960 }),
 };
@@ -43,7 +46,7 @@ const only = values.only?.split(',');
 
 const sources = await loadFaceSources();
 const crowds: Crowd[] = [];
-for (let i = 0; i < N; i++) crowds.push(await makeCrowd(sources, { width: W, height: H, count: Number(values.faces), seed: 1000 + i }));
+for (let i = 0; i < N; i++) crowds.push(await makeCrowd(sources, { width: W, height: H, count: Number(values.faces), minFace: Number(values['min-face']), maxFace: Number(values['max-face']), seed: 1000 + i }));
 const empty = Array.from({ length: N }, (_, i) => i420FromRgb(background(W, H, 5000 + i), W, H));
 const bands = [20, 30, 45, 70, 121];
 

@@ -27,13 +27,20 @@ export interface TiledDetectorOptions {
   /** Minimum score of a detection from a tile (the whole-frame pass keeps the detector's own threshold). Default 0.6. */
   tileScoreThreshold?: number;
   /**
-   * Second look: each face found only by tiles is cropped again with `verifyContext` × its size around it and
-   * kept only when the detector finds it there too (0 = no second look). On the shared stills and face-api's six
+   * Second look: each face found by one tile view only (not by the whole-frame pass, not by two tiles) is cropped
+   * again with `verifyContext` × its size around it and kept only when the detector finds it there too (0 = no
+   * second look). On the shared stills and face-api's six
    * photos this removed 17 of 18 false faces (ears, a watch, a shirt's print) and no true one. Default 4.
    */
   verifyContext?: number;
 }
 
+/**
+ * A face that two or more tile views found (neighbouring tiles' overlap, or two levels) needs no second look:
+ * on the real stills no false face had that support, and skipping their second look cut the CPU of a crowd of
+ * 40 small faces by a third (856 → 564 ms per 640 × 480 picture).
+ */
+const SUPPORT = 2;
 /** One square (or, at a frame smaller than the tile, frame-sized) window of the frame, whole pixels. */
 export interface Tile {
   x: number;
@@ -181,7 +188,8 @@ export class TiledDetector implements FaceDetector {
     const merged = dropNested(weightedNms(found, this.#o.iouThreshold));
     if (!this.#o.verifyContext) return merged;
     const kept: FaceDetection[] = [];
-    for (const d of merged) if (wholeFound.some((w) => iou(w.box, d.box) > this.#o.iouThreshold) || (await this.#secondLook(frame, d))) kept.push(d);
+    const support = (d: FaceDetection) => found.filter((f) => iou(f.box, d.box) > this.#o.iouThreshold).length;
+    for (const d of merged) if (wholeFound.some((w) => iou(w.box, d.box) > this.#o.iouThreshold) || support(d) >= SUPPORT || (await this.#secondLook(frame, d))) kept.push(d);
     return kept;
   }
 
@@ -196,7 +204,7 @@ export class TiledDetector implements FaceDetector {
     const s = Math.max(d.box.width, d.box.height);
     return (await this.inner.detect(crop)).some((e) => {
       const es = Math.max(e.box.width, e.box.height);
-      return Math.hypot(e.box.x + crop.x + e.box.width / 2 - cx, e.box.y + crop.y + e.box.height / 2 - cy) <= 0.3 * s && es > s / 1.6 && es < s * 1.6;
+      return Math.hypot(e.box.x + crop.x + e.box.width / 2 - cx, e.box.y + crop.y + e.box.height / 2 - cy) <= 0.4 * s && es > s / 2 && es < s * 2;
     });
   }
 
