@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { Components } from '../src/engine/components.ts';
-import { cutByTile, dropNested, tileLevels, TiledDetector } from '../src/engine/tiledDetect.ts';
+import { cutByTile, dropNested, ReseedingDetector, tileLevels, TiledDetector } from '../src/engine/tiledDetect.ts';
+import { cropFrame } from '../src/engine/regionDetect.ts';
 import { parsePipelineOptions } from '../src/engine/options.ts';
 import type { FaceDetection, VideoFrame } from '../src/types.ts';
 import { background, loadFaceSources, makeCrowd, matchFaces, type Crowd, type FaceSource } from './helpers/crowd.ts';
-import { i420FromRgb, stillFrame } from './helpers/media.ts';
+import { decodeFrames, i420FromRgb, stillFrame } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
 
 const det = (x: number, y: number, s: number, score = 0.9): FaceDetection => ({
@@ -182,6 +183,49 @@ describe('crowds (real faces pasted at known places)', () => {
   }, 120_000);
 });
 
+async function blazeOnce(frame: VideoFrame): Promise<FaceDetection[]> {
+  const b = await BlazeFaceDetector.create({ intraOpThreads: 1 });
+  try {
+    return await b.detect(frame);
+  } finally {
+    await b.close();
+  }
+}
+
+describe('re-seeding video detector', () => {
+  it('on a real clip with small faces, finds more of YuNet\'s faces than one pass and no false ones; a large-face clip is unchanged', async () => {
+    const b = await BlazeFaceDetector.create({ intraOpThreads: 1 });
+    const y = await YuNetDetector.create({ modelPath: shared('models/face_detection_yunet_2026may.onnx'), intraOpThreads: 1 });
+    try {
+      for (const [clip, more] of [['short_hamilton_clip.mp4', true], ['retalk_1.mp4', false]] as const) {
+        const r = new ReseedingDetector(b, {}, false);
+        let one = 0;
+        let reseeded = 0;
+        let extra = 0;
+        for await (const f of decodeFrames(shared(`footage/${clip}`))) {
+          const fb = await b.detect(f);
+          const fr = await r.detect(f);
+          // A crop of the same frame (the tracker's region re-detection) is one plain pass, state untouched.
+          expect((await r.detect(cropFrame(f, 0, 0, 320, 320))).length).toBe((await b.detect(cropFrame(f, 0, 0, 320, 320))).length);
+          if (f.index % 5 !== 0) continue;
+          const truth = (await y.detect(f)).map((d) => d.box);
+          one += matchFaces(truth, fb).hit;
+          const m = matchFaces(truth, fr);
+          reseeded += m.hit;
+          extra += m.extra.length;
+        }
+        // Measured: hamilton 58 → 67 of 140; retalk_1 27 → 27 of 27.
+        if (more) expect(reseeded).toBeGreaterThanOrEqual(one + 5);
+        else expect(reseeded).toBe(one);
+        expect(extra).toBe(0);
+      }
+    } finally {
+      await y.close();
+      await b.close();
+    }
+  }, 300_000);
+});
+
 describe('detector choice', () => {
   it('accepts the four detectors and keeps blazeface (one pass) the default', () => {
     expect(parsePipelineOptions({}).detector).toBe('blazeface');
@@ -189,15 +233,14 @@ describe('detector choice', () => {
     expect(() => parsePipelineOptions({ detector: 'tiled' })).toThrow(/detector/);
   });
 
-  it('auto: photos through tiles, video through one pass, one model closed once', async () => {
+  it('auto: photos through tiles, video through one pass re-seeded by tiles, one model closed once', async () => {
     const c = await Components.create({ detector: 'auto', restorer: 'none', landmarks: false });
     try {
-      expect(c.detector.name).toBe('blazeface-256');
+      expect(c.detector.name).toBe('blazeface-256-reseeded');
       expect(c.photoDetector.name).toBe('blazeface-256-tiled');
       const crowd = await makeCrowd(await loadFaceSources(), { width: 640, height: 480, count: 24, seed: 42 });
       const photo = matchFaces(crowd.faces, await c.photoDetector.detect(crowd.frame)).hit;
-      const video = matchFaces(crowd.faces, await c.detector.detect(crowd.frame)).hit;
-      expect(photo).toBeGreaterThan(video);
+      expect(photo).toBeGreaterThan(matchFaces(crowd.faces, await blazeOnce(crowd.frame)).hit);
     } finally {
       await c.close();
       await c.close();

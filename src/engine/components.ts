@@ -1,7 +1,7 @@
 import { FaceRestoreError } from '../errors.ts';
 import { createDetector } from '../detect/createDetector.ts';
 import { Landmark68, RefinedDetector } from './landmarkRefiner.ts';
-import { TiledDetector } from './tiledDetect.ts';
+import { ReseedingDetector, TiledDetector } from './tiledDetect.ts';
 import { LANDMARK_SMOOTHER_REFINED } from '../track/landmarkSmoother.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { createRestorer } from '../restore/createRestorer.ts';
@@ -156,7 +156,8 @@ export class Components {
       // blazeface-tiled and auto run the same BlazeFace model: tiled over the frame (every frame, or photos only).
       const found = own(await createDetector({ kind: o.detector === 'yunet' ? 'yunet' : 'blazeface', modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
       // The tiled wrapper and then the refiner own the detector from here on (their close closes what they wrap).
-      const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : found;
+      // auto: video through one pass plus a tiled re-seed every 30 frames (ReseedingDetector), photos through tiles.
+      const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : o.detector === 'auto' ? new ReseedingDetector(found) : found;
       const landmarks = o.landmarks ? await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined;
       const detector = landmarks ? new RefinedDetector(base, landmarks) : base;
       if (detector !== found) owned[owned.length - 1] = detector;

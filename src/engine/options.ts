@@ -21,8 +21,8 @@ const portableShape = {
     /**
      * Face detector. `blazeface` (default; ships through npm): one pass over the whole frame, for video.
      * `blazeface-tiled`: BlazeFace over overlapping tiles at several scales (engine/tiledDetect.ts), for crowds
-     * and small faces (≥ 20 px), about 25× one pass on a 640 px picture. `auto`: tiled for photos, one pass
-     * for video. `yunet`: a user-supplied YuNet ONNX (detectorModel). See docs/detectors.md.
+     * and small faces (≥ 20 px), about 25× one pass on a 640 px picture. `auto`: tiled for photos; for video,
+     * one pass per frame with a tiled re-seed every 30 frames (engine/tiledDetect.ts ReseedingDetector). `yunet`: a user-supplied YuNet ONNX (detectorModel). See docs/detectors.md.
      */
     detector: z.enum(['blazeface', 'blazeface-tiled', 'auto', 'yunet']).default('blazeface'),
     /** Detector ONNX file (required for yunet; optional override for blazeface). */
