@@ -197,25 +197,27 @@ describe('re-seeding video detector', () => {
     const b = await BlazeFaceDetector.create({ intraOpThreads: 1 });
     const y = await YuNetDetector.create({ modelPath: shared('models/face_detection_yunet_2026may.onnx'), intraOpThreads: 1 });
     try {
-      for (const [clip, more] of [['short_hamilton_clip.mp4', true], ['retalk_1.mp4', false]] as const) {
+      // The first 150 frames of hamilton, the first 40 of retalk_1 (a re-seed at frame 30 included).
+      for (const [clip, frames, more] of [['short_hamilton_clip.mp4', 150, true], ['retalk_1.mp4', 40, false]] as const) {
         const r = new ReseedingDetector(b, {}, false);
         let one = 0;
         let reseeded = 0;
         let extra = 0;
         for await (const f of decodeFrames(shared(`footage/${clip}`))) {
+          if (f.index >= frames) break;
           const fb = await b.detect(f);
           const fr = await r.detect(f);
+          if (f.index % 5 !== 0) continue;
           // A crop of the same frame (the tracker's region re-detection) is one plain pass, state untouched.
           expect((await r.detect(cropFrame(f, 0, 0, 320, 320))).length).toBe((await b.detect(cropFrame(f, 0, 0, 320, 320))).length);
-          if (f.index % 5 !== 0) continue;
           const truth = (await y.detect(f)).map((d) => d.box);
           one += matchFaces(truth, fb).hit;
           const m = matchFaces(truth, fr);
           reseeded += m.hit;
           extra += m.extra.length;
         }
-        // Measured: hamilton 58 → 67 of 140; retalk_1 27 → 27 of 27.
-        if (more) expect(reseeded).toBeGreaterThanOrEqual(one + 5);
+        // Measured: hamilton 20 → 24 of 54 (the whole clip: 58 → 67 of 140); retalk_1 unchanged.
+        if (more) expect(reseeded).toBeGreaterThanOrEqual(one + 3);
         else expect(reseeded).toBe(one);
         expect(extra).toBe(0);
       }
@@ -223,7 +225,7 @@ describe('re-seeding video detector', () => {
       await y.close();
       await b.close();
     }
-  }, 300_000);
+  }, 180_000);
 });
 
 describe('detector choice', () => {
