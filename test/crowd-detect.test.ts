@@ -64,6 +64,8 @@ describe('tile geometry', () => {
     expect(() => new TiledDetector(inner, { overlap: 0.9 })).toThrow(TypeError);
     expect(() => new TiledDetector(inner, { levelRatio: 1 })).toThrow(TypeError);
     expect(() => new TiledDetector(inner, { maxFaceFraction: 0 })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { verifyContext: 1 })).toThrow(TypeError);
+    expect(() => new ReseedingDetector(inner, { every: 0 })).toThrow(TypeError);
   });
 
   it('brings tile detections to frame pixels and merges the views of one face into one', async () => {

@@ -125,7 +125,7 @@ function intersection(a: Box, b: Box): number {
  * than the detector's input), and the detections are brought to frame pixels and merged by weighted NMS,
  * plus the whole frame once for faces larger than the largest tiles. About 25 detector runs for a 640 × 480
  * photo and 100 for 1280 × 720: for photos and occasional re-seeding, not for every video frame.
- * It does not own the wrapped detector unless `owns` (then close() closes it).
+ * Owns the wrapped detector (close() closes it) unless `owns` is false.
  */
 export class TiledDetector implements FaceDetector {
   readonly name: string;
@@ -151,6 +151,7 @@ export class TiledDetector implements FaceDetector {
     if (!(o.iouThreshold > 0 && o.iouThreshold < 1)) throw new TypeError(`Expected iouThreshold in (0, 1) but received ${o.iouThreshold}`);
     if (!(o.maxFaceFraction > 0 && o.maxFaceFraction <= 1)) throw new TypeError(`Expected maxFaceFraction in (0, 1] but received ${o.maxFaceFraction}`);
     if (!(o.tileScoreThreshold >= 0 && o.tileScoreThreshold <= 1)) throw new TypeError(`Expected tileScoreThreshold in [0, 1] but received ${o.tileScoreThreshold}`);
+    if (!(o.verifyContext === 0 || o.verifyContext >= 1.5)) throw new TypeError(`Expected verifyContext 0 or ≥ 1.5 but received ${o.verifyContext}`);
     if (!(o.minFace >= 0)) throw new TypeError(`Expected minFace ≥ 0 px but received ${o.minFace}`);
     this.inner = inner;
     this.#owns = owns;
@@ -195,7 +196,7 @@ export class TiledDetector implements FaceDetector {
 
   async #secondLook(frame: VideoFrame, d: FaceDetection): Promise<boolean> {
     const { width: W, height: H } = frame;
-    const side = Math.min(W, H, Math.round(Math.max(d.box.width, d.box.height) * this.#o.verifyContext));
+    const side = Math.min(W, H, Math.max(2, Math.round(Math.max(d.box.width, d.box.height) * this.#o.verifyContext)));
     const cx = d.box.x + d.box.width / 2;
     const cy = d.box.y + d.box.height / 2;
     const x = Math.max(0, Math.min(W - side, Math.round(cx - side / 2)));
@@ -231,7 +232,7 @@ export interface ReseedingOptions extends TiledDetectorOptions {
  * (so one instance serves one video at a time). Measured on short_hamilton_clip.mp4 (every frame, YuNet's faces on
  * every 5th as the reference): 58 → 67 of 140 faces found, detector CPU 12.6 → 28.6 ms per frame (load 12 on 2
  * cores); on retalk_1.mp4 (one large face) no change in faces, 13.8 → 41.4 ms (the tiled pass on 700 × 700).
- * Does not own the wrapped detector unless `owns`.
+ * Owns the wrapped detector unless `owns` is false.
  */
 export class ReseedingDetector implements FaceDetector {
   readonly name: string;
@@ -270,7 +271,7 @@ export class ReseedingDetector implements FaceDetector {
     const { width: W, height: H } = frame;
     for (const prev of this.#last) {
       if (found.some((d) => iou(d.box, prev.box) > 0.1)) continue;
-      const side = Math.min(W, H, Math.round(Math.max(prev.box.width, prev.box.height) * this.#context));
+      const side = Math.min(W, H, Math.max(2, Math.round(Math.max(prev.box.width, prev.box.height) * this.#context)));
       const x = Math.max(0, Math.min(W - side, Math.round(prev.box.x + prev.box.width / 2 - side / 2)));
       const y = Math.max(0, Math.min(H - side, Math.round(prev.box.y + prev.box.height / 2 - side / 2)));
       const crop = cropFrame(frame, x, y, side, side);
