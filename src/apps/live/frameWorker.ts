@@ -38,8 +38,10 @@ port.on('message', (m: ToWorker) => {
 });
 
 async function load(m: Extract<ToWorker, { type: 'init' }>): Promise<Loaded> {
-  // ORT threads must not spin between runs here: the cores are shared with the video codecs.
-  const components = await Components.create(withLocalSettings({ ...m.options, threadSpinning: false }, m.local));
+  // ORT threads must not spin between runs here: the cores are shared with the video codecs. `auto` is one
+  // BlazeFace pass here: its file-mode re-seed (a tiled pass every 30 frames, 0.5–1.5 s) would stall a live stream.
+  const detector = m.options.detector === 'auto' ? 'blazeface' : m.options.detector;
+  const components = await Components.create(withLocalSettings({ ...m.options, threadSpinning: false, ...(detector ? { detector } : {}) }, m.local));
   try {
     // Live mode always tracks (stable ids for the per-face slider) and a camera has no shot cuts. Without
     // a restorer, frames come here only now and then (for the overlay): detect on each.
