@@ -2,7 +2,7 @@ import { alignmentFor, applyAffine } from '../compose/align.ts';
 import { faceRegionPoints, hullWeight } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
-import { pasteCrop } from '../compose/paste.ts';
+import { pasteCrop, type CropWeight } from '../compose/paste.ts';
 import { warpToCrop } from '../compose/warp.ts';
 import type { Restorer } from '../restore/restorer.ts';
 import type { FaceDetector } from '../detect/detector.ts';
@@ -53,10 +53,13 @@ export interface FaceProcessorExtras {
 export const FACE_MASK_FEATHER = 24;
 
 /** The face-region weights of one aligned face (CROP_SIZE² crop), or undefined when it has no 68 landmarks. */
-export function faceRegionWeights(a: AlignedFace): { side: number; at: (u: number, v: number) => number } | undefined {
+export function faceRegionWeights(a: AlignedFace): CropWeight | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  return { side: CROP_SIZE, at: hullWeight(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER) };
+  const points = faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p));
+  // The hull lies inside its points' bounding box, and its weight is 0 outside the hull: the paste skips the rest.
+  const us = points.map((p) => p[0]), vs = points.map((p) => p[1]);
+  return { side: CROP_SIZE, at: hullWeight(points, FACE_MASK_FEATHER), support: { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) } };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
