@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine } from '../src/compose/align.ts';
-import { faceRegionPoints, hullWeight } from '../src/compose/faceMask.ts';
+import { faceRegionPoints, hullRegion, hullWeight } from '../src/compose/faceMask.ts';
 import { pasteCrop, type CropWeight } from '../src/compose/paste.ts';
 import { faceRegionWeights } from '../src/engine/faceProcessor.ts';
 import type { Affine, FivePoints, Point, VideoFrame } from '../src/types.ts';
@@ -64,9 +64,9 @@ describe('pasteCrop equals the straightforward reference byte for byte', () => {
         const side = cs.weights === 'regionScaled' ? 2 * size : size;
         const scale = side / size;
         const inCrop = faceRegionPoints(ring68(points)).map((p) => applyAffine(toCrop, p)).map(([u, v]) => [u * scale, v * scale] as Point);
-        const us = inCrop.map((p) => p[0]), vs = inCrop.map((p) => p[1]);
-        region = { side, at: hullWeight(inCrop, 24 * scale) };
-        if (cs.weights !== 'regionNoSupport') region.support = { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) };
+        // Opaque weights (evaluated everywhere), or the hull with its support and its region of weight 1.
+        const hr = hullRegion(inCrop, 24 * scale);
+        region = cs.weights === 'regionNoSupport' ? { side, at: hullWeight(inCrop, 24 * scale) } : { side, at: hr.at, support: hr.support!, oneWhere: hr.oneWhere };
       }
       const fast = { ...frame, data: frame.data.slice() };
       const ref = { ...frame, data: frame.data.slice() };
@@ -83,7 +83,26 @@ describe('pasteCrop equals the straightforward reference byte for byte', () => {
     });
   }
 
-  it('the face-region weights name their support, and the weight is 0 outside it', () => {
+  it('the weight-1 half-planes are used: far fewer weight evaluations, the same bytes', () => {
+    const [w, h] = [1280, 720];
+    const points = face(640, 360, 200, 0.2);
+    const toCrop = alignmentFor(points);
+    const hr = hullRegion(faceRegionPoints(ring68(points)).map((p) => applyAffine(toCrop, p)), 24);
+    const frame: VideoFrame = { index: 0, pts: 0, width: w, height: h, data: randomBytes(i420Layout(w, h).size, r) };
+    const crop = randomBytes(512 * 512 * 3, r);
+    let calls = 0;
+    const counted = (x: number, y: number) => (calls++, hr.at(x, y));
+    const runs = [{ side: 512, at: counted }, { side: 512, at: counted, support: hr.support!, oneWhere: hr.oneWhere }].map((cw) => {
+      calls = 0;
+      const f = { ...frame, data: frame.data.slice() };
+      pasteCrop(f, crop, toCrop, 512, undefined, cw);
+      return { calls, data: f.data };
+    });
+    expect(Buffer.compare(Buffer.from(runs[0]!.data), Buffer.from(runs[1]!.data))).toBe(0);
+    expect(runs[1]!.calls).toBeLessThan(runs[0]!.calls / 3);
+  });
+
+  it('the face-region weights name their support, and the weight is 0 outside it, 1 inside oneWhere', () => {
     const points = face(320, 240, 90, 0.3);
     const lm = ring68(points);
     const toCrop = alignmentFor(points);
@@ -95,6 +114,16 @@ describe('pasteCrop equals the straightforward reference byte for byte', () => {
         if (u < s.u0 || u > s.u1 || v < s.v0 || v > s.v1) expect(region.at(u, v)).toBe(0);
       }
     }
-    expect(region.at((s.u0 + s.u1) / 2, (s.v0 + s.v1) / 2)).toBeGreaterThan(0);
+    expect(region.at((s.u0 + s.u1) / 2, (s.v0 + s.v1) / 2)).toBe(1);
+    const planes = region.oneWhere!;
+    let inside = 0;
+    for (let v = 0; v < 512; v += 3) {
+      for (let u = 0; u < 512; u += 3) {
+        let all = true;
+        for (let i = 0; i < planes.length; i += 3) all &&= planes[i]! * u + planes[i + 1]! * v + planes[i + 2]! >= 0;
+        if (all) inside++, expect(region.at(u, v)).toBe(1);
+      }
+    }
+    expect(inside).toBeGreaterThan(1000);
   });
 });

@@ -41,6 +41,11 @@ export interface CropWeight {
    * frame pixels whose crop point lies outside it (with the face hull, about half of the crop's footprint).
    */
   support?: { u0: number; v0: number; u1: number; v1: number };
+  /**
+   * Optional: half-planes (nx, ny, c triples: nx·u + ny·v + c ≥ 0, in the same coordinates) inside all of which
+   * `at` is exactly 1. The paste does not call `at` there (a multiplication by 1 changes nothing).
+   */
+  oneWhere?: Float64Array;
 }
 
 /**
@@ -56,6 +61,7 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
   // so does cropWeight (a weight at crop coordinates of a side² crop at the same alignment, e.g. the face hull).
   const cwAt = cropWeight?.at;
   const cwScale = cropWeight ? cropWeight.side / size : 0;
+  const ones = cropWeight?.oneWhere && cropWeight.oneWhere.length >= 9 ? cropWeight.oneWhere : undefined;
   const { width: W, height: H, data } = frame;
   const rect = cropFootprint(toCrop, W, H, size);
   if (rect.width === 0 || rect.height === 0) return rect;
@@ -96,6 +102,9 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
       const py = y + 0.5;
       const xa = Math.max(rect.x, rowStart(a, b * py + c, uLo, uHi, d, e * py + f, vLo, vHi));
       const xb = Math.min(xEnd, rowEnd(a, b * py + c, uLo, uHi, d, e * py + f, vLo, vHi));
+      // Pixels [oa, ob) have crop weight exactly 1 (inside every half-plane of oneWhere, narrowed by the margin).
+      let oa = 0, ob = 0;
+      if (ones) [oa, ob] = onesInterval(ones, cwScale, a, b * py + c, d, e * py + f);
       for (let x = xa; x < xb; x++) {
         const px = x + 0.5;
         const cu = a * px + b * py + c;
@@ -104,7 +113,7 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
         // maskWeight is exactly 0 there (and 0 · 1 is 0): the same skip as below, before any other work.
         if (dist <= inner0 && !frameWeights) continue;
         let m = maskWeight(dist, g) * (frameWeights ? frameWeights[y * W + x]! : 1);
-        if (m > 0 && cwAt) m *= cwAt(cu * cwScale, cv * cwScale);
+        if (m > 0 && cwAt && (x < oa || x >= ob)) m *= cwAt(cu * cwScale, cv * cwScale);
         if (m <= 0) continue;
         // Bilinear sample of the restored crop at (cu, cv), integer-centred.
         const sx = Math.min(Math.max(cu - 0.5, 0), last);
@@ -173,4 +182,32 @@ function rowStart(su: number, ou: number, uLo: number, uHi: number, sv: number, 
 function rowEnd(su: number, ou: number, uLo: number, uHi: number, sv: number, ov: number, vLo: number, vHi: number): number {
   const to = Math.min(pxRange(su, ou, uLo, uHi)[1], pxRange(sv, ov, vLo, vHi)[1]);
   return to === Infinity ? Infinity : Math.ceil(to - 0.5) + 1 + ROW_MARGIN;
+}
+
+/**
+ * The pixels [from, to) of a row whose crop point (u, v) = (su·px + ou, sv·px + ov)·scale lies inside every
+ * half-plane of `planes` by at least 1e-6 (far above the rounding of the weight's own arithmetic, ~1e-10 at
+ * crop coordinates below 10^4), narrowed by ROW_MARGIN pixels at each end; empty when there are none.
+ */
+function onesInterval(planes: Float64Array, scale: number, su: number, ou: number, sv: number, ov: number): [number, number] {
+  let lo = -Infinity, hi = Infinity;
+  for (let i = 0; i + 2 < planes.length; i += 3) {
+    const nx = planes[i]!, ny = planes[i + 1]!, c = planes[i + 2]!;
+    // nx·u + ny·v + c as a function of px: slope·px + icpt, wanted ≥ 1e-6.
+    const slope = (nx * su + ny * sv) * scale;
+    const icpt = (nx * ou + ny * ov) * scale + c - 1e-6;
+    if (Math.abs(slope) < 1e-9) {
+      // Parallel to the row: the value hardly moves along it (< 1e-5 over 10^4 px); kept only with room to spare.
+      if (icpt < 1e-4) return [0, 0];
+      continue;
+    }
+    const at = -icpt / slope;
+    if (slope > 0) lo = Math.max(lo, at);
+    else hi = Math.min(hi, at);
+  }
+  if (!(lo < hi)) return [0, 0];
+  // Pixel x has its centre at x + 0.5: x from ⌈lo − 0.5⌉, to ⌊hi − 0.5⌋, each narrowed by the margin.
+  const from = lo === -Infinity ? -Infinity : Math.ceil(lo - 0.5) + ROW_MARGIN;
+  const to = hi === Infinity ? Infinity : Math.floor(hi - 0.5) + 1 - ROW_MARGIN;
+  return from < to ? [from, to] : [0, 0];
 }

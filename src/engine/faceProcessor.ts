@@ -1,5 +1,5 @@
 import { alignmentFor, applyAffine } from '../compose/align.ts';
-import { faceRegionPoints, hullWeight } from '../compose/faceMask.ts';
+import { faceRegionPoints, hullRegion } from '../compose/faceMask.ts';
 import { grayCrop, isGrayscale } from '../compose/chroma.ts';
 import { compositeHoles, maskInCrop, whiteHoles, type FrameMask } from '../compose/inpaintMask.ts';
 import { pasteCrop, type CropWeight } from '../compose/paste.ts';
@@ -56,10 +56,9 @@ export const FACE_MASK_FEATHER = 24;
 export function faceRegionWeights(a: AlignedFace): CropWeight | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  const points = faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p));
-  // The hull lies inside its points' bounding box, and its weight is 0 outside the hull: the paste skips the rest.
-  const us = points.map((p) => p[0]), vs = points.map((p) => p[1]);
-  return { side: CROP_SIZE, at: hullWeight(points, FACE_MASK_FEATHER), support: { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) } };
+  // With where the weight is 0 and where it is 1, which the paste does not evaluate (same bytes, less time).
+  const { at, support, oneWhere } = hullRegion(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER);
+  return support ? { side: CROP_SIZE, at, support, oneWhere } : { side: CROP_SIZE, at };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
