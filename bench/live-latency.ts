@@ -26,7 +26,8 @@
  * And what the viewer gets, in frames per second over the measured window (`rates`): the camera's frames
  * (a 30 fps clip) as the page presents them, the returned frames the viewer is shown, and for the live
  * modes the restore peer's split of the frames it received under the latency budget (`--budget`, ms,
- * default 120): restored, passed through unrestored (marked), dropped.
+ * default 120): restored, passed through unrestored (marked), dropped; and the restore worker's
+ * milliseconds per frame by part (`stagesMs`: detect, convert, refine, warp, restore, paste, total).
  * Prints one JSON document on stdout (progress on stderr).
  */
 import { createServer } from 'node:http';
