@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAffine } from '../src/compose/align.ts';
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
@@ -143,5 +146,16 @@ describe('LiveDetector: 68-point refinement on every n-th detection, carried ove
     const r = await runFacerestore(['serve', '--refine-every', '0', '--restorer', 'none']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--refine-every.*Expected an integer in \[1, 30\] but received '0'/);
+    // The config file's key goes through the same parser.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'refine-every-'));
+    try {
+      const config = path.join(dir, 'facerestore.config.json');
+      writeFileSync(config, JSON.stringify({ serve: { refineEvery: 31 } }));
+      const c = await runFacerestore(['serve', '--config', config, '--restorer', 'none']);
+      expect(c.code).toBe(2);
+      expect(c.stderr).toMatch(/"serve\.refineEvery": Expected an integer in \[1, 30\] but received '31'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
