@@ -127,6 +127,25 @@ describe('LiveDetector: 68-point refinement on every n-th detection, carried ove
     expect(det.refinedCalls).toBe(2);
   }, 60_000);
 
+  it('carryOver keeps the detector\'s non-rigid motion: a fallen-back face gets the detector\'s points exactly, a refined one its correction', () => {
+    const d = raw[0]!;
+    // The mouth opens: the detector's mouth corners move down by 6 px, the eyes and nose stay.
+    const open = { ...d, points: d.points.map((p, k) => (k >= 3 ? [p[0], p[1] + 6] : p)) as unknown as FivePoints };
+    const fellBack = carryOver([{ box: d.box, raw: d.points, out: d }], [open])!;
+    expectPointsClose(fellBack[0]!.points, open.points, 1e-9);
+    const fix: Point = [1.5, -2];
+    const corrected = { ...d, points: d.points.map((p) => [p[0] + fix[0], p[1] + fix[1]]) as unknown as FivePoints };
+    const carried = carryOver([{ box: d.box, raw: d.points, out: corrected }], [open])![0]!;
+    // Each carried point is the detector's point of now plus the correction, turned and scaled with the face (nearly
+    // the identity here: a mouth opening is almost no similarity), so within 0.1 px of open + fix.
+    carried.points.forEach((p, k) => {
+      expect(Math.abs(p[0] - (open.points[k]![0] + fix[0]))).toBeLessThan(0.1);
+      expect(Math.abs(p[1] - (open.points[k]![1] + fix[1]))).toBeLessThan(0.1);
+    });
+    // The mouth corners followed the detector down (a rigid move of the old refined points would not).
+    expect(carried.points[3][1] - corrected.points[3][1]).toBeGreaterThan(5);
+  });
+
   it('carryOver: nothing to carry for an unmatched box; the identity keeps the points', () => {
     const last = refined.map((d, i) => ({ box: raw[i]!.box, raw: raw[i]!.points, out: d }));
     expect(carryOver(last, [{ ...raw[0]!, box: { x: -500, y: -500, width: 10, height: 10 } }])).toBeUndefined();

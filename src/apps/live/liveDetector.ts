@@ -26,9 +26,11 @@ interface Refined {
  * on every `refineEvery`-th full detection only, and on any detection with a face the last refinement did
  * not see. The net costs about as much as the detector per face; live detection runs every 2nd frame, so
  * refining each time paid it 15 times a second. On the detections in between, each face's last refinement
- * is carried over: the similarity that takes the detector's five points of then to its five points of now
- * moves the refined five points and the 68 landmarks (so the detector's own bias against the net, which
- * is what refinement corrects, stays corrected, and the classic restorer's face-region mask stays).
+ * is carried over: its correction of each of the five points (refined − detected) is added to the detector's
+ * points of now, turned and scaled by the similarity that takes the detector's points of then to those of now,
+ * and the 68 landmarks move by that similarity (so the detector's bias against the net, which is what
+ * refinement corrects, stays corrected, the detector's non-rigid motion is kept, and the classic restorer's
+ * face-region mask stays).
  * Does not own the models (their Components does): `close()` is a no-op.
  */
 export class LiveDetector implements FaceDetector {
@@ -140,11 +142,18 @@ export function carryOver(last: readonly { box: Box; raw: FivePoints; out: FaceD
   if (match.size < found.length) return undefined;
   return found.map((d, i) => {
     const r = last[match.get(i)!]!;
-    // Detector points of then → of now; the refined points (and landmarks) move with them.
+    // The similarity that takes the detector's points of then to its points of now (least squares).
     const m = fitSimilarity(r.raw, d.points);
-    const move = (p: Point): Point => applyAffine(m, p);
-    const points = r.out.points.map(move) as unknown as FivePoints;
-    return r.out.landmarks68 ? { ...d, points, landmarks68: r.out.landmarks68.map(move) } : { ...d, points };
+    const [ma, mb, , md, me] = m;
+    // Each point: the detector's of now plus the refinement's correction of then, turned and scaled with the
+    // face. So the detector's own non-rigid motion (a mouth opening) is kept, and a face whose refinement fell
+    // back to the detector's points (correction 0) gets exactly the detector's points.
+    const points = d.points.map(([x, y], k) => {
+      const ox = r.out.points[k]![0] - r.raw[k]![0], oy = r.out.points[k]![1] - r.raw[k]![1];
+      return [x + ma * ox + mb * oy, y + md * ox + me * oy] as const;
+    }) as unknown as FivePoints;
+    // The 68 landmarks (the classic restorer's face-region hull) move rigidly with the face, as the tracker moves them.
+    return r.out.landmarks68 ? { ...d, points, landmarks68: r.out.landmarks68.map((p: Point) => applyAffine(m, p)) } : { ...d, points };
   });
 }
 
