@@ -1,9 +1,8 @@
 import { applyAffine, fitSimilarity } from '../../compose/align.ts';
 import type { FaceDetector } from '../../detect/detector.ts';
 import { RefinedDetector, type Landmark68 } from '../../engine/landmarkRefiner.ts';
-import { DEFAULT_REFINE_EVERY, MAX_REFINE_EVERY } from './peerConfig.ts';
 import type { Box, FaceDetection, FivePoints, Point, VideoFrame } from '../../types.ts';
-
+import { DEFAULT_REFINE_EVERY, MAX_REFINE_EVERY } from './peerConfig.ts';
 
 /** Boxes overlapping at least this much (IoU) are taken for the same face between two detections. */
 const SAME_FACE_IOU = 0.3;
