@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Components } from '../src/engine/components.ts';
 import { FaceDescriptor } from '../src/engine/faceDescriptor.ts';
 import { isFaceRestoreError } from '../src/errors.ts';
+import { runFile } from '../src/apps/file/runFile.ts';
+import { NullSink } from '../src/stream/nullSink.ts';
+import { ConstantFidelity, PerFrameTracker } from '../src/track/tracker.ts';
 import { readTracksFile, type TracksDocument } from '../src/track/trackExport.ts';
 import { runFacerestore, type CliResult } from './helpers/cli.ts';
 import { shared } from './helpers/paths.ts';
@@ -102,9 +105,13 @@ describe('--reid validation', () => {
     expect((e as Error).message).toMatch(/re-identification needs face-api's face descriptor weights.*@vladmandic\/face-api.*\/nonexistent\/face_recognition_model-weights_manifest\.json/);
   });
 
-  it('loads the descriptor net with reid (and only then) and closes it with the component set', async () => {
-    const c = await Components.create({ reid: true, restorer: 'none' });
+  it('loads the descriptor net with reid (and only then) and closes it with the component set; a run whose tracker cannot re-identify warns', async () => {
+    const warnings: string[] = [];
+    const c = await Components.create({ reid: true, restorer: 'none' }, { onWarning: (m) => warnings.push(m) });
     expect(c.describer).toBeInstanceOf(FaceDescriptor);
+    const summary = await runFile(c, CLIP, new NullSink(), { start: 1, duration: 0.2, tracker: new PerFrameTracker(new ConstantFidelity(0.5)) });
+    expect(summary.frames).toBe(6);
+    expect(warnings).toEqual([expect.stringMatching(/^reid: this run's tracker does not re-identify/)]);
     await c.close();
     await c.close();
     const plain = await Components.create({ restorer: 'none' });

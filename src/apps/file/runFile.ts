@@ -102,11 +102,15 @@ export interface RunOptions {
 /**
  * Re-identification step of the tracking stage: descriptors for the faces the tracker asks for (face-api's
  * net, batched per frame), handed back to it; returns the frame with the faces' final ids. Time and CPU go to
- * the detect stage. Errors: E_CONFIG when the tracker cannot re-identify or there is no descriptor net.
+ * the detect and track stages. Undefined, with a warning, when this run's tracker cannot re-identify (a job
+ * segment's windowed tracker, a caller's own): the run goes on with ids per shot.
  */
-function reidentifier(tracker: FaceTracker, describer: Components['describer'], times: StageTimes, cpu: StageCpuMeter): (a: AnalyzedFrame) => Promise<AnalyzedFrame> {
-  if (!describer) throw new FaceRestoreError('E_CONFIG', 'reid: the component set has no face descriptor net (create it with reid: true)');
-  if (!tracker.descriptorRequests || !tracker.identify) throw new FaceRestoreError('E_CONFIG', 'reid needs a tracker that re-identifies (MultiFaceTracker with identity); this run\'s tracker does not');
+function reidentifier(tracker: FaceTracker, components: Components, times: StageTimes, cpu: StageCpuMeter): ((a: AnalyzedFrame) => Promise<AnalyzedFrame>) | undefined {
+  const describer = components.describer;
+  if (!describer || !tracker.descriptorRequests || !tracker.identify) {
+    components.hooks.onWarning?.(`reid: ${describer ? "this run's tracker does not re-identify (job segments and custom trackers do not)" : 'the component set has no face descriptor net'}; track ids stay per shot`);
+    return undefined;
+  }
   return async (a) => {
     const t = performance.now();
     let c = cpu.now();
@@ -199,7 +203,7 @@ export async function runFile(components: Components, input: string, sink: Frame
       // revised with those frames (fixed-lag smoothing) before it is aligned. Memory: lookAhead frames.
       const lag = processor.tracker.revisedPoints ? o.lookAhead : 0;
       const waiting: Array<{ a: AnalyzedFrame; info: TrackerFrameSummary | undefined }> = [];
-      const reid = o.reid === true ? reidentifier(processor.tracker, components.describer, times, cpu) : undefined;
+      const reid = o.reid === true ? reidentifier(processor.tracker, components, times, cpu) : undefined;
       const release = async (w: (typeof waiting)[number]) => {
         const faces = lag === 0 ? w.a.faces : w.a.faces.map((face) => {
           const points = processor.tracker.revisedPoints!(face.trackId, w.a.frame.index);
