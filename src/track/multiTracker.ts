@@ -566,7 +566,8 @@ export class MultiFaceTracker implements FaceTracker {
       t.identityDecided = true;
       const c = r.candidate;
       const lost = this.#tracks.findIndex((x) => x.id === c.id && x.state === 'lost');
-      if (lost >= 0) this.#tracks.splice(lost, 1);
+      // The lost track ends here (retired, so frames still in the look-ahead window keep their revised points).
+      if (lost >= 0) this.#retire(this.#tracks.splice(lost, 1), frame.index);
       else this.#gallery.take(c.id);
       t.embedding!.merge(c.embedding);
       renamed.add(t);
