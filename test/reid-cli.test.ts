@@ -97,6 +97,10 @@ describe('--reid validation', () => {
     const cli = await runFacerestore(['track', CLIP, '--json', path.join(os.tmpdir(), 'never.json'), '--reid', '--no-track']);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/reid needs tracking/);
+    // Live tracking is causal and per shot: serve refuses the flag instead of loading a net nothing uses.
+    const serve = await runFacerestore(['serve', '--reid', '--restorer', 'none', '--port', '0']);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toMatch(/--reid is for file mode/);
   });
 
   it('says which weights are missing when the descriptor net cannot be built (E_MODEL_MISSING)', async () => {

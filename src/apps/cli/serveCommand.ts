@@ -43,6 +43,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
   addLogFlags(cmd, ctx);
   addPipelineFlags(cmd).action(async (flags: Record<string, unknown>) => {
     const log = loggerFromFlags(flags, { service: flags.connect ? 'restore-peer' : 'serve' });
+    // Live tracking stays causal and per shot (docs/identity.md): refuse rather than load a descriptor net nothing uses.
+    if (flags.reid) throw new FaceRestoreError('E_USAGE', '--reid is for file mode (restore, track); live mode keeps ids per shot');
     // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
     const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
     // What restore peers run; each adds its own machine's settings (cache folder), so none travel.
