@@ -10,7 +10,7 @@ import { i420Layout, yuvCoefficients } from '../util/yuv.ts';
  * Y, U and V, converted once with the frame's colour matrix, rounded half to even by a clamped byte store,
  * edge pixels repeated outside the frame; test/affineCrop.test.ts holds it against a straightforward
  * implementation of that), without the byte crop, the copy into floats and the copy into the batch: the
- * 68-point net's input is built in place. Measured 0.47 → 0.34 CPU-ms per 112² crop of short_hamilton_clip.mp4 faces (one thread).
+ * 68-point net's input is built in place. Measured 0.46 → 0.33 CPU-ms per 112² crop of short_hamilton_clip.mp4 faces (one thread; bench/detect-path.ts).
  * @throws RangeError when the tensor is too short for the crop at `offset`
  */
 export function affineCropToTensor(frame: VideoFrame, fromCrop: Affine, size: number, out: Float32Array, offset = 0): void {

@@ -6,8 +6,9 @@
  * the block size (16 with AVX-512, 8 with AVX2); every other Conv stays in plain NCHW and a reorder is inserted
  * on each side of it. BlazeFace-256 has 24-channel layers (not a multiple of 16), and it widens its residual
  * branch with `Concat(x, zeros)` along the channels (TF's channel Pad), which NCHWc cannot take either, so the
- * net kept switching layouts. Measured on this project's AVX-512 machine (one thread): BlazeFace-256 run
- * 6.1–6.7 ms before, about 5.0 ms after (see docs/realtime.md, "Detector graphs").
+ * net kept switching layouts (24 ReorderInput and 30 ReorderOutput nodes in ORT's optimised graph; 4 after).
+ * Measured on this project's AVX-512 machine, one thread, load 5: BlazeFace-256 run 8.1 → 6.5 ms
+ * (`node bench/detect-path.ts`; docs/realtime.md, "Detection path at codec speed").
  *
  * The rewrite, exact by construction:
  * - every 4-D activation whose channel count is not a multiple of `block` gets zero channels appended: Conv

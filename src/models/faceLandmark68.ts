@@ -145,7 +145,7 @@ export function buildLandmark68Graph(weights: WeightMap, graphOptions: Landmark6
     }
     // The same sums as running totals (s2 = out1 + out2, s3 = s2 + out3, s4 = s3 + out4): 3 Adds per block
     // instead of 6, each the Add right after a pointwise Conv, which ORT's NCHWc transformer fuses into the
-    // Conv (its Sum input). Measured: one 112 px pass 1.2 → 1.0 ms (one thread), see docs/realtime.md.
+    // Conv (its Sum input). Measured: one 112 px face 1.47 → 1.20 ms (one thread, load 5; bench/detect-path.ts).
     const s2 = add(out2, out1);
     const out3 = separable(relu(s2), `${name}/conv2`, 1);
     const s3 = add(out3, s2);
