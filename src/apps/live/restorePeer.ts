@@ -99,6 +99,7 @@ export class RestorePeer {
       local: config.restoreService ? { ...local, restoreService: config.restoreService } : local,
       budgetMs: config.latencyBudgetMs,
       detectEvery: config.detectEvery,
+      refineEvery: config.refineEvery,
       onMiss: config.onMiss,
       passthroughMarker: config.passthroughMarker,
       onListenerError,
