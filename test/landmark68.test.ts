@@ -3,7 +3,9 @@ import { alignmentFor, applyAffine, FFHQ_TEMPLATE_512 } from '../src/compose/ali
 import { BlazeFaceDetector } from '../src/detect/blazeface.ts';
 import { YuNetDetector } from '../src/detect/yunet.ts';
 import { fivePointsFrom68, IBUG, Landmark68, landmarkInputTransform, REFINE_TRUST, RefinedDetector, refinementDistance } from '../src/engine/landmarkRefiner.ts';
-import { buildLandmark68Graph, faceApiModelDir, LANDMARK68_INPUT, readTfjsWeights } from '../src/models/faceLandmark68.ts';
+import { buildLandmark68Graph, faceApiLandmark68Graph, faceApiModelDir, LANDMARK68_INPUT, readTfjsWeights } from '../src/models/faceLandmark68.ts';
+import { decodeModel } from '../src/models/onnxProto.ts';
+import { OrtModel } from '../src/runtime/ort.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import { loadFaceApiLandmarks, type FaceApiLandmarks } from './helpers/faceApiTfjs.ts';
 import { decodeFrames, stillFrame } from './helpers/media.ts';
@@ -62,6 +64,33 @@ describe('68-point landmark net: ONNX graph against face-api on TF.js (CPU backe
     const xs = Array.from({ length: 68 }, (_, j) => one[2 * j]! * S);
     expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(40);
   }, 120_000);
+
+  it('the running-sum graph (what loads) computes what face-api\'s nesting of the sums computes, within 1e-5 of the input side (every face of the shared stills)', async () => {
+    const nested = await OrtModel.create(await faceApiLandmark68Graph({ runningSums: false }), { intraOpThreads: 1 });
+    const running = await OrtModel.create(await faceApiLandmark68Graph(), { intraOpThreads: 1 });
+    try {
+      // The graphs differ in their Adds: 6 per dense block nested as face-api writes them, 3 as running totals.
+      const adds = async (o: { runningSums: boolean }) => decodeModel(await faceApiLandmark68Graph(o)).graph.node.filter((n: { opType: string }) => n.opType === 'Add').length;
+      expect(await adds({ runningSums: false }) - (await adds({ runningSums: true }))).toBe(12);
+      let faces = 0;
+      let worst = 0;
+      for (const s of STILLS) {
+        const dets = found.get(s)!;
+        const batch = new Float32Array(dets.length * S * S * 3);
+        dets.forEach((d, i) => batch.set(Landmark68.input(frames.get(s)!, d.points).rgb, i * S * S * 3));
+        const feed = { input: { type: 'float32' as const, dims: [dets.length, S, S, 3], data: batch } };
+        const a = (await nested.run(feed)).landmarks!.data as Float32Array;
+        const b = (await running.run(feed)).landmarks!.data as Float32Array;
+        expect(b.length).toBe(136 * dets.length);
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+        faces += dets.length;
+      }
+      expect(faces).toBeGreaterThanOrEqual(6);
+      expect(worst).toBeLessThanOrEqual(1e-5);
+    } finally {
+      await Promise.all([nested.close(), running.close()]);
+    }
+  });
 
   it('dequantises every weight of the manifest (uint8 · scale + min) and the graph has 136 outputs', async () => {
     const w = await readTfjsWeights(path.join(faceApiModelDir(), 'face_landmark_68_model-weights_manifest.json'));

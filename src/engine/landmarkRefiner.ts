@@ -1,5 +1,5 @@
 import { alignmentFor, applyAffine, invertAffine } from '../compose/align.ts';
-import { warpToCrop } from '../compose/warp.ts';
+import { affineCropToTensor } from '../detect/affineCrop.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { faceApiLandmark68Graph, LANDMARK68_INPUT } from '../models/faceLandmark68.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
@@ -86,12 +86,15 @@ export class Landmark68 {
   /** The 112 px RGB input (as floats) for a face with these points, and its transform. */
   static input(frame: VideoFrame, points: FivePoints): { toInput: Affine; rgb: Float32Array } {
     const toInput = landmarkInputTransform(points);
-    return { toInput, rgb: Float32Array.from(warpToCrop(frame, toInput, LANDMARK68_INPUT)) };
+    const rgb = new Float32Array(LANDMARK68_INPUT * LANDMARK68_INPUT * 3);
+    affineCropToTensor(frame, invertAffine(toInput), LANDMARK68_INPUT, rgb);
+    return { toInput, rgb };
   }
 
   /**
    * The 68 points (frame pixels) of each face, starting from its five points: `passes` rounds of crop,
-   * run, and re-crop around the five points derived from the result.
+   * run, and re-crop around the five points derived from the result. Each pass's crops are warped straight
+   * into the batch tensor (the same values as Landmark68.input's, without a copy per face).
    */
   async landmarks(frame: VideoFrame, start: readonly FivePoints[]): Promise<Point[][]> {
     let points = [...start];
@@ -99,14 +102,14 @@ export class Landmark68 {
     if (points.length === 0) return result;
     const S = LANDMARK68_INPUT;
     for (let pass = 0; pass < this.passes; pass++) {
-      const inputs = points.map((p) => Landmark68.input(frame, p));
-      const batch = new Float32Array(inputs.length * S * S * 3);
-      inputs.forEach((x, i) => batch.set(x.rgb, i * S * S * 3));
-      const out = await this.run(batch, inputs.length);
-      result = inputs.map((x, i) => {
-        const back = invertAffine(x.toInput);
-        return Array.from({ length: 68 }, (_, j) => applyAffine(back, [out[i * 136 + 2 * j]! * S, out[i * 136 + 2 * j + 1]! * S]));
+      const batch = new Float32Array(points.length * S * S * 3);
+      const back = points.map((p, i) => {
+        const fromInput = invertAffine(landmarkInputTransform(p));
+        affineCropToTensor(frame, fromInput, S, batch, i * S * S * 3);
+        return fromInput;
       });
+      const out = await this.run(batch, points.length);
+      result = back.map((m, i) => Array.from({ length: 68 }, (_, j) => applyAffine(m, [out[i * 136 + 2 * j]! * S, out[i * 136 + 2 * j + 1]! * S])));
       points = result.map(fivePointsFrom68);
     }
     return result;
