@@ -162,7 +162,7 @@ export class Components {
       const graphWarp = o.warp === 'graph' ? graphWarpProblem(o, restorerKind) : undefined;
       if (graphWarp) hooks.onWarning?.(`warp graph: ${graphWarp}; warping on the CPU`);
       const restorer = own(
-        o.restoreService && restorerKind === 'onnx'
+        o.restoreService && restorerKind !== 'none'
           ? await RemoteRestorer.connect(o.restoreService, { token: requiredServiceToken(o), waitMs: o.restoreServiceWaitMs, onWarning: hooks.onWarning, onInfo: hooks.onInfo })
           : o.warp === 'graph' && !graphWarp
             ? await FrameRestorer.create(o.model!, { ...common, device: resolved.provider, batch: o.batch, fp16: chooseFp16(resolved, o.precision, hooks.onWarning) })

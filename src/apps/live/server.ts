@@ -8,6 +8,7 @@ import { generateToken } from './auth.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS, PEER_CONFIG_VERSION } from './peerConfig.ts';
 import { PeerProvisioner, type RestorePeerMode } from './peerProvisioner.ts';
+import { RemoteRestorer } from '../../restore/remoteRestorer.ts';
 import type { RestoreService, RestoreServiceStats } from '../../restore/restoreService.ts';
 import { startSharedRestorer, type SharedRestorerMode } from './sharedRestorer.ts';
 import { MAX_MESSAGE_BYTES } from './protocol.ts';
@@ -205,6 +206,12 @@ export class LiveServer {
     // Bad restore options fail here, not later in every restore peer.
     const pipeline = parsePortableOptions(options.pipeline ?? {});
     const log = options.logger ?? silentLogger;
+    if (options.restorerService) {
+      // A wrong address or token fails here, once (E_UNAVAILABLE, E_AUTH), not in every restore peer.
+      const probe = await RemoteRestorer.connect(options.restorerService.address, { token: options.restorerService.token, waitMs: 0 });
+      log.info({ service: options.restorerService.address }, `restorer: ${probe.name}`);
+      await probe.close();
+    }
     const shared = await startSharedRestorer(pipeline, {
       mode: options.restorePeers === 'external' || options.restorerService ? 'off' : (options.sharedRestorer ?? 'auto'),
       cacheDir: options.cacheDir,
