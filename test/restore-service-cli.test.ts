@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { RemoteRestorer } from '../src/restore/remoteRestorer.ts';
 import { CROP_BYTES } from '../src/restore/restorer.ts';
 import { readTokenFile, tokensEqual } from '../src/util/tokens.ts';
 import { runFacerestore } from './helpers/cli.ts';
-import { repo } from './helpers/paths.ts';
+import { repo, shared } from './helpers/paths.ts';
 
 const TOKEN = 'cli-service-token-0123456789';
 let dir: string;
@@ -44,7 +44,7 @@ describe('token files', () => {
 });
 
 describe('facerestore restore-service and serve --restorer-service', () => {
-  it('serves over a Unix socket until SIGTERM; a client with the token is served; serve with a wrong token exits 14 (E_AUTH)', { timeout: 120_000 }, async () => {
+  it('serves over a Unix socket until SIGTERM; a client with the token is served; serve with a wrong token exits 14 (E_AUTH)', { timeout: 300_000 }, async () => {
     expect(ERROR_EXIT_CODES.E_AUTH).toBe(14);
     const sock = path.join(dir, 'svc.sock');
     const tokenFile = file('svc-token', `${TOKEN}\n`);
@@ -64,6 +64,15 @@ describe('facerestore restore-service and serve --restorer-service', () => {
       const out = await client.restore([new Uint8Array(CROP_BYTES).fill(90)], [0.5]);
       expect(out[0]!.length).toBe(CROP_BYTES);
       await client.close();
+      // File mode through the service: the same output as the classic restorer run in the process.
+      const [viaService, local] = [path.join(dir, 'via.png'), path.join(dir, 'local.png')];
+      const v = await runFacerestore(['restore', shared('stills/obama-240p.jpg'), '-o', viaService, '--restorer', 'classic', '--restorer-service', `unix:${sock}`, '--restorer-token-file', tokenFile], {}, 120_000);
+      expect(v.code, v.stderr).toBe(0);
+      expect(v.stderr).toMatch(/restorer: service unix:.*svc\.sock: classic/);
+      expect(v.stderr).toMatch(/1 of 1 faces restored/);
+      const l = await runFacerestore(['restore', shared('stills/obama-240p.jpg'), '-o', local, '--restorer', 'classic'], {}, 120_000);
+      expect(l.code, l.stderr).toBe(0);
+      expect(readFileSync(viaService).equals(readFileSync(local))).toBe(true);
       // serve probes the service at start: a wrong token stops it with E_AUTH's exit code.
       const wrong = file('wrong-token', 'not-the-token-of-this-service');
       const r = await runFacerestore(['serve', '--port', '0', '--restorer', 'classic', '--restorer-service', `unix:${sock}`, '--restorer-token-file', wrong], {}, 60_000);

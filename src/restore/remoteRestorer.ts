@@ -45,9 +45,10 @@ interface Connection {
  * One connection attempt: connects, says hello (version, token), waits for the welcome. Errors: E_UNAVAILABLE
  * (nothing there, closed before the welcome), E_AUTH (token refused), E_PROTOCOL (another wire version).
  */
-function open(address: ServiceAddress, token: string, client: string | undefined): Promise<Connection> {
+function open(address: ServiceAddress, token: string, client: string | undefined, onSocket?: (s: net.Socket) => void): Promise<Connection> {
   const label = formatServiceAddress(address);
   const socket = address.kind === 'unix' ? net.createConnection(address.path) : net.createConnection({ host: address.host, port: address.port, noDelay: true });
+  onSocket?.(socket);
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: FaceRestoreError) => {
@@ -116,6 +117,8 @@ export class RemoteRestorer implements Restorer {
   #reconnecting: Promise<void> | undefined;
   #giveUp: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
+  /** The socket of a reconnection attempt under way (close ends it rather than wait for its timeout). */
+  #opening: net.Socket | undefined;
   /** Reconnections so far (tests and logs). */
   reconnections = 0;
 
@@ -254,7 +257,7 @@ export class RemoteRestorer implements Restorer {
       this.#wake = undefined;
       if (this.#closed) return;
       try {
-        const conn = await open(this.#addr, this.#o.token, this.#o.client);
+        const conn = await open(this.#addr, this.#o.token, this.#o.client, (sock) => (this.#opening = sock)).finally(() => (this.#opening = undefined));
         if (this.#closed) return void conn.socket.destroy();
         clearTimeout(this.#giveUp);
         this.#gone = undefined;
@@ -287,6 +290,7 @@ export class RemoteRestorer implements Restorer {
       this.#closed = new FaceRestoreError('E_CLOSED', 'remote restorer is closed');
       clearTimeout(this.#giveUp);
       this.#wake?.();
+      this.#opening?.destroy();
       for (const r of [...this.#inFlight.values(), ...this.#queue]) r.reject(this.#closed);
       this.#inFlight.clear();
       this.#queue = [];

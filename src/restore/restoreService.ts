@@ -175,7 +175,11 @@ export class RestoreService {
     socket.on('error', (e) => this.#onError(`restore service client ${peer}: ${e.message}`));
     const send = (h: WireMessage, crops?: Uint8Array[]) => writeMessage(socket, h, crops);
     // A connection error: said to the client (typed), then the connection ends; the service serves on.
+    let refused = false;
     const refuse = (e: FaceRestoreError) => {
+      if (refused) return;
+      refused = true;
+      clearTimeout(helloTimer);
       if (e.code === 'E_AUTH') (this.#stats.authFailures++, this.#m.authFailures.inc());
       else (this.#stats.protocolErrors++, this.#m.protocolErrors.inc());
       this.#onError(`restore service client ${peer}: ${e.message}`);
