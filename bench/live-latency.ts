@@ -26,7 +26,8 @@
  * And what the viewer gets, in frames per second over the measured window (`rates`): the camera's frames
  * (a 30 fps clip) as the page presents them, the returned frames the viewer is shown, and for the live
  * modes the restore peer's split of the frames it received under the latency budget (`--budget`, ms,
- * default 120): restored, passed through unrestored (marked), dropped.
+ * default 120): restored, passed through unrestored (marked), dropped; and the restore worker's
+ * milliseconds per frame by part (`stagesMs`: detect, convert, refine, warp, restore, paste, total).
  * Prints one JSON document on stdout (progress on stderr).
  */
 import { createServer } from 'node:http';
@@ -232,13 +233,38 @@ interface PeerCounters {
   restored: number;
   passedThrough: number;
   dropped: number;
+  /** Restore-worker time by part, summed (RestoreStats.stagesMs). */
+  stagesMs?: Record<StagePart | 'frames', number>;
   /** When the page read them (performance.now() of this process), ms. */
   at: number;
 }
 
+const STAGE_PARTS = ['detect', 'convert', 'refine', 'warp', 'restore', 'paste', 'total'] as const;
+type StagePart = (typeof STAGE_PARTS)[number];
+
 async function peerCounters(page: Page): Promise<PeerCounters | undefined> {
-  const s = await page.evaluate(() => (window as unknown as { __live: { restoreStats?: Record<string, number> } }).__live.restoreStats);
-  return s ? { framesIn: s.framesIn!, restored: s.restored!, passedThrough: s.passedThrough!, dropped: s.dropped!, at: performance.now() } : undefined;
+  const s = await page.evaluate(() => (window as unknown as { __live: { restoreStats?: Record<string, unknown> } }).__live.restoreStats);
+  if (!s) return undefined;
+  const n = (k: string) => s[k] as number;
+  const stagesMs = s.stagesMs as PeerCounters['stagesMs'];
+  return { framesIn: n('framesIn'), restored: n('restored'), passedThrough: n('passedThrough'), dropped: n('dropped'), ...(stagesMs ? { stagesMs } : {}), at: performance.now() };
+}
+
+/**
+ * Restore-worker milliseconds per frame by part over the measured window (the difference of the peer's
+ * running sums at its ends over the frames the worker finished in between): detect (the face detector;
+ * convert is the CPU of building its input from the I420 planes, part of detect), refine (68-point net),
+ * warp, restore, paste, total (the whole frame in the worker). Per frame the worker handled, not per frame
+ * restored: detection runs every 2nd frame and refinement on every 3rd detection, so those are averages.
+ */
+function stagesPerFrame(before: PeerCounters | undefined, after: PeerCounters | undefined): (Record<StagePart, number> & { frames: number }) | undefined {
+  const a = before?.stagesMs;
+  const b = after?.stagesMs;
+  if (!a || !b || b.frames <= a.frames) return undefined;
+  const frames = b.frames - a.frames;
+  const out = { frames } as Record<StagePart, number> & { frames: number };
+  for (const k of STAGE_PARTS) out[k] = Math.round(((b[k] - a[k]) / frames) * 100) / 100;
+  return out;
 }
 
 /**
@@ -312,7 +338,7 @@ async function measure(mode: Mode, width: number, height: number, y4m: string, e
       rates: frameRates(m.sent, m.shown, secs, peerBefore, peerAfter),
       unreadableFrames: m.unreadable,
       breakdown,
-      ...(peer ? { peer: { restored: peer.restored, passedThrough: peer.passedThrough, dropped: peer.dropped, workMs: round(peer.workMs as number), peerLatencyMs: round(peer.peerLatencyMs as number) } } : {}),
+      ...(peer ? { peer: { restored: peer.restored, passedThrough: peer.passedThrough, dropped: peer.dropped, workMs: round(peer.workMs as number), peerLatencyMs: round(peer.peerLatencyMs as number), stagesMs: stagesPerFrame(peerBefore, peerAfter) } } : {}),
     };
   } finally {
     bare?.stop();
@@ -385,6 +411,8 @@ const results = sizes.flatMap(([w, h]) =>
         returned: meanFields(mine.map((r) => r.breakdown.returned)),
       },
       ...(mine[0]?.peer ? { peer: mine.map((r) => r.peer) } : {}),
+      /** Restore-worker ms per frame by part (detect, convert, refine, warp, restore, paste, total), means over the runs. */
+      ...(mine.some((r) => r.peer?.stagesMs) ? { stagesMs: meanFields(mine.flatMap((r) => (r.peer?.stagesMs ? [r.peer.stagesMs] : []))) } : {}),
     };
   }),
 );

@@ -54,6 +54,7 @@ describe('pipelineFlagsFromOptions', () => {
     queueDepth: 9,
     track: false,
     detectEvery: 5,
+    reid: true,
     lookAhead: 3,
     fidelityMode: 'auto',
     fidelityOverrides: { '2': 0.1, '17': 1e-7 },

@@ -41,6 +41,11 @@ describe('bench/live-latency.ts', () => {
     // Every frame the peer received was restored, passed through or dropped (a frame or two in flight at the ends).
     const split = live.rates.restoredFps + live.rates.passedThroughFps + live.rates.droppedFps;
     expect(Math.abs(split - live.rates.peerInFps)).toBeLessThan(1.5);
+    // The restore worker's time by part (it looked for faces for the overlay, twice a second): detection only.
+    expect(live.stagesMs.frames).toBeGreaterThan(0);
+    expect(live.stagesMs.detect).toBeGreaterThan(0);
+    expect(live.stagesMs.total).toBeGreaterThanOrEqual(live.stagesMs.detect);
+    for (const k of ['warp', 'restore', 'paste']) expect(live.stagesMs[k], k).toBe(0);
     expect(typeof r.addedOverBare[0].addedMeanMs).toBe('number');
   });
 });

@@ -66,6 +66,14 @@ describe('LiveRestorer (worker thread, real detector and classic restorer)', () 
       const stats = lr.stats();
       expect(stats).toMatchObject({ width: w, height: h, passedThrough: 0 });
       expect(stats.restored).toBe(out.length);
+      // Where the worker's time went: every part that ran is counted, and the parts fit in the whole.
+      const st = stats.stagesMs!;
+      expect(st.frames).toBe(frames.length);
+      for (const k of ['detect', 'refine', 'warp', 'restore', 'paste', 'total'] as const) expect(st[k], k).toBeGreaterThan(0);
+      expect(st.convert).toBeGreaterThanOrEqual(0);
+      expect(st.detect + st.refine + st.warp + st.restore + st.paste).toBeLessThanOrEqual(st.total);
+      // Landmarks are on (the default): refined on every 3rd detection (refineEvery default 3).
+      expect(lr.detectorName).toMatch(/\+landmark68\/3$/);
     } finally {
       await lr.close();
     }

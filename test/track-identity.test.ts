@@ -77,6 +77,74 @@ describe('identity bookkeeping', () => {
   });
 });
 
+describe('tracker: provisional ids and renames (what the file runner and the tracks export relabel with)', () => {
+  const W = 96;
+  const frame = (index: number, level: number): VideoFrame => {
+    const data = new Uint8Array(W * W * 1.5).fill(128);
+    data.fill(level, 0, W * W);
+    for (let i = 0; i < W * W; i += 2) data[i] = level + 40;
+    return { index, pts: index / 30, width: W, height: W, data };
+  };
+  const det = (x: number): FaceDetection => {
+    const p: FivePoints = [[x + 15, 30], [x + 35, 30], [x + 25, 42], [x + 17, 52], [x + 33, 52]];
+    return { box: { x, y: 15, width: 50, height: 50 }, score: 0.95, points: p };
+  };
+  const A = Array.from({ length: 128 }, (_, i) => Math.sin(i) / 8);
+  const B = Array.from({ length: 128 }, (_, i) => Math.cos(i) / 8);
+  // A seen from farther off: 0.5 from A (beyond the threshold alone; the mean with one A descriptor is 0.25 away).
+  const A2 = A.map((v) => v + 0.5 / Math.sqrt(128));
+
+  it('lists pending ids per frame, reports the rename with the w override, and revises points under the provisional id', () => {
+    const fidelity = new TrackFidelity({ w: 0.5 });
+    const t = new MultiFaceTracker({ fidelity, identity: { decideAfter: 3 }, lookAhead: 4 });
+    const step = (i: number, level: number, x: number, d: number[]) => {
+      const f = frame(i, level);
+      const faces = t.update(f, [det(x)]);
+      const want = t.descriptorRequests();
+      return t.identify(f, faces, new Map(want.map((w) => [w.trackId, d])));
+    };
+    let out = step(0, 40, 10, A);
+    const idA = out[0]!.trackId;
+    expect(t.lastFrame!.identity).toEqual({ pending: [idA], reidentified: [] });
+    for (let i = 1; i < 5; i++) out = step(i, 40, 10, A);
+    // Decided after 3 descriptors without a match: no longer pending.
+    expect(t.lastFrame!.identity).toEqual({ pending: [], reidentified: [] });
+    fidelity.setOverride(idA, 0.9);
+    for (let i = 5; i < 10; i++) out = step(i, 200, 30, B);
+    const idB = out[0]!.trackId;
+    // Back to A, first seen from farther off: a new, provisional id …
+    out = step(10, 40, 12, A2);
+    const provisional = out[0]!.trackId;
+    expect(provisional).not.toBe(idA);
+    expect(provisional).not.toBe(idB);
+    expect(out[0]!.fidelity).toBe(0.5);
+    expect(t.lastFrame!.identity).toEqual({ pending: [provisional], reidentified: [] });
+    // … re-identified on the next descriptor: the rename carries A's override for frames held with the provisional id.
+    out = step(11, 40, 13, A);
+    expect(out[0]!.trackId).toBe(idA);
+    expect(out[0]!.fidelity).toBe(0.9);
+    const ident = t.lastFrame!.identity!;
+    expect(ident.pending).toEqual([]);
+    expect(ident.reidentified).toHaveLength(1);
+    expect(ident.reidentified[0]).toMatchObject({ from: provisional, to: idA, fidelity: 0.9 });
+    expect(ident.reidentified[0]!.distance).toBeCloseTo(0.25, 6);
+    // Frame 10 (still in the look-ahead window) is revised under either name, and the old A track is not confused with it.
+    const p10 = t.revisedPoints(provisional, 10);
+    expect(p10).toBeDefined();
+    expect(t.revisedPoints(idA, 10)).toEqual(p10);
+    expect(p10![0]![0]).toBeGreaterThan(12 + 15 - 1e-6);
+    // Without a w override on the earlier id the rename carries none.
+    const t2 = new MultiFaceTracker({ fidelity: new TrackFidelity({ w: 0.5 }), identity: { decideAfter: 3 } });
+    const f0 = frame(0, 40);
+    t2.identify(f0, t2.update(f0, [det(10)]), new Map([[0, A]]));
+    expect(t2.lastFrame!.identity!.reidentified).toEqual([]);
+    // Identity off: no identity facts at all.
+    const off = new MultiFaceTracker();
+    off.update(f0, [det(10)]);
+    expect(off.lastFrame!.identity).toBeUndefined();
+  });
+});
+
 // Shots of the clip (cuts at 20, 82, 211), checked by eye: 0 stage wide (the performer, face ≤ 44 px, and
 // a seated man at the left, ≤ 25 px); 1 a curly-haired man in profile close-up with blurred audience
 // behind; 2 the performer close (one face, 60–90 px); 3 the audience (the Obamas and others).

@@ -25,8 +25,26 @@ export function convexHull(points: readonly Point[]): Point[] {
  * Everything outside the hull is exactly 0, so a paste weighted by it leaves the frame's bytes there as they were.
  */
 export function hullWeight(points: readonly Point[], feather: number): (x: number, y: number) => number {
+  return hullRegion(points, feather).at;
+}
+
+/** hullWeight's function, with where it is 0 and where it is exactly 1 (for a paste that skips those pixels, see CropWeight). */
+export interface HullRegion {
+  /** The weight (hullWeight). */
+  at: (x: number, y: number) => number;
+  /** The points' bounding box: the weight is 0 outside it. Undefined for a degenerate hull (weight 0 everywhere). */
+  support: { u0: number; v0: number; u1: number; v1: number } | undefined;
+  /**
+   * Half-planes (nx, ny, c triples: nx·x + ny·y + c ≥ 0) whose intersection is where the weight is exactly 1:
+   * at least `feather` inside every edge line (`at` computes 1 there: t = 1 and 1·1·(3 − 2·1) = 1).
+   */
+  oneWhere: Float64Array;
+}
+
+/** The hull weight of `points` with its support and its region of weight 1 (see HullRegion). */
+export function hullRegion(points: readonly Point[], feather: number): HullRegion {
   const hull = convexHull(points);
-  if (hull.length < 3) return () => 0;
+  if (hull.length < 3) return { at: () => 0, support: undefined, oneWhere: new Float64Array(0) };
   const n = hull.length;
   let area = 0;
   for (let i = 0; i < n; i++) {
@@ -46,7 +64,7 @@ export function hullWeight(points: readonly Point[], feather: number): (x: numbe
     e[3 * i + 2] = -(nx * a[0] + ny * a[1]);
   });
   const f = Math.max(feather, 1e-6);
-  return (x, y) => {
+  const at = (x: number, y: number): number => {
     let d = Infinity;
     for (let i = 0; i < 3 * n; i += 3) {
       const di = e[i]! * x + e[i + 1]! * y + e[i + 2]!;
@@ -56,6 +74,10 @@ export function hullWeight(points: readonly Point[], feather: number): (x: numbe
     const t = d >= f ? 1 : d / f;
     return t * t * (3 - 2 * t);
   };
+  const oneWhere = e.slice();
+  for (let i = 2; i < 3 * n; i += 3) oneWhere[i]! -= f;
+  const us = points.map((p) => p[0]), vs = points.map((p) => p[1]);
+  return { at, support: { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) }, oneWhere };
 }
 
 /** hullWeight sampled at every pixel centre of a size×size crop (for inspection and tests). */

@@ -13,6 +13,7 @@ import type { Restorer } from '../restore/restorer.ts';
 import type { Affine, VideoFrame } from '../types.ts';
 import { TrackFidelity } from '../track/fidelity.ts';
 import { MultiFaceTracker } from '../track/multiTracker.ts';
+import { FaceDescriptor } from './faceDescriptor.ts';
 import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy } from '../track/tracker.ts';
 import { parsePipelineOptions, type PipelineOptions, type PipelineOptionsInput } from './options.ts';
 
@@ -82,6 +83,8 @@ export interface TrackerChoice {
   forceTracking?: boolean;
   /** Frames of look-ahead the tracker keeps for `revisedPoints` (file mode passes the options' `lookAhead`). Default 0. */
   lookAhead?: number;
+  /** Re-identification in the tracker (file mode passes the options' `reid`; the caller then feeds it `describer`'s descriptors). Default false. */
+  identity?: boolean;
 }
 
 /** A tracker together with the fidelity policy it uses (to change w while running). */
@@ -112,10 +115,13 @@ export class Components {
   readonly device: string;
   /** Restorers' changes are pasted inside the face's 68-landmark hull only (the classic restorer; see FaceProcessorExtras.faceRegion). */
   readonly faceRegion: boolean;
+  /** `reid`: face-api's descriptor net, for the tracker's re-identification (file mode). */
+  readonly describer: FaceDescriptor | undefined;
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu') {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu', describer?: FaceDescriptor) {
     this.device = device;
+    this.describer = describer;
     this.faceRegion = (options.restorer ?? (options.model ? 'onnx' : 'classic')) === 'classic' && options.landmarks;
     this.upscaler = upscaler;
     this.colorizer = colorizer;
@@ -133,6 +139,7 @@ export class Components {
     if (o.bgUpsampler && o.upscale === 1) throw new FaceRestoreError('E_CONFIG', 'bgUpsampler needs upscale 2 or 4 (--upscale)');
     if (o.faceUpsample && !o.bgUpsampler) throw new FaceRestoreError('E_CONFIG', 'faceUpsample needs bgUpsampler (--bg-upsampler)');
     if (o.inpaintMask && o.upscale !== 1) throw new FaceRestoreError('E_CONFIG', 'inpaintMask does not combine with upscale yet');
+    if (o.reid && !o.track) throw new FaceRestoreError('E_CONFIG', 'reid needs tracking (it does not combine with --no-track / track: false)');
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
     // One device decision (and report, for `auto`) for the detector and the restorer.
     const resolved = await resolveDevice(o.device, { onInfo: hooks.onInfo, onWarning: hooks.onWarning });
@@ -173,8 +180,10 @@ export class Components {
       const upscaler = own(o.upscale === 1 ? undefined : o.bgUpsampler ? await createUpsampler({ model: o.bgUpsampler, scale: o.upscale, batch: o.batch, cacheDir: o.cacheDir, ...common }) : plainUpscaler(o.upscale));
       const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
       const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
+      // Descriptors are asked for on a fraction of the faces (a few per frame at most): one thread, no spinning, like the detector.
+      const describer = own(o.reid ? await FaceDescriptor.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined);
       hooks.onLoaded?.((performance.now() - loadStarted) / 1000);
-      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider);
+      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider, describer);
     } catch (e) {
       for (const r of owned.reverse()) await r.close();
       throw e;
@@ -212,7 +221,7 @@ export class Components {
     if (this.hooks.trackerFactory) return { tracker: this.hooks.trackerFactory(policy), policy };
     const o = this.options;
     const tracker = o.track || choice.forceTracking
-      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), lookAhead: choice.lookAhead ?? 0, ...(choice.shotCut === false ? { shotCut: false } : {}) })
+      ? new MultiFaceTracker({ fidelity: policy, detectEvery: choice.detectEvery ?? o.detectEvery, ...(o.landmarks ? { smoothing: LANDMARK_SMOOTHER_REFINED } : {}), lookAhead: choice.lookAhead ?? 0, ...(choice.shotCut === false ? { shotCut: false } : {}), ...(choice.identity ? { identity: {} } : {}) })
       : new PerFrameTracker(policy);
     return { tracker, policy };
   }
@@ -221,6 +230,6 @@ export class Components {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close(), this.colorizer?.restorer.close(), this.inpainter?.close()]);
+    await Promise.all([this.detector.close(), this.restorer?.close(), this.upscaler?.close(), this.colorizer?.restorer.close(), this.inpainter?.close(), this.describer?.close()]);
   }
 }

@@ -1,6 +1,7 @@
 import { alignmentFor, FFHQ_TEMPLATE_512 } from '../compose/align.ts';
 import { warpToCrop } from '../compose/warp.ts';
-import { DESCRIPTOR_INPUT, DESCRIPTOR_LENGTH, faceApiDescriptorGraph } from '../models/faceRecognition.ts';
+import { DESCRIPTOR_INPUT, DESCRIPTOR_LENGTH, faceApiDescriptorGraph, faceApiDescriptorManifest } from '../models/faceRecognition.ts';
+import { FaceRestoreError } from '../errors.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { Affine, FivePoints, VideoFrame } from '../types.ts';
 
@@ -60,8 +61,21 @@ export class FaceDescriptor {
     this.#model = model;
   }
 
-  static async create(options: OrtSessionChoice = {}): Promise<FaceDescriptor> {
-    return new FaceDescriptor(await OrtModel.create(await faceApiDescriptorGraph(), { ...sessionChoice(options), name: 'face_descriptor_128 (face-api)' }));
+  /**
+   * Builds the net from face-api's weights (`weightsManifest`: default the installed @vladmandic/face-api's
+   * face_recognition_model manifest) and loads it. Errors: E_MODEL_MISSING naming the weights when they are
+   * not there (the package not installed, a file removed), E_MODEL_INVALID when they do not fit.
+   */
+  static async create(options: OrtSessionChoice & { weightsManifest?: string } = {}): Promise<FaceDescriptor> {
+    let graph: Uint8Array;
+    try {
+      graph = await faceApiDescriptorGraph(options.weightsManifest ?? faceApiDescriptorManifest());
+    } catch (e) {
+      const missing = (e instanceof FaceRestoreError && e.code === 'E_MODEL_MISSING') || (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' || (e as NodeJS.ErrnoException).code === 'ENOENT';
+      if (!missing) throw e;
+      throw new FaceRestoreError('E_MODEL_MISSING', `re-identification needs face-api's face descriptor weights (face_recognition_model-weights_manifest.json and its shard, shipped in the npm package @vladmandic/face-api, model/), which cannot be read: ${(e as Error).message}`, { cause: e });
+    }
+    return new FaceDescriptor(await OrtModel.create(graph, { ...sessionChoice(options), name: 'face_descriptor_128 (face-api)' }));
   }
 
   /** The net's output for N×150×150×3 RGB (0–255): N×128. */

@@ -70,6 +70,12 @@ const portableShape = {
      * frames wait this long before alignment). 0: causal, as live mode always is. Default 8.
      */
     lookAhead: z.number().int().min(0).max(60).default(8),
+    /**
+     * File mode: re-identification by appearance. A face that comes back after a cut (or a long occlusion) takes
+     * its earlier track id, so per-track w overrides and the tracks export follow the person; costs face-api's
+     * 128-D descriptor net on a fraction of the faces (docs/identity.md). Needs `track`. Default (unset) false.
+     */
+    reid: z.boolean().optional(),
     /** Full detection every k-th frame; in between, tracks are predicted and re-detected in their regions. Default 1. */
     detectEvery: z.number().int().min(1).max(1000).default(1),
     /** `fixed`: `fidelity` for every face; `auto`: w per track from face size and sharpness. Default fixed. */

@@ -97,6 +97,11 @@ export function buildFaceDescriptorGraph(weights: WeightMap): Uint8Array {
 }
 
 /** The graph of the weights shipped in @vladmandic/face-api (face_recognition_model). */
-export async function faceApiDescriptorGraph(): Promise<Uint8Array> {
-  return buildFaceDescriptorGraph(await readTfjsWeights(path.join(faceApiModelDir(), 'face_recognition_model-weights_manifest.json')));
+export async function faceApiDescriptorGraph(manifest = faceApiDescriptorManifest()): Promise<Uint8Array> {
+  return buildFaceDescriptorGraph(await readTfjsWeights(manifest));
+}
+
+/** Where face-api's descriptor weights manifest lies (in the installed @vladmandic/face-api package). */
+export function faceApiDescriptorManifest(): string {
+  return path.join(faceApiModelDir(), 'face_recognition_model-weights_manifest.json');
 }

@@ -55,13 +55,16 @@ export const LANDMARK_SMOOTHER_DEFAULTS: Required<LandmarkSmootherOptions> = {
  * IOD) against 2.3–2.9 px (≈ 0.045 IOD) for the detectors' own points, so the filter trusts them about five
  * times more. Measured (150 frames per motion, BlazeFace + landmarks): RMS 0.19 / 0.28 px calm / brisk
  * with these against 0.83 / 1.92 px with the defaults (raw 0.20 / 0.20 px), jitter 0.10 / 0.16 px against
- * 0.15 / 0.59 px (raw 0.18 / 0.21 px). See docs/landmarks.md.
+ * 0.15 / 0.59 px (raw 0.18 / 0.21 px). The jump rule drops to 0.1 IOD (20 times these points' noise): at
+ * 0.25 a 12 px camera step (≈ 0.22 IOD) was smoothed over several frames and file mode's RMS doubled (0.32
+ * against raw 0.20 px); at 0.1 it is 0.16 (steps 12, 20 and 32 px, 300 frames). See docs/landmarks.md.
  */
 export const LANDMARK_SMOOTHER_REFINED: LandmarkSmootherOptions = {
   positionNoise: 0.003,
   scaleNoise: 0.003,
   angleNoise: 0.003,
   shapeNoise: 0.003,
+  jump: 0.1,
 };
 
 /**

@@ -8,7 +8,7 @@ import { boxCentre, boxSide, faceScale, intersection, iou, meanPointDistance } f
 import { ConstantVelocityKalman } from './kalman.ts';
 import { LandmarkSmoother, type LandmarkSmootherOptions } from './landmarkSmoother.ts';
 import { ShotCutDetector, type ShotCutOptions } from './shotCut.ts';
-import type { FaceTracker, FidelityPolicy } from './tracker.ts';
+import type { FaceTracker, FidelityPolicy, IdentityFrameSummary, Reidentification } from './tracker.ts';
 import { Embedding, IdentityGallery, yawOf, identityConfidence, identityOptions, matchIdentities, type IdentityCandidate, type IdentityOptions } from './identity.ts';
 
 /** Life-cycle state of a track. */
@@ -106,6 +106,8 @@ export interface TrackerFrameInfo {
   detection: 'full' | 'partial' | 'none';
   /** Ids of tracks that ended on this frame (cut, age, or a tentative track's miss). */
   ended: number[];
+  /** With re-identification on: provisional ids and this frame's renames (filled in by `identify`). */
+  identity?: IdentityFrameSummary;
 }
 
 /** A region worth re-detecting in on a frame without full detection. */
@@ -127,6 +129,8 @@ const BOX_ACCEL = 0.01;
 class Track {
   /** Mutable only by re-identification (a new track taking an earlier track's id). */
   id: number;
+  /** Ids this track carried before re-identification renamed it (provisional ids, never reused). */
+  readonly formerIds: number[] = [];
   /** Last frame with a matched detection. */
   lastSeen = 0;
   embedding: Embedding | undefined;
@@ -340,7 +344,10 @@ export class MultiFaceTracker implements FaceTracker {
    */
   revisedPoints(trackId: number, frameIndex: number): FivePoints | undefined {
     if (this.#o.lookAhead === 0) return undefined;
-    const t = this.#tracks.find((x) => x.id === trackId) ?? this.#ended.find((e) => e.track.id === trackId)?.track;
+    // After re-identification two tracks may share an id (an ended one and the one that took it) and a held
+    // frame may still name the provisional id: the track is the one named so that was alive on that frame.
+    const named = (x: Track) => (x.id === trackId || x.formerIds.includes(trackId)) && x.firstFrame <= frameIndex;
+    const t = this.#tracks.find(named) ?? this.#ended.find((e) => named(e.track) && frameIndex <= e.at)?.track;
     return t?.smoother?.smoothedAt(frameIndex - t.firstFrame);
   }
 
@@ -455,6 +462,7 @@ export class MultiFaceTracker implements FaceTracker {
     if (typeof endedHook === 'function') for (const id of ended) endedHook.call(this.#policy, id);
 
     this.#info = { index: frame.index, cut: c.cut, cutDistance: c.distance, detection: detections === undefined ? 'none' : partial ? 'partial' : 'full', ended };
+    if (this.#identity) this.#info.identity = { pending: this.#pendingIds(), reidentified: [] };
     const faces: TrackedFace[] = [];
     for (const t of this.#tracks) {
       // Output: tracks matched now, and (on frames without detection) confirmed tracks seen at their last detection frame.
@@ -486,6 +494,11 @@ export class MultiFaceTracker implements FaceTracker {
     this.#ended = [];
     this.#cuts?.reset();
     this.#lastFull = -Infinity;
+  }
+
+  /** Ids of live tracks whose identity is undecided (sorted). */
+  #pendingIds(): number[] {
+    return this.#tracks.filter((t) => !t.identityDecided).map((t) => t.id).sort((a, b) => a - b);
   }
 
   /** An ending track's embedding goes to the gallery (re-identification on). */
@@ -541,6 +554,7 @@ export class MultiFaceTracker implements FaceTracker {
     const result = matchIdentities(fresh.map((t) => ({ embedding: t.embedding!, firstFrame: t.firstFrame })), candidates, io.threshold);
     const byOldId = new Map(fresh.map((t) => [t.id, t]));
     const renamed = new Set<Track>();
+    const renames: Reidentification[] = [];
     const endedHook = (this.#policy as { trackEnded?: (id: number) => void }).trackEnded;
     result.forEach((r, i) => {
       const t = fresh[i]!;
@@ -552,14 +566,19 @@ export class MultiFaceTracker implements FaceTracker {
       t.identityDecided = true;
       const c = r.candidate;
       const lost = this.#tracks.findIndex((x) => x.id === c.id && x.state === 'lost');
-      if (lost >= 0) this.#tracks.splice(lost, 1);
+      // The lost track ends here (retired, so frames still in the look-ahead window keep their revised points).
+      if (lost >= 0) this.#retire(this.#tracks.splice(lost, 1), frame.index);
       else this.#gallery.take(c.id);
       t.embedding!.merge(c.embedding);
       renamed.add(t);
       // The new track's own id is given up (its fidelity state freed); the earlier id's overrides apply.
       if (typeof endedHook === 'function') endedHook.call(this.#policy, t.id);
+      const w = typeof this.#policy.override === 'function' ? this.#policy.override(c.id) : undefined;
+      renames.push({ from: t.id, to: c.id, distance: r.distance, ...(w === undefined ? {} : { fidelity: w }) });
+      t.formerIds.push(t.id);
       t.id = c.id;
     });
+    if (this.#info?.index === frame.index) this.#info.identity = { pending: this.#pendingIds(), reidentified: [...(this.#info.identity?.reidentified ?? []), ...renames] };
     const out = faces.map((f) => {
       const t = byOldId.get(f.trackId);
       if (!t) return f;

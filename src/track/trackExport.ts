@@ -33,6 +33,7 @@ export const trackedFaceSchema = z
     rawPoints: fivePoints.describe("The detector's five points (predicted ones when not detected)"),
     fidelity: z.number().min(0).max(1).describe('CodeFormer fidelity weight w for this face on this frame'),
     identityConfidence: z.number().min(0).max(1).optional().describe('With re-identification: how sure the id is (1 − d/τ when re-identified, 1 − τ/d for a new identity); absent before the first descriptor'),
+    provisionalId: trackId.optional().describe('With re-identification: the id this face carried while its identity was undecided, before it was found to be trackId (the restored frame may have used that id\'s w)'),
   })
   .strict();
 
@@ -61,6 +62,18 @@ export const trackSummarySchema = z
     lastFrame: frameIndex,
     frames: z.number().int().nonnegative().describe('Frames on which the face was output'),
     detectedFrames: z.number().int().nonnegative().describe('Frames on which it was detected'),
+    shots: z.array(z.number().int().nonnegative()).optional().describe('With re-identification, when the face was found again after a cut: every shot it appears in (`shot` is the first)'),
+  })
+  .strict();
+
+/** A re-identification: a new track found to be an earlier one, and given its id. */
+export const reidentificationSchema = z
+  .object({
+    provisionalId: trackId.describe('The id the new track carried until then (not used again)'),
+    trackId: trackId.describe('The earlier track\'s id it took'),
+    frame: frameIndex.describe('Frame on which it was decided'),
+    distance: z.number().nonnegative().describe('Distance between the two mean face descriptors'),
+    relabelledFrames: z.number().int().nonnegative().describe('Earlier frames whose provisionalId faces were given trackId in this document (the others, beyond the held window, kept provisionalId as trackId)'),
   })
   .strict();
 
@@ -80,11 +93,13 @@ export const tracksDocumentSchema = z
     frames: z.array(trackFrameSchema).describe('Every frame, in order'),
     shots: z.array(shotSchema),
     tracks: z.array(trackSummarySchema),
+    reidentifications: z.array(reidentificationSchema).optional().describe('With re-identification on: every provisional id replaced by an earlier track\'s id, in order'),
   })
   .strict()
   .describe('Face tracks of a video: per frame, every face with its track id, box, raw and smoothed five points, score and fidelity w');
 
 export type TrackedFaceRecord = z.infer<typeof trackedFaceSchema>;
+export type ReidentificationRecord = z.infer<typeof reidentificationSchema>;
 export type TrackFrameRecord = z.infer<typeof trackFrameSchema>;
 export type TracksDocument = z.infer<typeof tracksDocumentSchema>;
 
@@ -138,15 +153,27 @@ export interface TrackExporterOptions {
   write?: (chunk: string) => void;
   /** Streaming: called once after the last chunk (e.g. to close the file). */
   end?: () => void;
+  /**
+   * Re-identification: frames on which a face's id is still provisional (FrameTrackInfo.identity.pending) are
+   * held back (not yet written) for at most this many frames, so that when the face is re-identified its
+   * held frames are written with the final id (`provisionalId` keeps the old one). Frames are written in
+   * order, so frames behind a held one wait too. Memory: this many frame records (no pixels). Default 300.
+   */
+  holdFrames?: number;
 }
 
 /** Per-frame facts from the tracker (MultiFaceTracker.lastFrame has this shape). */
 export interface FrameTrackInfo {
   cut?: boolean;
   detection?: 'full' | 'partial' | 'none';
+  /** Re-identification (MultiFaceTracker): ids still provisional after this frame and the renames decided on it. */
+  identity?: { pending: readonly number[]; reidentified: ReadonlyArray<{ from: number; to: number; distance: number }> };
 }
 
-type FaceLike = Face & { state?: 'tentative' | 'confirmed'; detected?: boolean; rawBox?: Box | undefined; identityConfidence?: number };
+/** Default of TrackExporterOptions.holdFrames (10 s at 30 fps; the clip's performer was provisional for 37). */
+export const TRACKS_HOLD_DEFAULT = 300;
+
+type FaceLike = Face & { state?: 'tentative' | 'confirmed'; detected?: boolean; rawBox?: Box | undefined; identityConfidence?: number; provisionalId?: number };
 
 /**
  * Builds a tracks document frame by frame: `add` each frame's faces (in frame order), then `finish`.
@@ -157,7 +184,12 @@ export class TrackExporter {
   readonly #scale: number;
   readonly #frames: TrackFrameRecord[] = [];
   readonly #shots: { index: number; firstFrame: number; lastFrame: number }[] = [];
-  readonly #tracks = new Map<number, { trackId: number; shot: number; firstFrame: number; lastFrame: number; frames: number; detectedFrames: number }>();
+  readonly #tracks = new Map<number, { trackId: number; shot: number; firstFrame: number; lastFrame: number; frames: number; detectedFrames: number; shots?: number[] }>();
+  readonly #hold: number;
+  /** Frames not yet written (re-identification may still rename their faces), oldest first, with their shot. */
+  readonly #held: Array<{ record: TrackFrameRecord; shot: number }> = [];
+  /** Set once a frame brings identity facts: the document then lists the re-identifications. */
+  #reids: ReidentificationRecord[] | undefined;
   #lastIndex = -1;
   #count = 0;
   #finished: TracksDocument | undefined;
@@ -170,6 +202,9 @@ export class TrackExporter {
     if (options.fps !== undefined && !(options.fps > 0)) throw new TypeError(`Expected a positive number for fps but received ${options.fps}`);
     const precision = options.precision ?? 3;
     if (!(Number.isInteger(precision) && precision >= 0 && precision <= 10)) throw new TypeError(`Expected an integer in [0, 10] for precision but received ${precision}`);
+    const hold = options.holdFrames ?? TRACKS_HOLD_DEFAULT;
+    if (!(Number.isInteger(hold) && hold >= 0)) throw new TypeError(`Expected an integer ≥ 0 for holdFrames but received ${hold}`);
+    this.#hold = hold;
     this.#o = options;
     this.#scale = 10 ** precision;
     if (options.write) options.write(`{"format":${JSON.stringify(TRACKS_FORMAT)},"version":${TRACKS_VERSION},"video":${JSON.stringify(this.#video())},"frames":[\n`);
@@ -193,9 +228,9 @@ export class TrackExporter {
     return v;
   }
 
-  /** Number of frames added. */
+  /** Number of frames added (held ones included). */
   get frameCount(): number {
-    return this.#count;
+    return this.#count + this.#held.length;
   }
 
   /** Adds one frame's faces. Frames must come in increasing index order. */
@@ -216,13 +251,39 @@ export class TrackExporter {
       detection: info.detection ?? 'full',
       faces: faces.map((f) => this.#face(f)),
     };
+    const identity = info.identity;
+    if (identity) {
+      this.#reids ??= [];
+      // Held frames take the final id (this frame's faces already carry it).
+      for (const r of identity.reidentified) {
+        let relabelled = 0;
+        for (const h of this.#held) {
+          let hit = false;
+          for (const f of h.record.faces) if (f.trackId === r.from) (f.provisionalId = f.provisionalId ?? r.from, f.trackId = r.to, hit = true);
+          if (hit) (h.record.faces.sort((a, b) => a.trackId - b.trackId), relabelled++);
+        }
+        this.#reids.push({ provisionalId: r.from, trackId: r.to, frame: frame.index, distance: this.#round(r.distance), relabelledFrames: relabelled });
+      }
+    }
+    this.#held.push({ record, shot: shot.index });
+    const pending = new Set(identity?.pending ?? []);
+    while (this.#held.length > 0) {
+      const h = this.#held[0]!;
+      if (frame.index - h.record.index < this.#hold && h.record.faces.some((f) => pending.has(f.trackId))) break;
+      this.#emit(this.#held.shift()!);
+    }
+  }
+
+  /** Writes (or keeps) one frame and counts it into the track summaries. */
+  #emit({ record, shot }: { record: TrackFrameRecord; shot: number }): void {
     for (const f of record.faces) {
       let t = this.#tracks.get(f.trackId);
       if (t === undefined) {
-        t = { trackId: f.trackId, shot: shot.index, firstFrame: frame.index, lastFrame: frame.index, frames: 0, detectedFrames: 0 };
+        t = { trackId: f.trackId, shot, firstFrame: record.index, lastFrame: record.index, frames: 0, detectedFrames: 0 };
         this.#tracks.set(f.trackId, t);
       }
-      t.lastFrame = frame.index;
+      if (t.shot !== shot && !t.shots?.includes(shot)) t.shots = [...(t.shots ?? [t.shot]), shot];
+      t.lastFrame = record.index;
       t.frames++;
       if (f.detected) t.detectedFrames++;
     }
@@ -238,11 +299,13 @@ export class TrackExporter {
   finish(): TracksDocument {
     if (this.#finished) return this.#finished;
     this.#done = true;
+    while (this.#held.length > 0) this.#emit(this.#held.shift()!);
     const shots = this.#shots.map((s) => ({ ...s }));
     const tracks = [...this.#tracks.values()].sort((a, b) => a.trackId - b.trackId).map((t) => ({ ...t }));
-    const doc: TracksDocument = { format: TRACKS_FORMAT, version: TRACKS_VERSION, video: this.#video(), frames: this.#o.write ? [] : this.#frames, shots, tracks };
+    const reids = this.#reids?.map((r) => ({ ...r }));
+    const doc: TracksDocument = { format: TRACKS_FORMAT, version: TRACKS_VERSION, video: this.#video(), frames: this.#o.write ? [] : this.#frames, shots, tracks, ...(reids ? { reidentifications: reids } : {}) };
     if (this.#o.write) {
-      this.#o.write(`\n],"shots":${JSON.stringify(shots)},"tracks":${JSON.stringify(tracks)}}\n`);
+      this.#o.write(`\n],"shots":${JSON.stringify(shots)},"tracks":${JSON.stringify(tracks)}${reids ? `,"reidentifications":${JSON.stringify(reids)}` : ''}}\n`);
       this.#o.end?.();
     }
     this.#finished = doc;
@@ -276,6 +339,7 @@ export class TrackExporter {
       rawPoints: this.#points(f.rawPoints),
       fidelity: Math.min(1, Math.max(0, this.#round(f.fidelity))),
       ...(f.identityConfidence === undefined ? {} : { identityConfidence: Math.min(1, Math.max(0, this.#round(f.identityConfidence))) }),
+      ...(f.provisionalId === undefined ? {} : { provisionalId: f.provisionalId }),
     };
   }
 }

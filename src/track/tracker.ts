@@ -6,6 +6,28 @@ export interface TrackerFrameSummary {
   cut: boolean;
   /** `full`: detected on the whole frame; `partial`: in track regions only; `none`: predicted. */
   detection: 'full' | 'partial' | 'none';
+  /** With re-identification on: which ids are still provisional, and which were re-identified on this frame. */
+  identity?: IdentityFrameSummary;
+}
+
+/** A provisional id replaced by an earlier track's id (re-identification). */
+export interface Reidentification {
+  /** The id the new track carried until now (provisional; never used again). */
+  from: number;
+  /** The earlier track's id it takes. */
+  to: number;
+  /** Distance between the two tracks' mean descriptors (below the threshold). */
+  distance: number;
+  /** The w override of `to`, if any (frames still held with `from` take it). */
+  fidelity?: number;
+}
+
+/** Re-identification facts of one frame (see MultiFaceTracker.identify). */
+export interface IdentityFrameSummary {
+  /** Ids of live tracks whose identity is undecided (they may still be re-identified, renaming their earlier frames). */
+  pending: number[];
+  /** Renames decided on this frame. */
+  reidentified: Reidentification[];
 }
 
 /**
@@ -26,6 +48,10 @@ export interface FaceTracker {
   readonly lastFrame?: TrackerFrameSummary | undefined;
   /** A recent frame's points of a track revised with later frames (file mode's look-ahead); absent or undefined: keep them. */
   revisedPoints?(trackId: number, frameIndex: number): FivePoints | undefined;
+  /** Re-identification on: the faces of the last update that want a descriptor (empty when off). */
+  descriptorRequests?(): Array<{ trackId: number; points: FivePoints }>;
+  /** Re-identification on: takes the descriptors asked for (by track id) and returns the faces with final ids. */
+  identify?(frame: VideoFrame, faces: readonly Face[], descriptors: ReadonlyMap<number, ArrayLike<number>>): Face[];
 }
 
 /** Chooses a face's fidelity weight w ∈ [0, 1]. */
@@ -33,6 +59,8 @@ export interface FidelityPolicy {
   fidelityFor(trackId: number, detection: FaceDetection, frame: VideoFrame): number;
   /** Forget per-track state when a track ends. */
   trackEnded?(trackId: number): void;
+  /** The w override of a track, if the policy has one (re-identification carries it to held frames). */
+  override?(trackId: number): number | undefined;
 }
 
 /** The same w for every face. */

@@ -24,6 +24,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--queue-depth <n>', 'frames buffered between stages (memory bound; default 4)', numberIn(1, 64, true))
     .option('--no-track', 'no tracking: detect every frame on its own, no smoothing (stateless per frame)')
     .option('--look-ahead <frames>', 'file mode: frames of look-ahead for landmark smoothing (fixed-lag RTS; 0 = causal like live mode)', numberIn(0, 60, true), 8)
+    .option('--reid', 're-identification (restore and track of a video): a face back after a cut takes its earlier track id, so --fidelity-override and the tracks JSON follow the person (face-api descriptor net; docs/identity.md)')
     .option('--detect-every <k>', 'full face detection every k-th frame; tracks are predicted and re-detected locally in between', numberIn(1, 1000, true), 1)
     .option('--fidelity-mode <mode>', 'fixed (--fidelity for every face) | auto (w per track from face size and sharpness)', oneOf('fixed', 'auto'), 'fixed')
     .option('--fidelity-override <id=w>', 'w for one track id (repeatable; ids as in --tracks-json)', collectOverride, {})
@@ -64,6 +65,7 @@ export function pipelineOptionsFromFlags(f: Record<string, unknown>, cacheDir: s
     queueDepth: f.queueDepth as number | undefined,
     track: f.track !== false,
     detectEvery: f.detectEvery as number,
+    reid: f.reid === true ? true : undefined,
     lookAhead: f.lookAhead as number | undefined,
     fidelityMode: f.fidelityMode as 'fixed' | 'auto',
     fidelityOverrides: f.fidelityOverride as Record<string, number>,
@@ -106,6 +108,7 @@ const FLAGS: { [K in keyof PortableOptions]-?: ToFlags<PortableOptions[K]> } = {
   queueDepth: valued('--queue-depth'),
   track: (v) => (v === false ? ['--no-track'] : []),
   detectEvery: valued('--detect-every'),
+  reid: (v) => (v === true ? ['--reid'] : []),
   lookAhead: valued('--look-ahead'),
   fidelityMode: valued('--fidelity-mode'),
   fidelityOverrides: (v) => Object.entries(v ?? {}).flatMap(([id, w]) => ['--fidelity-override', `${id}=${w}`]),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { toPortableOptions, type PortableOptions } from '../../engine/options.ts';
 import { FaceRestoreError } from '../../errors.ts';
 import type { LiveLogger } from '../live/logger.ts';
-import { DEFAULT_LATENCY_BUDGET_MS } from '../live/peerConfig.ts';
+import { DEFAULT_LATENCY_BUDGET_MS, DEFAULT_REFINE_EVERY, MAX_REFINE_EVERY } from '../live/peerConfig.ts';
 import type { RestorePeerMode } from '../live/peerProvisioner.ts';
 import type { CliContext } from './context.ts';
 import { addLogFlags, loggerFromFlags } from './logFlags.ts';
@@ -31,6 +31,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--rtc-min-port <n>', 'lowest UDP/TCP port for media (default: FACERESTORE_RTC_MIN_PORT)', numberIn(1024, 65535, true), ctx.env.rtcMinPort)
     .option('--rtc-max-port <n>', 'highest UDP/TCP port for media (default: FACERESTORE_RTC_MAX_PORT)', numberIn(1024, 65535, true), ctx.env.rtcMaxPort)
     .option('--latency-budget <ms>', 'a frame older than this is sent unrestored (marked), never later', numberIn(10, 10_000), DEFAULT_LATENCY_BUDGET_MS)
+    .option('--refine-every <n>', `with landmark refinement: run the 68-point net on every n-th face detection (and on new faces), carrying each face's refinement over in between (1…${MAX_REFINE_EVERY})`, numberIn(1, MAX_REFINE_EVERY, true), DEFAULT_REFINE_EVERY)
     .option('--on-miss <policy>', 'a frame that cannot be restored within the budget: drop (unless the picture would stall) | passthrough (sent unrestored, marked)', oneOf('drop', 'passthrough'), 'drop')
     .option('--no-passthrough-marker', 'do not mark frames sent unrestored')
     .option('--restore-peers <mode>', 'spawn (a process per stream) | inline (in this process) | external (started with --connect)', oneOf('spawn', 'inline', 'external'), 'spawn')
@@ -44,6 +45,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
   addLogFlags(cmd, ctx);
   addPipelineFlags(cmd).action(async (flags: Record<string, unknown>) => {
     const log = loggerFromFlags(flags, { service: flags.connect ? 'restore-peer' : 'serve' });
+    // Live tracking stays causal and per shot (docs/identity.md): refuse rather than load a descriptor net nothing uses.
+    if (flags.reid) throw new FaceRestoreError('E_USAGE', '--reid is for file mode (restore, track); live mode keeps ids per shot');
     // Live default: detect every 2nd frame (the tracker predicts between) unless --detect-every says otherwise.
     const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
     // What restore peers run; each adds its own machine's settings (cache folder), so none travel.
@@ -83,6 +86,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       latencyBudgetMs: flags.latencyBudget as number,
       passthroughMarker: flags.passthroughMarker !== false,
       detectEvery,
+      refineEvery: flags.refineEvery as number,
       onMiss: flags.onMiss as 'drop' | 'passthrough',
       restorePeers: flags.restorePeers as RestorePeerMode,
       maxRestorePeers: flags.maxRestorePeers as number,
@@ -131,6 +135,7 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Portabl
       latencyBudgetMs: flags.latencyBudget as number,
       passthroughMarker: flags.passthroughMarker !== false,
       detectEvery,
+      refineEvery: flags.refineEvery as number,
       onMiss: flags.onMiss as 'drop' | 'passthrough',
       exitWhenIdle: false,
       ...(service ? { restoreService: service.address, restoreServiceToken: service.token } : {}),

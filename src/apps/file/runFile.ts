@@ -2,7 +2,7 @@ import { FaceRestoreError } from '../../errors.ts';
 import { VideoDecoder, type ResampleReport } from '../../ingest/decoder.ts';
 import { probeVideo } from '../../ingest/probe.ts';
 import type { FrameSink } from '../../stream/sink.ts';
-import type { FaceTracker, TrackerFrameSummary } from '../../track/tracker.ts';
+import type { FaceTracker, Reidentification, TrackerFrameSummary } from '../../track/tracker.ts';
 import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
 import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
@@ -99,6 +99,43 @@ export interface RunOptions {
   faceChoice?: Omit<FaceChoiceOptions, 'byTrack'>;
 }
 
+/**
+ * Re-identification step of the tracking stage: descriptors for the faces the tracker asks for (face-api's
+ * net, batched per frame), handed back to it; returns the frame with the faces' final ids. Time and CPU go to
+ * the detect and track stages. Undefined, with a warning, when this run's tracker cannot re-identify (a job
+ * segment's windowed tracker, a caller's own): the run goes on with ids per shot.
+ */
+function reidentifier(tracker: FaceTracker, components: Components, times: StageTimes, cpu: StageCpuMeter): ((a: AnalyzedFrame) => Promise<AnalyzedFrame>) | undefined {
+  const describer = components.describer;
+  if (!describer || !tracker.descriptorRequests || !tracker.identify) {
+    components.hooks.onWarning?.(`reid: ${describer ? "this run's tracker does not re-identify (job segments and custom trackers do not)" : 'the component set has no face descriptor net'}; track ids stay per shot`);
+    return undefined;
+  }
+  return async (a) => {
+    const t = performance.now();
+    let c = cpu.now();
+    const want = tracker.descriptorRequests!();
+    if (want.length === 0) return (cpu.add('track', c), a);
+    c = cpu.add('track', c);
+    // The crops are warped and the net run (ORT's Node binding runs it on this thread) before the first await.
+    const pending = describer.describe(a.frame, want.map((w) => w.points));
+    c = cpu.add('detect', c);
+    const ds = await pending;
+    c = cpu.now();
+    const faces = tracker.identify!(a.frame, a.faces, new Map(want.map((w, i) => [w.trackId, ds[i]!])));
+    cpu.add('track', c);
+    times.detect += performance.now() - t;
+    return { ...a, faces };
+  };
+}
+
+/** `a` with the faces of a re-identified provisional id given the final id (and its w override, if any). */
+function relabelled(a: AnalyzedFrame, r: Reidentification): AnalyzedFrame {
+  if (!a.faces.some((f) => f.trackId === r.from)) return a;
+  const faces = a.faces.map((f): Face & { provisionalId?: number } => (f.trackId === r.from ? { ...f, trackId: r.to, provisionalId: r.from, ...(r.fidelity === undefined ? {} : { fidelity: r.fidelity }) } : f));
+  return { ...a, faces: faces.sort((x, y) => x.trackId - y.trackId) };
+}
+
 /** Reason the upstream stages are stopped with once the sink has all it needs (never surfaces). */
 const SINK_DONE = Symbol('sink done');
 
@@ -126,7 +163,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
-  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker({ lookAhead: o.lookAhead }), components.restorer, times, true, cpu, {
+  const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker({ lookAhead: o.lookAhead, identity: o.reid === true }), components.restorer, times, true, cpu, {
     upscaler: components.upscaler,
     faceUpsample: o.faceUpsample,
     colorizer: components.colorizer,
@@ -166,6 +203,7 @@ export async function runFile(components: Components, input: string, sink: Frame
       // revised with those frames (fixed-lag smoothing) before it is aligned. Memory: lookAhead frames.
       const lag = processor.tracker.revisedPoints ? o.lookAhead : 0;
       const waiting: Array<{ a: AnalyzedFrame; info: TrackerFrameSummary | undefined }> = [];
+      const reid = o.reid === true ? reidentifier(processor.tracker, components, times, cpu) : undefined;
       const release = async (w: (typeof waiting)[number]) => {
         const faces = lag === 0 ? w.a.faces : w.a.faces.map((face) => {
           const points = processor.tracker.revisedPoints!(face.trackId, w.a.frame.index);
@@ -179,7 +217,13 @@ export async function runFile(components: Components, input: string, sink: Frame
         await prepared.push(processor.align(analyzed, choice));
       };
       for (let f = await decoded.pop(); f; f = await decoded.pop()) {
-        waiting.push({ a: await processor.analyze(f), info: processor.tracker.lastFrame });
+        let a = await processor.analyze(f);
+        if (reid) {
+          a = await reid(a);
+          // Frames still waiting for look-ahead carry the provisional id: they take the final one (and its w override) before alignment.
+          for (const r of processor.tracker.lastFrame?.identity?.reidentified ?? []) for (const w of waiting) w.a = relabelled(w.a, r);
+        }
+        waiting.push({ a, info: processor.tracker.lastFrame });
         if (waiting.length > lag) await release(waiting.shift()!);
       }
       while (waiting.length > 0) await release(waiting.shift()!);

@@ -2,6 +2,17 @@ import type { LocalSettingsInput, PortableOptions } from '../../engine/options.t
 import type { SerializedError } from '../../errors.ts';
 import type { FaceInfo } from './protocol.ts';
 
+/** One frame's restore-worker time by part, ms (see RestoreStats.stagesMs; there summed over frames). */
+export interface FrameStagesMs {
+  detect: number;
+  convert: number;
+  refine: number;
+  warp: number;
+  restore: number;
+  paste: number;
+  total: number;
+}
+
 /**
  * Messages between LiveRestorer (the restore peer's main thread) and its worker thread (frameWorker.ts).
  * Structured clone carries them; errors cross as SerializedError (serializeError → reviveError), never as
@@ -18,6 +29,8 @@ export type ToWorker =
       local: LocalSettingsInput;
       /** Full detection every this many frames (the tracker predicts in between). */
       detectEvery: number;
+      /** The 68-point landmark refinement (with `landmarks`) on every this many full detections (see LiveDetector). */
+      refineEvery: number;
     }
   | {
       type: 'frame';
@@ -36,7 +49,7 @@ export type ToWorker =
 /** Messages from the worker. */
 export type FromWorker =
   | { type: 'ready'; restorer: string; detector: string; restoring: boolean }
-  | { type: 'done'; index: number; pts: number; width: number; height: number; data: Uint8Array; restored: boolean; faces: FaceInfo[]; ms: number }
+  | { type: 'done'; index: number; pts: number; width: number; height: number; data: Uint8Array; restored: boolean; faces: FaceInfo[]; ms: number; stagesMs: FrameStagesMs }
   /** One frame could not be restored (it goes out unrestored); the worker carries on. */
   | { type: 'failed'; index: number; error: SerializedError }
   /** The worker cannot go on (loading failed, or a message it cannot handle). */

@@ -7,6 +7,7 @@ import { FrameScheduler, type MissPolicy, type ScheduledFrame } from './frameSch
 import type { FromWorker, ToWorker } from './frameWorkerProtocol.ts';
 import type { FaceInfo, RestoreStats } from './protocol.ts';
 import { siblingModule } from '../../util/siblingModule.ts';
+import { DEFAULT_REFINE_EVERY, MAX_REFINE_EVERY } from './peerConfig.ts';
 
 /** An I420 frame as @roamhq/wrtc's RTCVideoSink gives it and RTCVideoSource takes it, with its time. */
 export interface I420Frame {
@@ -40,6 +41,12 @@ export interface LiveRestorerOptions {
   budgetMs: number;
   /** Run the face detector every this many frames (the tracker predicts in between). Default 2. */
   detectEvery?: number;
+  /**
+   * With landmark refinement (`landmarks`, the default): the 68-point net runs on every this many full
+   * detections, and on any with a new face; the others carry each face's last refinement over (LiveDetector).
+   * An integer in 1…MAX_REFINE_EVERY (E_CONFIG otherwise). Default DEFAULT_REFINE_EVERY (3).
+   */
+  refineEvery?: number;
   /**
    * Without a restorer (pass-through), how often faces are looked for (for the page's overlay), ms;
    * 0 never. Default 500: face finding competes with the codecs for the CPU (measured at 1280×720 on 2
@@ -81,6 +88,8 @@ export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
   // Per-second windows for the stats.
   #window = { in: 0, out: 0, latency: [] as number[], work: [] as number[], start: performance.now() };
   #last = { fpsIn: 0, fpsOut: 0, peerLatencyMs: 0, workMs: 0 };
+  /** Worker time by part, summed over every frame the worker finished (RestoreStats.stagesMs). */
+  readonly #stages = { frames: 0, detect: 0, convert: 0, refine: 0, warp: 0, restore: 0, paste: 0, total: 0 };
 
   private constructor(worker: Worker, ready: Extract<FromWorker, { type: 'ready' }>, o: LiveRestorerOptions) {
     super(o.onListenerError);
@@ -103,6 +112,10 @@ export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
   /** Validates the options (E_CONFIG), starts the worker thread and loads the detector and restorer in it (their errors, revived). */
   static async create(o: LiveRestorerOptions): Promise<LiveRestorer> {
     const options = parsePortableOptions(o.pipeline);
+    const refineEvery = o.refineEvery ?? DEFAULT_REFINE_EVERY;
+    if (!Number.isInteger(refineEvery) || refineEvery < 1 || refineEvery > MAX_REFINE_EVERY) {
+      throw new FaceRestoreError('E_CONFIG', `Expected an integer in 1…${MAX_REFINE_EVERY} for refineEvery but received ${refineEvery}`);
+    }
     const worker = new Worker(WORKER_URL);
     try {
       const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
@@ -122,7 +135,7 @@ export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
         worker.on('message', onMessage);
         worker.on('error', onError);
         worker.on('exit', onExit);
-        worker.postMessage({ type: 'init', options, local: o.local ?? {}, detectEvery: o.detectEvery ?? 2 } satisfies ToWorker);
+        worker.postMessage({ type: 'init', options, local: o.local ?? {}, detectEvery: o.detectEvery ?? 2, refineEvery } satisfies ToWorker);
       });
       return new LiveRestorer(worker, ready, o);
     } catch (e) {
@@ -188,6 +201,7 @@ export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
       height: this.#size.height,
       restorer: this.#failed ? `${this.restorerName} (failed: passing through)` : this.restorerName,
       budgetMs: this.#o.budgetMs,
+      stagesMs: { ...this.#stages },
     };
   }
 
@@ -228,6 +242,9 @@ export class LiveRestorer extends TypedEmitter<LiveRestorerEvents> {
       case 'done': {
         this.#faces = m.faces;
         this.#window.work.push(m.ms);
+        const st = this.#stages;
+        st.frames++;
+        for (const k of ['detect', 'convert', 'refine', 'warp', 'restore', 'paste', 'total'] as const) st[k] += m.stagesMs[k];
         if (!this.restoring) {
           this.#detecting = false;
           return;

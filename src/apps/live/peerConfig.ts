@@ -5,6 +5,12 @@ import { roomNameSchema } from './protocol.ts';
 /** Default latency budget: a frame older than this (since it reached the restore peer) is never restored. */
 export const DEFAULT_LATENCY_BUDGET_MS = 120;
 
+/** Live default of `--refine-every`: the 68-point net runs on every 3rd full detection (and on new faces; see LiveDetector). */
+export const DEFAULT_REFINE_EVERY = 3;
+
+/** Largest `--refine-every` accepted (with the live detection cadence of 2: once every 60 frames). */
+export const MAX_REFINE_EVERY = 30;
+
 /**
  * Version of the restore-peer config. 2: `pipeline` holds portable options only (portableOptionsSchema:
  * no cache folder or tool paths, which each peer takes from its own machine); version 1 had a free-form
@@ -30,6 +36,8 @@ export const restorePeerConfigSchema = z.strictObject({
   latencyBudgetMs: z.number().min(10).max(10_000).default(DEFAULT_LATENCY_BUDGET_MS),
   /** Run the face detector every this many frames; the tracker predicts the faces in between. */
   detectEvery: z.number().int().min(1).max(30).default(2),
+  /** With landmark refinement: the 68-point net runs on every this many full detections (and on new faces; see LiveDetector). */
+  refineEvery: z.number().int().min(1).max(MAX_REFINE_EVERY).default(DEFAULT_REFINE_EVERY),
   /** A frame that cannot be restored within the budget: dropped (unless the picture would stall) or sent unrestored. */
   onMiss: z.enum(['drop', 'passthrough']).default('drop'),
   /** Draw a marker on frames passed through unrestored (over budget). */

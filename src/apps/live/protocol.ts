@@ -82,6 +82,25 @@ export const restoreStatsSchema = z.strictObject({
   restorer: z.string().max(200),
   /** Latency budget, ms. */
   budgetMs: z.number().min(0),
+  /**
+   * Restore-worker time by part, ms, summed since the stream started over `frames` frames (a reader divides
+   * the difference of two readings by the difference of `frames`): `detect` the face detector (with
+   * `convert`, the CPU of building its input from the I420 planes: scaling and colour conversion), `refine`
+   * the 68-point landmark net, `warp` the crops, `restore` the restorer, `paste` the paste-back, `total`
+   * the whole frame in the worker (the rest is tracking and bookkeeping).
+   */
+  stagesMs: z
+    .strictObject({
+      frames: z.number().int().min(0),
+      detect: z.number().min(0),
+      convert: z.number().min(0),
+      refine: z.number().min(0),
+      warp: z.number().min(0),
+      restore: z.number().min(0),
+      paste: z.number().min(0),
+      total: z.number().min(0),
+    })
+    .optional(),
   /** The restore peer's own WebRTC delays (RtcDelays, last second): its receive jitter buffer, encoder, pacer. */
   rtc: z
     .strictObject({

@@ -100,6 +100,7 @@ export class RestorePeer {
       local: config.restoreService ? { ...local, restoreService: config.restoreService, restoreServiceToken: config.restoreServiceToken, restoreServiceWaitMs: 0 } : local,
       budgetMs: config.latencyBudgetMs,
       detectEvery: config.detectEvery,
+      refineEvery: config.refineEvery,
       onMiss: config.onMiss,
       passthroughMarker: config.passthroughMarker,
       onListenerError,

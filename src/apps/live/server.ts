@@ -6,7 +6,7 @@ import { parsePortableOptions, type PortableOptionsInput } from '../../engine/op
 import { TypedEmitter } from '../../util/typedEmitter.ts';
 import { generateToken } from './auth.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
-import { DEFAULT_LATENCY_BUDGET_MS, PEER_CONFIG_VERSION } from './peerConfig.ts';
+import { DEFAULT_LATENCY_BUDGET_MS, DEFAULT_REFINE_EVERY, PEER_CONFIG_VERSION } from './peerConfig.ts';
 import { PeerProvisioner, type RestorePeerMode } from './peerProvisioner.ts';
 import { RemoteRestorer } from '../../restore/remoteRestorer.ts';
 import type { RestoreService, RestoreServiceStats } from '../../restore/restoreService.ts';
@@ -63,6 +63,8 @@ export interface LiveServerOptions {
   onMiss?: 'drop' | 'passthrough';
   /** Restore peers run the face detector every this many frames (default 2). */
   detectEvery?: number;
+  /** Restore peers refine landmarks on every this many detections (default DEFAULT_REFINE_EVERY, see LiveDetector). */
+  refineEvery?: number;
   /** Mark frames sent unrestored. Default true. */
   passthroughMarker?: boolean;
   /** Default `spawn`. */
@@ -172,6 +174,7 @@ export class LiveServer {
         latencyBudgetMs: o.latencyBudgetMs ?? DEFAULT_LATENCY_BUDGET_MS,
         passthroughMarker: o.passthroughMarker ?? true,
         detectEvery: o.detectEvery ?? 2,
+        refineEvery: o.refineEvery ?? DEFAULT_REFINE_EVERY,
         onMiss: o.onMiss ?? 'drop',
         exitWhenIdle: true,
         ...(remote && (o.restorePeers ?? 'spawn') !== 'external' ? { restoreService: remote.address, restoreServiceToken: remote.token } : {}),

@@ -1,0 +1,106 @@
+/**
+ * The straightforward warp (src/compose/warp.ts before its rows were split into functions and magnifying rows
+ * reused their taps): kept as the reference the product's warp must equal byte for byte (test/warp-fast.test.ts).
+ */
+import type { Affine, VideoFrame } from '../../src/types.ts';
+import { CROP_SIZE } from '../../src/types.ts';
+import { i420Layout, yuvCoefficients } from '../../src/util/yuv.ts';
+import { invertAffine } from '../../src/compose/align.ts';
+
+/**
+ * Warps the face into a CROP_SIZE² RGB24 crop (what restorers take) with bilinear sampling of the frame's
+ * I420 planes, converting only the crop's samples to RGB with the frame's colour matrix. Reads only the
+ * source pixels the crop needs (the face's region), never the whole frame. Coordinates are continuous with
+ * pixel centres at +0.5, matching the detectors' points.
+ *
+ * The result equals a bilinear warp of the frame converted to RGB with chroma repeated over each 2×2 block
+ * (what ffmpeg's yuv420p → rgb24 conversion does), up to rounding: the conversion is affine, so
+ * interpolating Y, U and V and converting once is interpolating R, G and B.
+ *
+ * Crop pixels outside the frame repeat the nearest edge pixel (cv2's BORDER_REPLICATE, as facefusion
+ * warps). A constant fill (facexlib's grey 132/133/135, used here before) darkened or brightened the
+ * outermost rows of faces cut by the frame edge: bilinear taps mixed the fill into pixels inside the
+ * frame, and restorers sharpened the step between picture and fill into the rows next to it.
+ */
+export function referenceWarpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE): Uint8Array {
+  const inv = invertAffine(toCrop);
+  const out = new Uint8Array(size * size * 3);
+  // Clamped stores round and saturate in one step (the conversion can leave 0–255 near saturated colours).
+  const outc = new Uint8ClampedArray(out.buffer);
+  const { width: W, height: H, data } = frame;
+  const { cw, uOff, vOff } = i420Layout(W, H);
+  const k = yuvCoefficients(frame.colour);
+  const { y0: Y0, yk, rv, gu, gv, bu } = k;
+  const [a, b, c, d, e, f] = inv;
+  const taps = new Int32Array(8);
+  const rgb = new Float64Array(12);
+  for (let v = 0; v < size; v++) {
+    const cy = v + 0.5;
+    // Source position of crop pixel (u, v)'s centre, shifted to integer-centred sampling coordinates.
+    let sx = a * 0.5 + b * cy + c - 0.5;
+    let sy = d * 0.5 + e * cy + f - 0.5;
+    let o = v * size * 3;
+    // Rows whose every tap lies inside the frame (the usual case: a face away from the edges) skip the
+    // bounds checks; sampling positions are linear in u, so the row's two ends decide.
+    const ex = sx + a * (size - 1);
+    const ey = sy + d * (size - 1);
+    if (Math.min(sx, ex) >= 0 && Math.max(sx, ex) < W - 1 && Math.min(sy, ey) >= 0 && Math.max(sy, ey) < H - 1) {
+      for (let u = 0; u < size; u++, sx += a, sy += d, o += 3) {
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const i00 = y0 * W + x0;
+        const yy = lerp2(data[i00]!, data[i00 + 1]!, data[i00 + W]!, data[i00 + W + 1]!, fx, fy);
+        // The four taps' chroma samples (a tap pair can share one when it lies inside a 2×2 block).
+        const ca = x0 >> 1, cb = (x0 + 1) >> 1, ra = (y0 >> 1) * cw, rb = ((y0 + 1) >> 1) * cw;
+        const uu = lerp2(data[uOff + ra + ca]!, data[uOff + ra + cb]!, data[uOff + rb + ca]!, data[uOff + rb + cb]!, fx, fy) - 128;
+        const vv = lerp2(data[vOff + ra + ca]!, data[vOff + ra + cb]!, data[vOff + rb + ca]!, data[vOff + rb + cb]!, fx, fy) - 128;
+        const l = yk * (yy - Y0);
+        outc[o] = l + rv * vv;
+        outc[o + 1] = l - gu * uu - gv * vv;
+        outc[o + 2] = l + bu * uu;
+      }
+      continue;
+    }
+    // Rows reaching past the frame: the sampling position is clamped to the frame (cv2's BORDER_REPLICATE,
+    // facefusion's choice), so pixels outside continue the edge instead of stepping to a fill colour, and
+    // a bilinear tap never mixes a fill colour into pixels inside the frame.
+    const xMax = W - 1, yMax = H - 1;
+    for (let u = 0; u < size; u++, sx += a, sy += d, o += 3) {
+      const px = sx < 0 ? 0 : sx > xMax ? xMax : sx;
+      const py = sy < 0 ? 0 : sy > yMax ? yMax : sy;
+      const x0 = Math.floor(px);
+      const y0 = Math.floor(py);
+      const fx = px - x0;
+      const fy = py - y0;
+      const x1 = x0 < xMax ? x0 + 1 : x0;
+      const y1 = y0 < yMax ? y0 + 1 : y0;
+      taps[0] = x0; taps[1] = y0; taps[2] = x1; taps[3] = y0;
+      taps[4] = x0; taps[5] = y1; taps[6] = x1; taps[7] = y1;
+      for (let t = 0; t < 4; t++) {
+        const x = taps[2 * t]!, y = taps[2 * t + 1]!;
+        const ci = (y >> 1) * cw + (x >> 1);
+        const l = yk * (data[y * W + x]! - Y0);
+        const uu = data[uOff + ci]! - 128;
+        const vv = data[vOff + ci]! - 128;
+        rgb[3 * t] = clamp255(l + rv * vv);
+        rgb[3 * t + 1] = clamp255(l - gu * uu - gv * vv);
+        rgb[3 * t + 2] = clamp255(l + bu * uu);
+      }
+      for (let ch = 0; ch < 3; ch++) outc[o + ch] = lerp2(rgb[ch]!, rgb[3 + ch]!, rgb[6 + ch]!, rgb[9 + ch]!, fx, fy);
+    }
+  }
+  return out;
+}
+
+/** Bilinear blend of four taps (top-left, top-right, bottom-left, bottom-right), unrounded. */
+function lerp2(p00: number, p10: number, p01: number, p11: number, fx: number, fy: number): number {
+  const top = p00 + (p10 - p00) * fx;
+  const bottom = p01 + (p11 - p01) * fx;
+  return top + (bottom - top) * fy;
+}
+
+function clamp255(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
