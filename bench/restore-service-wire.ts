@@ -8,7 +8,7 @@
  *
  * `--streams` clients each keep `--inflight` requests of `--faces` faces in flight for `--seconds`. Prints one
  * JSON object: per transport and repetition faces/s (wall) and CPU ms per face (process.cpuUsage: both ends
- * together), with the load average. On a shared machine wall time depends on other processes: compare CPU
+ * together; `systemMsPerFace` the kernel's part), with the load average. On a shared machine wall time depends on other processes: compare CPU
  * per face, and say the load next to any figure.
  *
  * The Unix case also runs against the version-1 service (Unix only, no token) with the same script: options
@@ -43,7 +43,7 @@ const TOKEN = 'bench-token-0123456789abcdef';
 /** Hands every crop back unchanged: the service's work is the wire's alone. */
 const trivial: Restorer = { name: 'trivial', maxBatch: 64, restore: (crops) => Promise.resolve([...crops]), close: () => Promise.resolve() };
 
-async function run(transport: 'tcp' | 'unix', dir: string): Promise<{ facesPerSecond: number; cpuMsPerFace: number; faces: number; batches: number }> {
+async function run(transport: 'tcp' | 'unix', dir: string): Promise<{ facesPerSecond: number; cpuMsPerFace: number; systemMsPerFace: number; faces: number; batches: number }> {
   const sock = path.join(dir, `wire-${process.hrtime.bigint()}.sock`);
   const options = { path: sock, listen: transport === 'tcp' ? 'tcp://127.0.0.1:0' : `unix:${sock}`, token: TOKEN, restorer: { ...trivial }, budgetMs: 0 };
   const service = await RestoreService.start(options as RestoreServiceOptions);
@@ -69,7 +69,7 @@ async function run(transport: 'tcp' | 'unix', dir: string): Promise<{ facesPerSe
   const stats = service.stats();
   for (const c of clients) await c.close();
   await service.close();
-  return { facesPerSecond: Math.round((done / wall) * 10) / 10, cpuMsPerFace: Math.round(((cpu.user + cpu.system) / 1000 / done) * 100) / 100, faces: done, batches: stats.batches };
+  return { facesPerSecond: Math.round((done / wall) * 10) / 10, cpuMsPerFace: Math.round(((cpu.user + cpu.system) / 1000 / done) * 100) / 100, systemMsPerFace: Math.round((cpu.system / 1000 / done) * 100) / 100, faces: done, batches: stats.batches };
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fr-wire-bench-'));
