@@ -24,6 +24,8 @@ export const ERROR_EXIT_CODES = {
   E_DOWNLOAD: 12,
   /** A folder run in which some files failed (each reported; the others were done). */
   E_SOME_FAILED: 13,
+  /** A restore service refused the token (`serve --restorer-service`, or a client of `restore-service`). */
+  E_AUTH: 14,
   E_INTERNAL: 1,
 } as const;
 

@@ -63,11 +63,14 @@ describe('shared restorer for live streams', () => {
     try {
       const s = on.stats().sharedRestorer!;
       expect(s).toMatchObject({ clients: 0, requests: 0, faces: 0, batches: 0 });
-      sock = s.path;
+      expect(s.address).toMatch(/^unix:\//);
+      sock = s.address.slice('unix:'.length);
       expect(existsSync(sock)).toBe(true);
       // A peer of this machine would connect exactly like this.
       const { RemoteRestorer } = await import('../src/restore/remoteRestorer.ts');
-      const client = await RemoteRestorer.connect(sock);
+      // Its token is the server's own (generated, given to its peers on stdin): a guess is refused.
+      await expect(RemoteRestorer.connect(s.address, { token: 'not-the-token-of-it', waitMs: 0 })).rejects.toMatchObject({ code: 'E_AUTH' });
+      const client = await RemoteRestorer.connect(s.address, { token: on.restoreServiceToken!, waitMs: 0 });
       expect(client.name).toMatch(/onnx:.*\(cpu, batch 4\), micro-batched \(4 faces or 8 ms\)/);
       await client.close();
     } finally {
@@ -85,9 +88,9 @@ describe('shared restorer for live streams', () => {
   it('two streams (w 0 and w 1) through one session: one batch of both faces; each equals the stream restored with its own session', { timeout: 600_000 }, async () => {
     const pipeline = parsePortableOptions({ model: MODEL, device: 'cpu' });
     // budgetMs Infinity: the batch runs when it holds 2 faces, so the test does not depend on timing.
-    const { service, reason } = await startSharedRestorer({ ...pipeline, batch: 2 }, { mode: 'on', cacheDir, budgetMs: Infinity });
+    const { service, token, reason } = await startSharedRestorer({ ...pipeline, batch: 2 }, { mode: 'on', cacheDir, budgetMs: Infinity });
     expect(reason).toMatch(/^one cpu session for every stream \(onnx:.*micro-batched \(2 faces or Infinity ms\)\) at .*\.sock$/);
-    const local = { cacheDir, restoreService: service!.path };
+    const local = { cacheDir, restoreService: service!.address, restoreServiceToken: token, restoreServiceWaitMs: 0 };
     const opts = { budgetMs: 600_000, detectEvery: 1 };
     const a = await LiveRestorer.create({ pipeline: { model: MODEL, fidelity: 0 }, local, ...opts });
     const b = await LiveRestorer.create({ pipeline: { model: MODEL, fidelity: 1 }, local, ...opts });

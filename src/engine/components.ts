@@ -42,6 +42,12 @@ function graphWarpProblem(o: PipelineOptions, restorerKind: string): string | un
   return undefined;
 }
 
+/** The restore service's token, or E_CONFIG: without one the service refuses every request. */
+function requiredServiceToken(o: PipelineOptions): string {
+  if (!o.restoreServiceToken) throw new FaceRestoreError('E_CONFIG', `restore service ${o.restoreService} needs its token (restoreServiceToken; the CLI's --restorer-token-file)`);
+  return o.restoreServiceToken;
+}
+
 function observed(r: Restorer, onRestore: ((faces: number, seconds: number) => void) | undefined): Restorer {
   if (!onRestore) return r;
   return new Proxy(r, {
@@ -177,8 +183,8 @@ export class Components {
       const graphWarp = o.warp === 'graph' ? graphWarpProblem(o, restorerKind) : undefined;
       if (graphWarp) hooks.onWarning?.(`warp graph: ${graphWarp}; warping on the CPU`);
       const restorer = own(
-        o.restoreService && restorerKind === 'onnx'
-          ? await RemoteRestorer.connect(o.restoreService)
+        o.restoreService && restorerKind !== 'none'
+          ? await RemoteRestorer.connect(o.restoreService, { token: requiredServiceToken(o), waitMs: o.restoreServiceWaitMs, onWarning: hooks.onWarning, onInfo: hooks.onInfo })
           : o.warp === 'graph' && !graphWarp
             ? await FrameRestorer.create(o.model!, { ...common, device: resolved.provider, batch: o.batch, fp16: chooseFp16(resolved, o.precision, hooks.onWarning) })
             : await createRestorer({ kind: restorerKind, model: o.model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common }),

@@ -110,10 +110,18 @@ const localSettingsShape = {
   ffmpegPath: z.string().default('ffmpeg'),
   ffprobePath: z.string().default('ffprobe'),
   /**
-   * Unix socket of a restore service on this machine (RestoreService: one restorer session for every stream of
-   * a live server). When set, an `onnx` restorer runs there instead of in this process; the detector stays here.
+   * Address of a restore service (RestoreService: one restorer session for every stream of one or several live
+   * servers): `tcp://HOST:PORT` or `unix:/path` (a bare path is a Unix socket). When set, an `onnx` restorer runs
+   * there instead of in this process; the detector stays here.
    */
   restoreService: z.string().optional(),
+  /** The restore service's shared token (needed with restoreService). */
+  restoreServiceToken: z.string().optional(),
+  /**
+   * While the restore service is unreachable: 0 = a restore fails at once (live: the frame passes through);
+   * above 0 = it waits this long for the reconnection, then fails with E_UNAVAILABLE (file mode). Ms, default 30 000.
+   */
+  restoreServiceWaitMs: z.number().int().min(0).max(3_600_000).optional(),
 };
 
 /** Names of the machine-local settings. */

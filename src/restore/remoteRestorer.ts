@@ -1,60 +1,161 @@
 import net from 'node:net';
-import { FaceRestoreError, reviveError } from '../errors.ts';
+import { FaceRestoreError, isFaceRestoreError, reviveError } from '../errors.ts';
 import { checkRestoreArgs, type Restorer } from './restorer.ts';
-import { encodeMessage, MAX_WIRE_CROPS, MessageReader, WIRE_VERSION, type WireHeader } from './restoreWire.ts';
+import { formatServiceAddress, MessageReader, parseServiceAddress, writeMessage as write, type ServiceAddress, type WireHeader } from './restoreWire.ts';
 
-interface Waiting {
+/** Options of RemoteRestorer.connect. */
+export interface RemoteRestorerOptions {
+  /** The service's shared token (sent in the hello). */
+  token: string;
+  /**
+   * What a restore does while the service is unreachable, ms. 0 (live mode): it fails at once with E_UNAVAILABLE
+   * and requests in flight when the connection dropped fail too, so the live restorer passes those frames through
+   * (the late-frame rule) instead of queueing them behind an outage. Above 0 (file mode, default 30 000): requests
+   * wait for the reconnection (those in flight are sent again, in order) and fail with E_UNAVAILABLE, naming the
+   * service and the last error, when it has been gone this long; later calls fail at once until it is back.
+   * `connect` itself keeps trying this long (at least once).
+   */
+  waitMs?: number;
+  /** First and longest pause between reconnection attempts, ms (doubling in between); default 100 and 5000. */
+  backoffMs?: { min: number; max: number };
+  /** Name sent in the hello (the service's logs). */
+  client?: string;
+  /** Disconnections and reconnections (one line each). */
+  onWarning?: (message: string) => void;
+  onInfo?: (message: string) => void;
+}
+
+type Welcome = Extract<WireHeader, { type: 'welcome' }>;
+
+interface Request {
+  id: number;
+  crops: readonly Uint8Array[];
+  weights: readonly number[];
   resolve: (out: Uint8Array[]) => void;
   reject: (e: unknown) => void;
 }
 
+interface Connection {
+  socket: net.Socket;
+  reader: MessageReader;
+  welcome: Welcome;
+}
+
 /**
- * A Restorer whose work runs in a RestoreService (another process on this machine, over its Unix socket):
- * what a restore peer uses when its server owns the GPU session. Requests may overlap; each gets its own
- * answer. If the service goes away, waiting and later calls fail with E_UNAVAILABLE.
+ * One connection attempt: connects, says hello (version, token), waits for the welcome. Errors: E_UNAVAILABLE
+ * (nothing there, closed before the welcome), E_AUTH (token refused), E_PROTOCOL (another wire version).
+ */
+function open(address: ServiceAddress, token: string, client: string | undefined, onSocket?: (s: net.Socket) => void): Promise<Connection> {
+  const label = formatServiceAddress(address);
+  const socket = address.kind === 'unix' ? net.createConnection(address.path) : net.createConnection({ host: address.host, port: address.port, noDelay: true });
+  onSocket?.(socket);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: FaceRestoreError) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new FaceRestoreError('E_UNAVAILABLE', `restore service ${label} did not answer the hello within 10 s`)), 10_000);
+    const reader = new MessageReader(
+      (h) => {
+        if (settled) return;
+        if (h.type === 'error') return fail(reviveError(h.error));
+        if (h.type !== 'welcome') return fail(new FaceRestoreError('E_PROTOCOL', `restore service ${label} sent ${h.type} before its welcome`));
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners('data');
+        socket.removeAllListeners('error');
+        socket.removeAllListeners('close');
+        resolve({ socket, reader, welcome: h });
+      },
+      { maxFaces: 0 },
+    );
+    socket.once('connect', () => write(socket, { type: 'hello', token, n: 0, ...(client ? { client } : {}) }));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (e) {
+        fail(isFaceRestoreError(e) ? e : new FaceRestoreError('E_PROTOCOL', (e as Error).message));
+      }
+    });
+    socket.on('error', (e) => fail(new FaceRestoreError('E_UNAVAILABLE', `no restore service at ${label}: ${e.message}`, { cause: e })));
+    socket.on('close', () => fail(new FaceRestoreError('E_UNAVAILABLE', `restore service ${label} closed the connection before its welcome`)));
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A Restorer whose work runs in a RestoreService (another process, on this machine or another, over TCP or a
+ * Unix socket): what a restore peer uses when a GPU service owns the model. Requests may overlap; each gets its
+ * own answer, and one client's requests are answered in the order they were made (frames of a stream stay in
+ * order). Each face keeps its own w. If the connection drops it reconnects with backoff (100 ms doubling to
+ * 5 s); what restores do meanwhile is `waitMs` (live: fail at once; file: wait, then fail clearly).
  */
 export class RemoteRestorer implements Restorer {
   readonly name: string;
   readonly maxBatch: number;
-  readonly #socket: net.Socket;
-  readonly #waiting = new Map<number, Waiting>();
+  readonly address: string;
+  readonly #addr: ServiceAddress;
+  readonly #o: RemoteRestorerOptions;
+  readonly #waitMs: number;
+  readonly #backoff: { min: number; max: number };
+  /** Sent and not answered yet, by id (in id order: Map keeps insertion order). */
+  readonly #inFlight = new Map<number, Request>();
+  /** Waiting for a connection (wait mode), in call order. */
+  #queue: Request[] = [];
+  #conn: Connection | undefined;
+  #maxFaces: number;
   #nextId = 0;
+  #closed: FaceRestoreError | undefined;
+  /** Set when the service has been gone longer than waitMs (or at once in live mode): calls fail with it. */
   #gone: FaceRestoreError | undefined;
+  #lastError: FaceRestoreError | undefined;
+  #reconnecting: Promise<void> | undefined;
+  #giveUp: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  /** The socket of a reconnection attempt under way (close ends it rather than wait for its timeout). */
+  #opening: net.Socket | undefined;
+  /** Reconnections so far (tests and logs). */
+  reconnections = 0;
 
-  private constructor(socket: net.Socket, hello: Extract<WireHeader, { type: 'hello' }>, reader: MessageReader, path: string) {
-    this.#socket = socket;
-    this.name = `service ${path}: ${hello.name}`;
-    this.maxBatch = hello.maxBatch;
-    reader.onMessage = (h, crops) => this.#onMessage(h, crops);
-    socket.on('close', () => this.#fail(new FaceRestoreError('E_UNAVAILABLE', `restore service ${path} closed the connection`)));
+  private constructor(addr: ServiceAddress, conn: Connection, o: RemoteRestorerOptions) {
+    this.#addr = addr;
+    this.#o = o;
+    this.#waitMs = o.waitMs ?? 30_000;
+    this.#backoff = o.backoffMs ?? { min: 100, max: 5000 };
+    this.address = formatServiceAddress(addr);
+    this.name = `service ${this.address}: ${conn.welcome.name}`;
+    this.maxBatch = conn.welcome.maxBatch;
+    this.#maxFaces = conn.welcome.maxFaces;
+    this.#attach(conn);
   }
 
-  /** Connects to the service at `path` and waits for its hello. Errors: E_UNAVAILABLE (no service there), E_PROTOCOL. */
-  static async connect(path: string): Promise<RemoteRestorer> {
-    const socket = net.createConnection(path);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const reader = new MessageReader((h) => {
-        if (settled) return;
-        settled = true;
-        if (h.type !== 'hello') return reject(new FaceRestoreError('E_PROTOCOL', `restore service ${path} sent ${h.type} before hello`));
-        resolve(new RemoteRestorer(socket, h, reader, path));
-      });
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          reader.push(chunk);
-        } catch (e) {
-          socket.destroy();
-          if (!settled) (settled = true), reject(e);
-        }
-      });
-      socket.once('error', (e) => {
-        if (!settled) (settled = true), reject(new FaceRestoreError('E_UNAVAILABLE', `no restore service at ${path}: ${e.message}`, { cause: e }));
-      });
-      socket.once('close', () => {
-        if (!settled) (settled = true), reject(new FaceRestoreError('E_UNAVAILABLE', `restore service ${path} closed before its hello`));
-      });
-    });
+  /**
+   * Connects to the service at `address` (`tcp://HOST:PORT`, `unix:/path` or a bare path), trying for up to
+   * `waitMs` (at least once). Errors: E_USAGE (bad address), E_UNAVAILABLE (nobody there), E_AUTH (token refused)
+   * and E_PROTOCOL (another wire version) at once.
+   */
+  static async connect(address: string, o: RemoteRestorerOptions): Promise<RemoteRestorer> {
+    const addr = parseServiceAddress(address);
+    const until = performance.now() + (o.waitMs ?? 30_000);
+    const backoff = o.backoffMs ?? { min: 100, max: 5000 };
+    for (let pause = backoff.min; ; pause = Math.min(backoff.max, pause * 2)) {
+      try {
+        return new RemoteRestorer(addr, await open(addr, o.token, o.client), o);
+      } catch (e) {
+        if (!isFaceRestoreError(e, 'E_UNAVAILABLE') || performance.now() + pause > until) throw e;
+      }
+      await delay(pause);
+    }
+  }
+
+  /** Whether a connection is up now. */
+  get connected(): boolean {
+    return this.#conn !== undefined;
   }
 
   restore(crops: readonly Uint8Array[], weights: readonly number[]): Promise<Uint8Array[]> {
@@ -64,42 +165,144 @@ export class RemoteRestorer implements Restorer {
       return Promise.reject(e);
     }
     if (crops.length === 0) return Promise.resolve([]);
-    if (this.#gone) return Promise.reject(this.#gone);
-    if (crops.length > MAX_WIRE_CROPS) {
-      // One message carries at most MAX_WIRE_CROPS faces: split, keeping the order.
+    if (this.#closed) return Promise.reject(this.#closed);
+    if (crops.length > this.#maxFaces) {
+      // One message carries at most the service's maxFaces: split, keeping the order.
       const parts: Array<Promise<Uint8Array[]>> = [];
-      for (let i = 0; i < crops.length; i += MAX_WIRE_CROPS) parts.push(this.restore(crops.slice(i, i + MAX_WIRE_CROPS), weights.slice(i, i + MAX_WIRE_CROPS)));
+      for (let i = 0; i < crops.length; i += this.#maxFaces) parts.push(this.restore(crops.slice(i, i + this.#maxFaces), weights.slice(i, i + this.#maxFaces)));
       return Promise.all(parts).then((p) => p.flat());
     }
-    const id = this.#nextId++;
+    if (!this.#conn && this.#gone) return Promise.reject(this.#gone);
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      this.#socket.write(Buffer.concat(encodeMessage({ v: WIRE_VERSION, type: 'restore', id, n: crops.length, weights: [...weights] }, crops)));
+      const r: Request = { id: this.#nextId++, crops, weights, resolve, reject };
+      if (this.#conn) this.#send(r);
+      else this.#queue.push(r);
     });
   }
 
+  #send(r: Request): void {
+    this.#inFlight.set(r.id, r);
+    write(this.#conn!.socket, { type: 'restore', id: r.id, n: r.crops.length, weights: [...r.weights] }, r.crops);
+  }
+
+  #attach(conn: Connection): void {
+    this.#conn = conn;
+    this.#maxFaces = conn.welcome.maxFaces;
+    conn.reader.maxFaces = conn.welcome.maxFaces;
+    conn.reader.onMessage = (h, crops) => this.#onMessage(h, crops);
+    conn.socket.on('data', (chunk: Buffer) => {
+      try {
+        conn.reader.push(chunk);
+      } catch (e) {
+        this.#lastError = isFaceRestoreError(e) ? e : new FaceRestoreError('E_PROTOCOL', (e as Error).message);
+        this.#o.onWarning?.(`restore service ${this.address}: ${this.#lastError.message}`);
+        conn.socket.destroy();
+      }
+    });
+    conn.socket.on('error', (e) => (this.#lastError = new FaceRestoreError('E_UNAVAILABLE', `restore service ${this.address}: ${e.message}`, { cause: e })));
+    conn.socket.once('close', () => this.#dropped(conn));
+  }
+
   #onMessage(h: WireHeader, crops: Uint8Array[]): void {
+    if (h.type === 'error') {
+      // The service found our message broken: those requests fail (sending them again would fail again).
+      const e = reviveError(h.error);
+      this.#lastError = e;
+      for (const r of this.#inFlight.values()) r.reject(e);
+      this.#inFlight.clear();
+      return;
+    }
     if (h.type !== 'restored' && h.type !== 'failed') throw new FaceRestoreError('E_PROTOCOL', `restore service sent an unexpected ${h.type}`);
-    const w = this.#waiting.get(h.id);
-    if (!w) throw new FaceRestoreError('E_PROTOCOL', `restore service answered request ${h.id}, which is not waiting`);
-    this.#waiting.delete(h.id);
-    if (h.type === 'failed') w.reject(reviveError(h.error));
-    else w.resolve(crops);
+    const r = this.#inFlight.get(h.id);
+    if (!r) throw new FaceRestoreError('E_PROTOCOL', `restore service answered request ${h.id}, which is not waiting`);
+    this.#inFlight.delete(h.id);
+    if (h.type === 'failed') r.reject(reviveError(h.error));
+    else if (crops.length !== r.crops.length) r.reject(new FaceRestoreError('E_PROTOCOL', `restore service returned ${crops.length} faces for ${r.crops.length}`));
+    else r.resolve(crops);
   }
 
-  #fail(e: FaceRestoreError): void {
-    this.#gone ??= e;
-    for (const w of this.#waiting.values()) w.reject(this.#gone);
-    this.#waiting.clear();
+  /** The connection is gone: requests in flight fail (live) or wait to be sent again (file); reconnect. */
+  #dropped(conn: Connection): void {
+    if (this.#conn !== conn) return;
+    this.#conn = undefined;
+    if (this.#closed) return;
+    const why = this.#lastError?.message ?? 'connection closed';
+    this.#o.onWarning?.(`restore service ${this.address} lost (${why}); reconnecting`);
+    const lost = [...this.#inFlight.values()];
+    this.#inFlight.clear();
+    if (this.#waitMs <= 0) {
+      this.#gone = new FaceRestoreError('E_UNAVAILABLE', `restore service ${this.address} is unreachable (${why}); reconnecting`);
+      for (const r of lost) r.reject(this.#gone);
+    } else {
+      this.#queue = [...lost, ...this.#queue];
+      this.#giveUp = setTimeout(() => this.#expire(), this.#waitMs);
+    }
+    this.#reconnecting ??= this.#reconnect().finally(() => (this.#reconnecting = undefined));
   }
 
-  /** Ends the connection (the service keeps serving others). Idempotent. */
+  /** File mode: the service has been gone waitMs: what waits fails, and later calls fail at once until it is back. */
+  #expire(): void {
+    this.#gone = new FaceRestoreError('E_UNAVAILABLE', `restore service ${this.address} unreachable for ${this.#waitMs} ms (last error: ${this.#lastError?.message ?? 'connection closed'}); still reconnecting`);
+    const q = this.#queue;
+    this.#queue = [];
+    for (const r of q) r.reject(this.#gone);
+  }
+
+  async #reconnect(): Promise<void> {
+    for (let pause = this.#backoff.min; !this.#closed; pause = Math.min(this.#backoff.max, pause * 2)) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, pause);
+        this.#wake = () => (clearTimeout(t), resolve());
+      });
+      this.#wake = undefined;
+      if (this.#closed) return;
+      try {
+        const conn = await open(this.#addr, this.#o.token, this.#o.client, (sock) => (this.#opening = sock)).finally(() => (this.#opening = undefined));
+        if (this.#closed) return void conn.socket.destroy();
+        clearTimeout(this.#giveUp);
+        this.#gone = undefined;
+        this.#lastError = undefined;
+        this.reconnections++;
+        this.#attach(conn);
+        this.#o.onInfo?.(`restore service ${this.address} reconnected`);
+        const q = this.#queue;
+        this.#queue = [];
+        for (const r of q) this.#send(r);
+        return;
+      } catch (e) {
+        this.#lastError = isFaceRestoreError(e) ? e : new FaceRestoreError('E_UNAVAILABLE', (e as Error).message);
+        if (isFaceRestoreError(e, 'E_AUTH') || isFaceRestoreError(e, 'E_PROTOCOL')) {
+          // Retrying will not fix a refused token or another version soon: say so, fail what waits, keep trying slowly.
+          this.#o.onWarning?.(`restore service ${this.address}: ${e.message}`);
+          this.#gone = this.#lastError;
+          const q = this.#queue;
+          this.#queue = [];
+          for (const r of q) r.reject(this.#gone);
+          pause = this.#backoff.max;
+        }
+      }
+    }
+  }
+
+  /** Ends the connection and stops reconnecting (the service keeps serving others). Idempotent. */
   async close(): Promise<void> {
-    this.#fail(new FaceRestoreError('E_CLOSED', 'remote restorer is closed'));
-    if (this.#socket.destroyed) return;
+    if (!this.#closed) {
+      this.#closed = new FaceRestoreError('E_CLOSED', 'remote restorer is closed');
+      clearTimeout(this.#giveUp);
+      this.#wake?.();
+      this.#opening?.destroy();
+      for (const r of [...this.#inFlight.values(), ...this.#queue]) r.reject(this.#closed);
+      this.#inFlight.clear();
+      this.#queue = [];
+    }
+    await this.#reconnecting;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (!conn || conn.socket.destroyed) return;
     await new Promise<void>((resolve) => {
-      this.#socket.once('close', () => resolve());
-      this.#socket.end();
+      conn.socket.once('close', () => resolve());
+      conn.socket.end();
+      setTimeout(() => conn.socket.destroy(), 1000).unref();
     });
   }
 }

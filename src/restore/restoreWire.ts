@@ -1,52 +1,118 @@
 /**
- * The restore service's wire format (RestoreService ⇄ RemoteRestorer), over a local stream socket. Each
- * message is a 4-byte big-endian header length, a JSON header (zod-validated on both sides, versioned by
+ * The restore service's wire format (RestoreService ⇄ RemoteRestorer), over a stream socket (TCP or Unix).
+ * Each message is a 4-byte big-endian header length, a JSON header (zod-validated on both sides, versioned by
  * `v`), then the header's `n` crops of CROP_BYTES each (RGB24 512×512). Errors cross as SerializedError.
+ *
+ * Version 2: the client speaks first (`hello`: version and token); the service answers `welcome` (what serves
+ * it and its limits) or a connection `error` (E_AUTH, E_PROTOCOL) and closes. Every message is bounded: its
+ * header (MAX_HEADER_BYTES), its faces (the service's `maxFaces`) and so its bytes.
  */
+import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { FaceRestoreError } from '../errors.ts';
 import { CROP_BYTES } from './restorer.ts';
 
-export const WIRE_VERSION = 1;
-/** Largest header, bytes, and most crops in one message (both far above any real request). */
-const MAX_HEADER = 64 * 1024;
+export const WIRE_VERSION = 2;
+/** Largest JSON header, bytes (a restore header for 256 faces is under 4 KiB). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Most faces one message may carry on any service (each side may set a lower limit). */
 export const MAX_WIRE_CROPS = 256;
+/** Default most faces per request a service accepts: 32 faces = 24 MiB (a client splits larger requests). */
+export const DEFAULT_MAX_FACES = 32;
+
+/** Bytes of a message carrying `faces` crops with a header of `headerBytes`. */
+export function messageBytes(faces: number, headerBytes: number): number {
+  return 4 + headerBytes + faces * CROP_BYTES;
+}
 
 const errorSchema = z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
+const version = z.number().int();
+const faces = z.number().int().min(1).max(MAX_WIRE_CROPS);
 export const wireHeaderSchema = z.discriminatedUnion('type', [
-  /** Service → client, once on connect: what serves it. */
-  z.strictObject({ v: z.literal(WIRE_VERSION), type: z.literal('hello'), name: z.string(), maxBatch: z.number().int().min(1), n: z.literal(0) }),
-  /** Client → service: restore `n` crops with these weights. */
-  z.strictObject({ v: z.literal(WIRE_VERSION), type: z.literal('restore'), id: z.number().int().min(0), n: z.number().int().min(1).max(MAX_WIRE_CROPS), weights: z.array(z.number().min(0).max(1)) }),
+  /** Client → service, first: the version it speaks and the shared token. */
+  z.strictObject({ v: version, type: z.literal('hello'), token: z.string().max(1024), client: z.string().max(128).optional(), n: z.literal(0) }),
+  /** Service → client, after a good hello: what serves it and the most faces per request. */
+  z.strictObject({ v: version, type: z.literal('welcome'), name: z.string(), maxBatch: z.number().int().min(1), maxFaces: faces, n: z.literal(0) }),
+  /** Client → service: restore `n` crops with these weights (one per crop). */
+  z.strictObject({ v: version, type: z.literal('restore'), id: z.number().int().min(0), n: faces, weights: z.array(z.number().min(0).max(1)).max(MAX_WIRE_CROPS) }).refine((h) => h.weights.length === h.n, { message: 'one weight per face', path: ['weights'] }),
   /** Service → client: the restored crops of request `id`, in its order. */
-  z.strictObject({ v: z.literal(WIRE_VERSION), type: z.literal('restored'), id: z.number().int().min(0), n: z.number().int().min(1).max(MAX_WIRE_CROPS) }),
-  /** Service → client: request `id` failed. */
-  z.strictObject({ v: z.literal(WIRE_VERSION), type: z.literal('failed'), id: z.number().int().min(0), n: z.literal(0), error: errorSchema }),
+  z.strictObject({ v: version, type: z.literal('restored'), id: z.number().int().min(0), n: faces }),
+  /** Service → client: request `id` failed (the connection stays). */
+  z.strictObject({ v: version, type: z.literal('failed'), id: z.number().int().min(0), n: z.literal(0), error: errorSchema }),
+  /** Service → client: the connection is refused or broken (E_AUTH, E_PROTOCOL); the service closes it next. */
+  z.strictObject({ v: version, type: z.literal('error'), n: z.literal(0), error: errorSchema }),
 ]);
 export type WireHeader = z.infer<typeof wireHeaderSchema>;
+/** A header without its version (encodeMessage adds it). */
+export type WireMessage = WireHeader extends infer H ? (H extends WireHeader ? Omit<H, 'v'> : never) : never;
 
 /** One message as bytes (header and crops in one buffer list, for a single socket write). */
-export function encodeMessage(header: WireHeader, crops: readonly Uint8Array[] = []): Buffer[] {
-  const json = Buffer.from(JSON.stringify(header));
+export function encodeMessage(header: WireMessage, crops: readonly Uint8Array[] = []): Buffer[] {
+  const json = Buffer.from(JSON.stringify({ v: WIRE_VERSION, ...header }));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(json.length);
   return [len, json, ...crops.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))];
 }
 
+/**
+ * Writes one message to a socket as one vectored write, without joining its buffers (a crop is 768 KiB: copying
+ * each into one buffer per message cost a copy of every face on both sides).
+ */
+export function writeMessage(socket: Socket, header: WireMessage, crops?: readonly Uint8Array[]): void {
+  if (socket.destroyed) return;
+  socket.cork();
+  for (const b of encodeMessage(header, crops)) socket.write(b);
+  socket.uncork();
+}
+
+/** Where a restore service listens or is reached. */
+export type ServiceAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/**
+ * Parses `tcp://HOST:PORT` (IPv6 in brackets: `tcp://[::1]:7000`; port 0 = any free one, to listen) or
+ * `unix:/path` (a bare absolute path is a Unix socket too). Anything else is E_USAGE naming the forms.
+ */
+export function parseServiceAddress(text: string): ServiceAddress {
+  const tcp = /^tcp:\/\/(?:\[([0-9a-fA-F:.]+)\]|([^:/[\]]+)):(\d{1,5})$/.exec(text);
+  if (tcp) {
+    const port = Number(tcp[3]);
+    if (port <= 65535) return { kind: 'tcp', host: tcp[1] ?? tcp[2]!, port };
+  }
+  const unix = /^unix:(.+)$/.exec(text);
+  if (unix) return { kind: 'unix', path: unix[1]! };
+  if (text.startsWith('/')) return { kind: 'unix', path: text };
+  throw new FaceRestoreError('E_USAGE', `Expected a restore service address tcp://HOST:PORT or unix:/path but received ${JSON.stringify(text)}`);
+}
+
+/** The address as text (what parseServiceAddress reads). */
+export function formatServiceAddress(a: ServiceAddress): string {
+  return a.kind === 'unix' ? `unix:${a.path}` : `tcp://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/** Limits a MessageReader enforces. */
+export interface ReaderLimits {
+  /** Most faces one message may carry; default MAX_WIRE_CROPS. */
+  maxFaces?: number;
+}
 
 /**
  * Splits a byte stream into messages. `push` each chunk; complete messages go to `onMessage`. A header that
- * is too long, not JSON, or not a valid message throws E_PROTOCOL (the connection is then closed).
+ * is too long, not JSON, of another version, not a valid message, or with more faces than allowed throws
+ * E_PROTOCOL before its crops are buffered (the connection is then closed), so a peer cannot make this side
+ * hold more than one bounded message.
  */
 export class MessageReader {
-  /** Receives each complete message (replaceable: a client hands the reader on after the hello). */
+  /** Receives each complete message (replaceable: a client hands the reader on after the welcome). */
   onMessage: (header: WireHeader, crops: Uint8Array[]) => void;
+  /** Most faces per message (lowered by a client once the service says its limit). */
+  maxFaces: number;
   #chunks: Buffer[] = [];
   #have = 0;
   #header: WireHeader | undefined;
 
-  constructor(onMessage: (header: WireHeader, crops: Uint8Array[]) => void) {
+  constructor(onMessage: (header: WireHeader, crops: Uint8Array[]) => void, limits: ReaderLimits = {}) {
     this.onMessage = onMessage;
+    this.maxFaces = limits.maxFaces ?? MAX_WIRE_CROPS;
   }
 
   push(chunk: Buffer): void {
@@ -56,7 +122,7 @@ export class MessageReader {
       if (!this.#header) {
         if (this.#have < 4) return;
         const len = this.#peek(4).readUInt32BE(0);
-        if (len > MAX_HEADER) throw new FaceRestoreError('E_PROTOCOL', `restore service message header of ${len} bytes (most ${MAX_HEADER})`);
+        if (len > MAX_HEADER_BYTES) throw new FaceRestoreError('E_PROTOCOL', `restore service message header of ${len} bytes (most ${MAX_HEADER_BYTES})`);
         if (this.#have < 4 + len) return;
         this.#take(4);
         let parsed: unknown;
@@ -65,6 +131,11 @@ export class MessageReader {
         } catch {
           throw new FaceRestoreError('E_PROTOCOL', 'restore service message header is not JSON');
         }
+        const v = (parsed as { v?: unknown } | null)?.v;
+        if (v !== WIRE_VERSION) throw new FaceRestoreError('E_PROTOCOL', `restore service wire version ${JSON.stringify(v)}; this side speaks version ${WIRE_VERSION} (upgrade both ends together)`);
+        const n = (parsed as { n?: unknown }).n;
+        if (typeof n === 'number' && n > 0 && this.maxFaces === 0) throw new FaceRestoreError('E_PROTOCOL', 'restore service message with faces before the hello and welcome');
+        if (typeof n === 'number' && n > this.maxFaces) throw new FaceRestoreError('E_PROTOCOL', `restore service message of ${n} faces (most ${this.maxFaces} per request, ${messageBytes(this.maxFaces, MAX_HEADER_BYTES)} bytes)`);
         const r = wireHeaderSchema.safeParse(parsed);
         if (!r.success) throw new FaceRestoreError('E_PROTOCOL', `restore service message: ${r.error.issues.map((i) => `${i.path.join('.') || 'header'}: ${i.message}`).join('; ')}`);
         this.#header = r.data;
@@ -81,9 +152,13 @@ export class MessageReader {
   /** The first n buffered bytes, without consuming them. */
   #peek(n: number): Buffer {
     if (this.#chunks[0]!.length >= n) return this.#chunks[0]!;
-    const all = Buffer.concat(this.#chunks);
-    this.#chunks = [all];
-    return all;
+    // Joins only the chunks that cover n bytes: joining the whole buffer for each crop of a large message
+    // would copy it once per crop.
+    let k = 0;
+    for (let got = 0; got < n; k++) got += this.#chunks[k]!.length;
+    const head = Buffer.concat(this.#chunks.slice(0, k));
+    this.#chunks.splice(0, k, head);
+    return head;
   }
 
   /** Consumes n buffered bytes (a copy when they span chunks). */

@@ -6,6 +6,7 @@ import { registerDevices } from './devicesCommand.ts';
 import { registerJobs } from './jobsCommand.ts';
 import { registerModels } from './modelsCommand.ts';
 import { registerRestore } from './restoreCommand.ts';
+import { registerRestoreService } from './restoreServiceCommand.ts';
 import { registerServe } from './serveCommand.ts';
 import { registerTrack } from './trackCommand.ts';
 import type { CliContext } from './context.ts';
@@ -13,7 +14,7 @@ import { addConfigOption, applyConfigFile } from './configFile.ts';
 import { VERSION } from './version.ts';
 
 /** Command modules add themselves here; each gets the program and the shared context. */
-const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerModels, registerBench, registerJobs, registerServe, registerDevices];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => void> = [registerRestore, registerTrack, registerModels, registerBench, registerJobs, registerServe, registerRestoreService, registerDevices];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -44,7 +44,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--reference-model <onnx>', 'face-embedding ONNX model for --reference (ArcFace-style: float32 [N,3,112,112] RGB in [-1,1] → a vector)')
     .option('--reference-threshold <t>', 'cosine similarity from which a face counts as the reference person', numberIn(-1, 1), DEFAULT_REFERENCE_THRESHOLD)
     .option('--draw-boxes', 'images: draw each detection (box, track id, w; green restored, red not) into the output')
-    .option('--has-aligned', 'images: the input is a 512×512 aligned face crop; no detection, the whole crop is restored');
+    .option('--has-aligned', 'images: the input is a 512×512 aligned face crop; no detection, the whole crop is restored')
+    .option('--restorer-service <address>', 'restore the faces in a restore service (`facerestore restore-service`: tcp://HOST:PORT or unix:/path); waits up to 30 s for it when it is away')
+    .option('--restorer-token-file <file>', "file holding the restore service's token (with --restorer-service)");
   addPipelineFlags(cmd).action(async (input: string, flags: Record<string, unknown>) => {
     const output = flags.output as string;
     if (path.resolve(output) === path.resolve(input)) throw new FaceRestoreError('E_USAGE', 'the output must not be the input file');
@@ -58,7 +60,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       if (!isFolder && !isImageOutputPath(output)) {
         throw new FaceRestoreError('E_USAGE', `an image input needs an image output (.jpg, .png, .webp, .tif); got ${output}`);
       }
-      const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
+      const pipeline = await createPipeline({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), ...(await restorerServiceSettings(flags)) }, {
         onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
         onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
       });
@@ -103,7 +105,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       encoders: await listVideoEncoders(ctx.env.ffmpegPath),
     });
     if (flags.tracksJson) await checkWritableTarget(flags.tracksJson as string, 'tracks file');
-    const pipeline = await createPipeline(pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), {
+    const pipeline = await createPipeline({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), ...(await restorerServiceSettings(flags)) }, {
       onWarning: (m) => ctx.stderr(`facerestore: warning: ${m}\n`),
       onInfo: (m) => ctx.stderr(`facerestore: ${m}\n`),
     });
@@ -183,4 +185,15 @@ function parseFaces(v: string): FaceSelection {
   const n = Number(v);
   if (/^\d+$/.test(v) && n >= 1) return n;
   throw new InvalidArgumentError(`Expected all, largest, center or a count N ≥ 1 but received '${v}'.`);
+}
+
+/** `--restorer-service` with its `--restorer-token-file` as the pipeline's machine-local settings (both or neither). */
+async function restorerServiceSettings(flags: Record<string, unknown>): Promise<{ restoreService?: string; restoreServiceToken?: string }> {
+  if (flags.restorerService === undefined && flags.restorerTokenFile === undefined) return {};
+  if (flags.restorerService === undefined) throw new FaceRestoreError('E_USAGE', '--restorer-token-file goes with --restorer-service');
+  if (flags.restorerTokenFile === undefined) throw new FaceRestoreError('E_USAGE', '--restorer-service needs --restorer-token-file <file> (the token of the restore service)');
+  const { parseServiceAddress } = await import('../../restore/restoreWire.ts');
+  const { readTokenFile } = await import('../../util/tokens.ts');
+  parseServiceAddress(flags.restorerService as string);
+  return { restoreService: flags.restorerService as string, restoreServiceToken: await readTokenFile(flags.restorerTokenFile as string) };
 }

@@ -37,6 +37,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--restore-peers <mode>', 'spawn (a process per stream) | inline (in this process) | external (started with --connect)', oneOf('spawn', 'inline', 'external'), 'spawn')
     .option('--max-restore-peers <n>', 'most restore peers this server runs at once', numberIn(1, 64, true), 2)
     .option('--shared-restorer <mode>', 'one restorer session for every stream, batching across streams: auto (with a model on webgpu/cuda) | on | off', oneOf('auto', 'on', 'off'), 'auto')
+    .option('--restorer-service <address>', 'restore peers use this restore service (`facerestore restore-service`: tcp://HOST:PORT or unix:/path) instead of loading the model')
+    .option('--restorer-token-file <file>', "file holding the restore service's token (with --restorer-service)")
     .option('--peer-token <token>', 'token restore peers present (default: generated; printed with --restore-peers external)')
     .option('--connect <ws-url>', 'run only a restore peer for the server at this signaling URL (needs --peer-token and --room)')
     .option('--insecure-tls', 'with --connect: accept a self-signed server certificate');
@@ -49,8 +51,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
     const detectEvery = cmd.getOptionValueSource('detectEvery') === 'default' ? 2 : (flags.detectEvery as number);
     // What restore peers run; each adds its own machine's settings (cache folder), so none travel.
     const pipeline = toPortableOptions({ ...pipelineOptionsFromFlags(flags, ctx.env.cacheDir, ctx.env), detectEvery });
+    const restorerService = await restorerServiceFromFlags(flags);
     if (flags.connect) {
-      await runExternalPeer(flags, pipeline, detectEvery, log, ctx);
+      await runExternalPeer(flags, pipeline, detectEvery, log, ctx, restorerService);
       return;
     }
     if ((flags.cert === undefined) !== (flags.key === undefined)) throw new FaceRestoreError('E_USAGE', '--cert and --key go together');
@@ -88,6 +91,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       restorePeers: flags.restorePeers as RestorePeerMode,
       maxRestorePeers: flags.maxRestorePeers as number,
       sharedRestorer: flags.sharedRestorer as 'auto' | 'on' | 'off',
+      restorerService,
       workerBin: resolveWorkerBin(ctx.env.mediasoupWorkerBin, ctx.env.cacheDir),
       cacheDir: ctx.env.cacheDir,
       logger: log,
@@ -107,7 +111,18 @@ export function registerServe(program: Command, ctx: CliContext): void {
   });
 }
 
-async function runExternalPeer(flags: Record<string, unknown>, pipeline: PortableOptions, detectEvery: number, log: LiveLogger, ctx: CliContext): Promise<void> {
+/** `--restorer-service` with its `--restorer-token-file` (both or neither; E_USAGE, E_CONFIG for a bad token file). */
+async function restorerServiceFromFlags(flags: Record<string, unknown>): Promise<{ address: string; token: string } | undefined> {
+  if (flags.restorerService === undefined && flags.restorerTokenFile === undefined) return undefined;
+  if (flags.restorerService === undefined) throw new FaceRestoreError('E_USAGE', '--restorer-token-file goes with --restorer-service');
+  if (flags.restorerTokenFile === undefined) throw new FaceRestoreError('E_USAGE', '--restorer-service needs --restorer-token-file <file> (the token of the restore service)');
+  const { formatServiceAddress, parseServiceAddress } = await import('../../restore/restoreWire.ts');
+  const { readTokenFile } = await import('../../util/tokens.ts');
+  const address = formatServiceAddress(parseServiceAddress(flags.restorerService as string));
+  return { address, token: await readTokenFile(flags.restorerTokenFile as string) };
+}
+
+async function runExternalPeer(flags: Record<string, unknown>, pipeline: PortableOptions, detectEvery: number, log: LiveLogger, ctx: CliContext, service: { address: string; token: string } | undefined): Promise<void> {
   if (!flags.peerToken) throw new FaceRestoreError('E_USAGE', '--connect needs --peer-token (printed by the server started with --restore-peers external)');
   const { RestorePeer } = await import('../live/restorePeer.ts');
   const peer = await RestorePeer.start(
@@ -123,6 +138,7 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Portabl
       refineEvery: flags.refineEvery as number,
       onMiss: flags.onMiss as 'drop' | 'passthrough',
       exitWhenIdle: false,
+      ...(service ? { restoreService: service.address, restoreServiceToken: service.token } : {}),
     },
     { cacheDir: ctx.env.cacheDir, ffmpegPath: ctx.env.ffmpegPath, ffprobePath: ctx.env.ffprobePath },
     log,

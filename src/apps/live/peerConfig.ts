@@ -51,10 +51,13 @@ export const restorePeerConfigSchema = z.strictObject({
    */
   idleExitMs: z.number().int().min(10).max(600_000).default(3000),
   /**
-   * Unix socket of the server's restore service (a GPU deployment: one CodeFormer session for every stream). Only
-   * for peers on the server's machine (the server sets it for the peers it starts); absent: the peer loads its own.
+   * Address of the restore service (a GPU deployment: one CodeFormer session for every stream): the server's own
+   * (a Unix socket) or one shared by several servers (`serve --restorer-service tcp://…`). The server sets it for
+   * the peers it starts; absent: the peer loads its own model.
    */
   restoreService: z.string().min(1).max(1024).optional(),
+  /** The restore service's token (with restoreService; travels on the peer's stdin like peerToken). */
+  restoreServiceToken: z.string().min(16).max(1024).optional(),
   /** Name shown in the server's logs. */
   name: z.string().max(64).optional(),
 });

@@ -96,7 +96,8 @@ export class RestorePeer {
     const onListenerError = (event: string, e: unknown) => log.error({ event, err: (e as Error)?.message }, 'restore peer listener failed');
     const restorer = await LiveRestorer.create({
       pipeline: config.pipeline,
-      local: config.restoreService ? { ...local, restoreService: config.restoreService } : local,
+      // Live: while the service is unreachable frames pass through (waitMs 0) rather than queue behind the outage.
+      local: config.restoreService ? { ...local, restoreService: config.restoreService, restoreServiceToken: config.restoreServiceToken, restoreServiceWaitMs: 0 } : local,
       budgetMs: config.latencyBudgetMs,
       detectEvery: config.detectEvery,
       refineEvery: config.refineEvery,

@@ -8,6 +8,7 @@ import { generateToken } from './auth.ts';
 import { silentLogger, type LiveLogger } from './logger.ts';
 import { DEFAULT_LATENCY_BUDGET_MS, DEFAULT_REFINE_EVERY, PEER_CONFIG_VERSION } from './peerConfig.ts';
 import { PeerProvisioner, type RestorePeerMode } from './peerProvisioner.ts';
+import { RemoteRestorer } from '../../restore/remoteRestorer.ts';
 import type { RestoreService, RestoreServiceStats } from '../../restore/restoreService.ts';
 import { startSharedRestorer, type SharedRestorerMode } from './sharedRestorer.ts';
 import { MAX_MESSAGE_BYTES } from './protocol.ts';
@@ -73,6 +74,12 @@ export interface LiveServerOptions {
    * streams): `auto` (default) when the restorer is an ONNX model on WebGPU or CUDA, `on` on any device, `off` never.
    */
   sharedRestorer?: SharedRestorerMode;
+  /**
+   * A restore service run apart (`facerestore restore-service`, e.g. one GPU machine for several servers): the
+   * spawned and inline restore peers send their faces there instead of loading the model; no shared restorer
+   * starts here. `address` is `tcp://HOST:PORT` or `unix:/path`; `token` its shared secret.
+   */
+  restorerService?: { address: string; token: string };
   /** Longest a stream's faces wait for other streams' faces to share a batch in the shared restorer, ms. Default 8. */
   sharedRestorerBudgetMs?: number;
   /** Most restore peers this server runs at once (each is CPU-bound). Default 2. */
@@ -122,6 +129,8 @@ export type LiveServerObserverEvents = {
 export class LiveServer {
   readonly token: string;
   readonly peerToken: string;
+  /** Token of the restore service its peers use (generated for the server's own shared restorer), when there is one. */
+  readonly restoreServiceToken: string | undefined;
   readonly observer: TypedEmitter<LiveServerObserverEvents>;
   /** This server's metrics (its own registry), served at `/metrics`. */
   readonly metrics: LiveMetrics;
@@ -140,13 +149,14 @@ export class LiveServer {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(o: LiveServerOptions, pipeline: PortableOptionsInput, service: RestoreService | undefined) {
+  private constructor(o: LiveServerOptions, pipeline: PortableOptionsInput, service: RestoreService | undefined, remote: { address: string; token: string } | undefined) {
     this.#o = o;
     this.#service = service;
     const log = (this.#log = o.logger ?? silentLogger);
     this.observer = new TypedEmitter((event, e) => log.error({ event, err: (e as Error)?.message }, 'live server observer failed'));
     this.token = o.token ?? generateToken();
     this.peerToken = o.peerToken ?? generateToken();
+    this.restoreServiceToken = remote?.token;
     this.#sfu = new Sfu({ workerBin: o.workerBin, listenIp: listenIpFor(o.host ?? '127.0.0.1'), announcedAddress: o.announcedAddress, rtcMinPort: o.rtcMinPort, rtcMaxPort: o.rtcMaxPort, logger: log });
     this.#rooms = new RoomRegistry(this.#sfu, { logger: log });
     this.#router = new RequestRouter(this.#rooms, { token: this.token, peerToken: this.peerToken, maxRoomMembers: o.maxRoomMembers, logger: log });
@@ -167,7 +177,7 @@ export class LiveServer {
         refineEvery: o.refineEvery ?? DEFAULT_REFINE_EVERY,
         onMiss: o.onMiss ?? 'drop',
         exitWhenIdle: true,
-        ...(service && (o.restorePeers ?? 'spawn') !== 'external' ? { restoreService: service.path } : {}),
+        ...(remote && (o.restorePeers ?? 'spawn') !== 'external' ? { restoreService: remote.address, restoreServiceToken: remote.token } : {}),
       },
     });
     this.metrics = new LiveMetrics(() => {
@@ -199,17 +209,24 @@ export class LiveServer {
     // Bad restore options fail here, not later in every restore peer.
     const pipeline = parsePortableOptions(options.pipeline ?? {});
     const log = options.logger ?? silentLogger;
+    if (options.restorerService) {
+      // A wrong address or token fails here, once (E_UNAVAILABLE, E_AUTH), not in every restore peer.
+      const probe = await RemoteRestorer.connect(options.restorerService.address, { token: options.restorerService.token, waitMs: 0 });
+      log.info({ service: options.restorerService.address }, `restorer: ${probe.name}`);
+      await probe.close();
+    }
     const shared = await startSharedRestorer(pipeline, {
-      mode: options.restorePeers === 'external' ? 'off' : (options.sharedRestorer ?? 'auto'),
+      mode: options.restorePeers === 'external' || options.restorerService ? 'off' : (options.sharedRestorer ?? 'auto'),
       cacheDir: options.cacheDir,
       budgetMs: options.sharedRestorerBudgetMs,
       onInfo: (m) => log.info({}, m),
       onWarning: (m) => log.warn({}, m),
     });
-    log.info({ shared: !!shared.service }, `restorer: ${shared.reason}`);
+    const remote = options.restorerService ?? (shared.service ? { address: shared.service.address, token: shared.token! } : undefined);
+    log.info({ shared: !!shared.service }, `restorer: ${options.restorerService ? `restore service at ${options.restorerService.address}` : shared.reason}`);
     let server: LiveServer;
     try {
-      server = new LiveServer(options, pipeline, shared.service);
+      server = new LiveServer(options, pipeline, shared.service, remote);
     } catch (e) {
       await shared.service?.close();
       throw e;
