@@ -1,3 +1,4 @@
+import { seededRandom } from '../src/models/seededRandom.ts';
 import { describe, expect, it } from 'vitest';
 import { alignmentFor, applyAffine } from '../src/compose/align.ts';
 import { faceRegionPoints, hullRegion, hullWeight } from '../src/compose/faceMask.ts';
@@ -7,17 +8,7 @@ import type { Affine, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import { i420Layout } from '../src/util/yuv.ts';
 import { referencePasteCrop } from './helpers/pasteReference.ts';
 
-/** Small deterministic generator (mulberry32), so every case is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function randomBytes(n: number, r: () => number): Uint8Array {
   const out = new Uint8Array(n);

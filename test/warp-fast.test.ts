@@ -1,3 +1,4 @@
+import { seededRandom } from '../src/models/seededRandom.ts';
 import { describe, expect, it } from 'vitest';
 import { alignmentFor } from '../src/compose/align.ts';
 import { warpToCrop } from '../src/compose/warp.ts';
@@ -5,17 +6,7 @@ import type { Affine, FivePoints, Point, VideoFrame } from '../src/types.ts';
 import { i420Layout, type YuvColour } from '../src/util/yuv.ts';
 import { referenceWarpToCrop } from './helpers/warpReference.ts';
 
-/** Small deterministic generator (mulberry32), so every case is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function face(cx: number, cy: number, iod: number, angle: number): FivePoints {
   const c = Math.cos(angle), s = Math.sin(angle);

@@ -1,23 +1,9 @@
 import { isIP } from 'node:net';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** A fresh random token (URL-safe, 128 bits). */
-export function generateToken(): string {
-  return randomBytes(16).toString('base64url');
-}
+// One token implementation for the live server and the restore service (util/tokens.ts: 128-bit base64url,
+// constant-time comparison of hashes).
+export { generateToken, tokensEqual as tokenMatches } from '../../util/tokens.ts';
 
-/** Compares a presented token with the expected one in constant time (hashes equalise the lengths). */
-export function tokenMatches(presented: string, expected: string): boolean {
-  const a = createHash('sha256').update(presented, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
-
-/**
- * Whether a WebSocket upgrade's Origin may connect. Browsers always send Origin; it must be the server's
- * own origin or one listed. Non-browser clients (restore peers, tools) send none and are allowed here:
- * they still need a token, and Origin only protects against cross-site pages driving a user's browser.
- */
 /**
  * Whether a request's `Host` header names this server, which defeats DNS rebinding (a hostile page whose
  * name is made to resolve to this server is same-origin with itself, so the Origin check alone passes it).
@@ -35,6 +21,11 @@ export function hostAllowed(host: string | undefined, bindHost: string, allowed:
   return allowed.some((a) => a.toLowerCase().replace(/\.$/, '') === name);
 }
 
+/**
+ * Whether a WebSocket upgrade's Origin may connect. Browsers always send Origin; it must be the server's
+ * own origin or one listed. Non-browser clients (restore peers, tools) send none and are allowed here:
+ * they still need a token, and Origin only protects against cross-site pages driving a user's browser.
+ */
 export function originAllowed(origin: string | undefined, host: string | undefined, secure: boolean, allowed: readonly string[]): boolean {
   if (origin === undefined) return true;
   if (allowed.includes('*') || allowed.includes(origin)) return true;
