@@ -5,6 +5,7 @@ import { DEFAULT_MAX_FACES, MAX_WIRE_CROPS, parseServiceAddress } from '../../re
 import type { CliContext } from './context.ts';
 import { addLogFlags, loggerFromFlags } from './logFlags.ts';
 import { numberIn, oneOf } from './parse.ts';
+import { waitForSignal } from './signals.ts';
 
 /**
  * `facerestore restore-service --listen tcp://HOST:PORT --token-file FILE --model M --device cuda`: one restorer
@@ -66,15 +67,7 @@ export function registerRestoreService(program: Command, ctx: CliContext): void 
       flags.metricsPort === undefined ? undefined : await startMetricsServer({ port: flags.metricsPort as number, host: flags.metricsHost as string, metrics: service.metrics, health: () => ({ ok: true }) });
     ctx.stdout(`facerestore: restore service at ${service.address} (${service.name}; at most ${service.maxFaces} faces per request)\n`);
     if (metrics) ctx.stdout(`  metrics: ${metrics.url}/metrics\n`);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        process.off('SIGINT', done);
-        process.off('SIGTERM', done);
-        resolve();
-      };
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-    });
+    await waitForSignal();
     ctx.stderr('facerestore: closing\n');
     await metrics?.close();
     await service.close();

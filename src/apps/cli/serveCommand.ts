@@ -9,6 +9,7 @@ import type { CliContext } from './context.ts';
 import { addLogFlags, loggerFromFlags } from './logFlags.ts';
 import { numberIn, oneOf } from './parse.ts';
 import { addPipelineFlags, pipelineOptionsFromFlags } from './pipelineFlags.ts';
+import { waitForSignal } from './signals.ts';
 
 /**
  * `facerestore serve`: live webcam restoration over WebRTC (page + signaling + SFU + restore peers).
@@ -151,16 +152,4 @@ async function runExternalPeer(flags: Record<string, unknown>, pipeline: Portabl
   // @roamhq/wrtc's native teardown can crash (SIGSEGV) when Node exits by draining its event loop after
   // peer connections were used; leaving explicitly, after everything is closed, avoids it.
   process.exit(0);
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
 }
