@@ -79,7 +79,7 @@ describe('facerestore CLI conventions', () => {
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.version).toBe(pkg.version);
-    expect(s.settings).toMatchObject({ fidelity: 0.25, model: MODEL, detector: 'blazeface', device: 'cpu', batch: 4, detectEvery: 1 });
+    expect(s.settings).toMatchObject({ fidelity: 0.25, model: MODEL, detector: 'auto', device: 'cpu', batch: 4, detectEvery: 1 });
     expect(s.device).toBe('cpu');
     expect(s.restorer).toMatch(/^onnx:codeformer-/);
     const sha = createHash('sha256').update(await readFile(MODEL)).digest('hex');

@@ -231,16 +231,23 @@ describe('re-seeding video detector', () => {
 });
 
 describe('detector choice', () => {
-  it('accepts the four detectors and keeps blazeface (one pass) the default', () => {
-    expect(parsePipelineOptions({}).detector).toBe('blazeface');
-    for (const d of ['blazeface', 'blazeface-tiled', 'auto'] as const) expect(parsePipelineOptions({ detector: d }).detector).toBe(d);
+  it('accepts the BlazeFace kinds; auto (photos tiled, video one pass) is the default', () => {
+    expect(parsePipelineOptions({}).detector).toBe('auto');
+    for (const d of ['blazeface', 'blazeface-tiled', 'blazeface-reseed', 'auto'] as const) expect(parsePipelineOptions({ detector: d }).detector).toBe(d);
     expect(() => parsePipelineOptions({ detector: 'tiled' })).toThrow(/detector/);
   });
 
-  it('auto: photos through tiles, video through one pass re-seeded by tiles, one model closed once', async () => {
-    const c = await Components.create({ detector: 'auto', restorer: 'none', landmarks: false });
+  it('auto (the default): photos through tiles, video through one pass; blazeface-reseed: video re-seeded by tiles; one model closed once', async () => {
+    const reseed = await Components.create({ detector: 'blazeface-reseed', restorer: 'none', landmarks: false });
     try {
-      expect(c.detector.name).toBe('blazeface-256-reseeded');
+      expect(reseed.detector.name).toBe('blazeface-256-reseeded');
+      expect(reseed.photoDetector.name).toBe('blazeface-256-tiled');
+    } finally {
+      await reseed.close();
+    }
+    const c = await Components.create({ restorer: 'none', landmarks: false });
+    try {
+      expect(c.detector.name).toBe('blazeface-256');
       expect(c.photoDetector.name).toBe('blazeface-256-tiled');
       const crowd = await makeCrowd(await loadFaceSources(), { width: 640, height: 480, count: 24, seed: 42 });
       const photo = matchFaces(crowd.faces, await c.photoDetector.detect(crowd.frame)).hit;

@@ -259,7 +259,7 @@ describe('job data across the queue', () => {
     const portable = toPortableOptions({ restorer: 'classic', fidelity: 0.7, cacheDir: '/x', ffmpegPath: '/opt/ffmpeg' });
     const planned = await planJob(shared('footage/retalk_2.mp4'), { outDir: '/tmp/fr-plan-out', pipeline: portable, encode: ENCODE, segmentSeconds: 2, warmupSeconds: 1 });
     expect(planned.spec.v).toBe(2);
-    expect(planned.spec.pipeline).toEqual({ restorer: 'classic', fidelity: 0.7, detector: 'blazeface', landmarks: true, lookAhead: 8, device: 'cpu', precision: 'auto', batch: 4, threadSpinning: true, queueDepth: 4, track: true, detectEvery: 1, fidelityMode: 'fixed', fidelityOverrides: {}, upscale: 1, faceUpsample: false, colorize: 'off', warp: 'cpu' });
+    expect(planned.spec.pipeline).toEqual({ restorer: 'classic', fidelity: 0.7, detector: 'auto', landmarks: true, lookAhead: 8, device: 'cpu', precision: 'auto', batch: 4, threadSpinning: true, queueDepth: 4, track: true, detectEvery: 1, fidelityMode: 'fixed', fidelityOverrides: {}, upscale: 1, faceUpsample: false, colorize: 'off', warp: 'cpu' });
     // Through JSON (what Redis holds) and back: the same data, validated on the worker's side.
     expect(parseJobData(jobSpecSchema, JSON.parse(JSON.stringify(planned.spec)), 'join')).toEqual(planned.spec);
     const seg = parseJobData(segmentJobSchema, JSON.parse(JSON.stringify(segmentJobData(planned.id, planned.spec, planned.spec.segments[1]!))), 'segment');

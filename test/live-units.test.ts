@@ -291,7 +291,7 @@ describe('restore peer config (what a spawned peer reads on stdin)', () => {
   it('carries portable options only, versioned', () => {
     const c = restorePeerConfigSchema.parse({ ...base, pipeline: { restorer: 'classic', fidelity: 0.3 } });
     expect(c.v).toBe(PEER_CONFIG_VERSION);
-    expect(c.pipeline).toMatchObject({ restorer: 'classic', fidelity: 0.3, detector: 'blazeface' });
+    expect(c.pipeline).toMatchObject({ restorer: 'classic', fidelity: 0.3, detector: 'auto' });
     expect(restorePeerConfigSchema.parse(base).pipeline).toMatchObject({ fidelity: 0.5 });
     // Machine-local settings never travel; another version is refused by name.
     expect(restorePeerConfigSchema.safeParse({ ...base, pipeline: { cacheDir: '/x' } }).success).toBe(false);

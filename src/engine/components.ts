@@ -166,16 +166,17 @@ export class Components {
       // ORT's Node binding runs a session synchronously on the calling thread: with detectorThread that thread is
       // a worker of the detector's own, so inference does not block the event loop and the codecs' pipes (on 2
       // loaded cores it cost more CPU than it freed: off by default, docs/realtime.md).
-      // blazeface-tiled and auto run the same BlazeFace model: tiled over the frame (every frame, or photos only).
+      // Every BlazeFace kind runs the same model: tiled over the frame (every frame, or photos only) or not.
       const found = own(await createDetector({ kind: o.detector === 'yunet' ? 'yunet' : 'blazeface', modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
       // The tiled wrapper and then the refiner own the detector from here on (their close closes what they wrap).
-      // auto: video through one pass plus a tiled re-seed every 30 frames (ReseedingDetector), photos through tiles.
-      const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : o.detector === 'auto' ? new ReseedingDetector(found) : found;
+      // blazeface-reseed: video through one pass plus a tiled re-seed every 30 frames (ReseedingDetector).
+      const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : o.detector === 'blazeface-reseed' ? new ReseedingDetector(found) : found;
       const landmarks = o.landmarks ? await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined;
       const detector = landmarks ? new RefinedDetector(base, landmarks) : base;
       if (detector !== found) owned[owned.length - 1] = detector;
-      // auto: photos see the same model through tiles, refined by the same landmark net; nothing of its own to close.
-      const tiledView = o.detector === 'auto' ? new TiledDetector(found, {}, false) : undefined;
+      // auto and blazeface-reseed: photos see the same model through tiles, refined by the same landmark net;
+      // nothing of its own to close.
+      const tiledView = o.detector === 'auto' || o.detector === 'blazeface-reseed' ? new TiledDetector(found, {}, false) : undefined;
       const photoDetector = tiledView ? (landmarks ? new RefinedDetector(tiledView, landmarks) : tiledView) : detector;
       const onnxRestorer = (model: string | undefined) => createRestorer({ kind: 'onnx', model, batch: o.batch, cacheDir: o.cacheDir, precision: o.precision, resolved, ...common });
       // With a restore service, the CodeFormer session is the service's (shared by every stream of a server).

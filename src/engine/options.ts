@@ -19,12 +19,14 @@ const portableShape = {
     /** Default fidelity weight w ∈ [0, 1] for every face. Default 0.5. */
     fidelity: z.number().min(0).max(1).default(0.5),
     /**
-     * Face detector. `blazeface` (default; ships through npm): one pass over the whole frame, for video.
-     * `blazeface-tiled`: BlazeFace over overlapping tiles at several scales (engine/tiledDetect.ts), for crowds
-     * and small faces (≥ 20 px), about 25× one pass on a 640 px picture. `auto`: tiled for photos; for video,
-     * one pass per frame with a tiled re-seed every 30 frames (engine/tiledDetect.ts ReseedingDetector). `yunet`: a user-supplied YuNet ONNX (detectorModel). See docs/detectors.md.
+     * Face detector; every BlazeFace kind runs the model that ships through npm. `auto` (default): photos and
+     * folder images through tiles (crowds and faces from 20 px; about 25× one pass on a 640 px picture, which a
+     * photo can afford), video frames through one pass (the frame path's real-time budget). `blazeface`: one
+     * pass for photos too. `blazeface-tiled`: tiles for every frame (engine/tiledDetect.ts). `blazeface-reseed`:
+     * video through one pass plus a tiled re-seed every 30 frames (ReseedingDetector; photos tiled). `yunet`: a
+     * user-supplied YuNet ONNX (detectorModel). See docs/detectors.md.
      */
-    detector: z.enum(['blazeface', 'blazeface-tiled', 'auto', 'yunet']).default('blazeface'),
+    detector: z.enum(['auto', 'blazeface', 'blazeface-tiled', 'blazeface-reseed', 'yunet']).default('auto'),
     /** Detector ONNX file (required for yunet; optional override for blazeface). */
     detectorModel: z.string().min(1).optional(),
     /** Minimum detector score. Default 0.6. */

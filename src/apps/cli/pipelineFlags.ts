@@ -9,7 +9,7 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('-w, --fidelity <w>', 'fidelity weight w in [0,1]: 0 = strongest restoration, 1 = closest to the input', numberIn(0, 1), 0.5)
     .option('--restorer <kind>', 'classic | onnx | none (default: onnx with --model, else classic)', oneOf('classic', 'onnx', 'none'))
     .option('--model <file>', 'restorer model: CodeFormer-compatible ONNX, an official CodeFormer .pth (built and cached), or a registry name once pulled (`models list`)')
-    .option('--detector <kind>', 'blazeface (bundled, one pass) | blazeface-tiled (bundled, tiles at several scales: crowds and faces from 20 px; slow, for photos) | auto (tiled for photos; video: one pass plus a tiled pass every 30 frames) | yunet (needs --detector-model)', oneOf('blazeface', 'blazeface-tiled', 'auto', 'yunet'), 'blazeface')
+    .option('--detector <kind>', 'auto (bundled BlazeFace: photos through tiles at several scales, finding crowds and faces from 20 px; video frames in one pass) | blazeface (one pass, photos too) | blazeface-tiled (tiles for every frame; slow) | blazeface-reseed (video: one pass plus a tiled pass every 30 frames) | yunet (needs --detector-model)', oneOf('auto', 'blazeface', 'blazeface-tiled', 'blazeface-reseed', 'yunet'), 'auto')
     .option('--detector-model <file>', 'detector ONNX file')
     .option('--detector-threshold <score>', 'minimum face score in [0,1]', numberIn(0, 1))
     .option('--landmarks', 'refine each face\'s five points with the 68-point landmark net (face-api, bundled)')

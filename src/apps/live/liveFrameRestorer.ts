@@ -46,9 +46,9 @@ export class LiveFrameRestorer {
 
   /** Loads the components of an `init` message (their errors as they come: model missing, E_CONFIG, …). */
   static async create(m: Omit<Extract<ToWorker, { type: 'init' }>, 'type'>): Promise<LiveFrameRestorer> {
-    // ORT threads must not spin between runs here: the cores are shared with the video codecs. `auto` is one
-    // BlazeFace pass here: its file-mode re-seed (a tiled pass every 30 frames, 0.5–1.5 s) would stall a live stream.
-    const detector = m.options.detector === 'auto' ? 'blazeface' : m.options.detector;
+    // ORT threads must not spin between runs here: the cores are shared with the video codecs. `auto` and
+    // `blazeface-reseed` are one BlazeFace pass here: a tiled pass (0.5–1.5 s) would stall a live stream.
+    const detector = m.options.detector === 'auto' || m.options.detector === 'blazeface-reseed' ? 'blazeface' : m.options.detector;
     const components = await Components.create(withLocalSettings({ ...m.options, threadSpinning: false, ...(detector ? { detector } : {}) }, m.local));
     try {
       // Live mode always tracks (stable ids for the per-face slider) and a camera has no shot cuts. Without
