@@ -203,7 +203,7 @@ describe('GFPGAN as a restorer: detected from the checkpoint, per-face w in one 
     }
   });
 
-  it('restore --model gfpgan_small.pth on a two-person photo: both faces through the network, far pixels untouched', async () => {
+  it('restore --model gfpgan_small.pth on a group photo (two men, a girl): every face through the network, far pixels untouched', async () => {
     const src = shared('stills/obama_and_biden.jpg');
     const out = path.join(tmp, 'gfpgan.png');
     const r = await runFacerestore(['restore', src, '-o', out, '--model', fx('gfpgan_small.pth'), '--json'], { FACERESTORE_CACHE_DIR: path.join(tmp, 'cache') });
@@ -211,7 +211,7 @@ describe('GFPGAN as a restorer: detected from the checkpoint, per-face w in one 
     expect(r.stderr).toMatch(/GFPGAN graph: float32/);
     expect(r.stderr).toMatch(/restorer: onnx:gfpgan-/);
     const s = JSON.parse(r.stdout) as { detected: number; restored: number; boxes: Array<{ x: number; y: number; width: number; height: number }> };
-    expect(s).toMatchObject({ detected: 2, restored: 2 });
+    expect(s).toMatchObject({ detected: 3, restored: 3 });
     const a = await sharp(src).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const b = await sharp(out).removeAlpha().raw().toBuffer();
     const W = a.info.width;
