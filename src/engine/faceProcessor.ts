@@ -268,9 +268,11 @@ export class FaceProcessor {
       for (const a of f.aligned) {
         const hole = holes.has(k);
         const r = restored[k++];
+        // Nothing restored (no restorer, a late or failed face): no paste, and no face-region geometry to build.
+        if (!r) continue;
         const toCrop = s === 1 ? a.toCrop : cropSide > CROP_SIZE ? alignmentAtScaleBoth(a.toCrop, s) : alignmentAtScale(a.toCrop, s);
         const region = this.faceRegion && !hole ? faceRegionWeights(a) : undefined;
-        if (r) changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined, region));
+        changed.push(pasteCrop(frame, r, toCrop, cropSide, hole ? this.inpaint!.mask.weights : undefined, region));
       }
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };
