@@ -87,12 +87,15 @@ describe('68-point refinement on the synthetic clips (BlazeFace, truth: YuNet + 
   afterAll(async () => close?.());
 
   for (const motion of ['calm', 'brisk'] as const) {
-    it(`${motion}: RMS ≤ 1 px and no per-point offset > 1 px against another detector's truth; causal jitter ≤ the Gaussian's`, () => {
+    it(`${motion}: RMS ≤ 1 px and no per-point offset > 1 px against another detector's truth; causal jitter ≤ the Gaussian's; causal and file RMS ≤ 1.1× raw`, () => {
       const r = results.find((x) => x.motion === motion)!;
       expect(r.missedDetections).toBe(0);
       expect(r.raw.rmsPx).toBeLessThan(1);
       for (const [dx, dy] of r.raw.biasPerPointPx) expect(Math.hypot(dx, dy)).toBeLessThan(1);
       expect(r.causal.rmsPx).toBeLessThan(1);
+      // The issue's smoothing bar, live and file mode alike (brisk measured 1.12× before the refined preset's accelerations were raised).
+      expect(r.causal.rmsPx).toBeLessThanOrEqual(1.1 * r.raw.rmsPx);
+      expect(r.file.rmsPx).toBeLessThanOrEqual(1.1 * r.raw.rmsPx);
       expect(r.causal.jitterAwayFromStepPx).toBeLessThanOrEqual(r.gaussian.jitterAwayFromStepPx);
       expect(r.causal.lagFrames).not.toBeNull();
       expect(r.causal.lagFrames!).toBeLessThanOrEqual(2);

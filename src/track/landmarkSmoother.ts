@@ -53,14 +53,24 @@ export const LANDMARK_SMOOTHER_DEFAULTS: Required<LandmarkSmootherOptions> = {
  * Noise settings for points refined by the 68-point landmark net: on the synthetic clips of
  * bench/track-smoothing.ts the refined points' RMS error is 0.2–0.3 px at 55 px between the eyes (≈ 0.005
  * IOD) against 2.3–2.9 px (≈ 0.045 IOD) for the detectors' own points, so the filter trusts them about five
- * times more. Measured (150 frames per motion, BlazeFace + landmarks): RMS 0.19 / 0.28 px calm / brisk
- * with these against 0.83 / 1.92 px with the defaults (raw 0.20 / 0.20 px), jitter 0.10 / 0.16 px against
- * 0.15 / 0.59 px (raw 0.18 / 0.21 px). The jump rule drops to 0.1 IOD (20 times these points' noise): at
- * 0.25 a 12 px camera step (≈ 0.22 IOD) was smoothed over several frames and file mode's RMS doubled (0.32
- * against raw 0.20 px); at 0.1 it is 0.16 (steps 12, 20 and 32 px, 300 frames). See docs/landmarks.md.
+ * times more. The jump rule drops to 0.1 IOD (20 times these points' noise): at 0.25 a 12 px camera step
+ * (≈ 0.22 IOD) was smoothed over several frames and file mode's RMS doubled (0.32 against raw 0.20 px).
+ *
+ * The acceleration terms are 4× the defaults, all three together: with the defaults' accelerations the
+ * causal output lagged brisk motion (RMS 0.26–0.28 px against raw 0.20, 1.3–1.4×; raising the position term
+ * alone reached 1.25×, scale and rotation alone 1.4×, since the brisk clip zooms ±12 % and rolls ±8° while it
+ * moves). At 4×: causal RMS 0.90–1.04× raw on calm and brisk motion with steps of 12, 20 px and 32 px + 6 %,
+ * steady jitter 0.12–0.15 px (0.10–0.15 before; the offline Gaussian σ = 5: 0.42 / 3.07), file mode 0.16–0.17 px
+ * RMS and 0.06–0.10 px jitter. The price is on real footage: the median second difference of the points
+ * (face units, first 300 frames) rises 0.0069 → 0.0079 on retalk_1.mp4 and 0.0088 → 0.0094 on retalk_2.mp4
+ * (the refined raw points: 0.0098 / 0.0132). 6× reached 0.92–0.94× raw on the synthetic clips for
+ * 0.0081 / 0.0097 on the real ones. See docs/landmarks.md.
  */
 export const LANDMARK_SMOOTHER_REFINED: LandmarkSmootherOptions = {
   positionNoise: 0.003,
+  positionAccel: 0.012,
+  scaleAccel: 0.0008,
+  angleAccel: 0.0012,
   scaleNoise: 0.003,
   angleNoise: 0.003,
   shapeNoise: 0.003,
