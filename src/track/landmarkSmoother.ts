@@ -59,7 +59,7 @@ export const LANDMARK_SMOOTHER_DEFAULTS: Required<LandmarkSmootherOptions> = {
  * The acceleration terms are 4× the defaults, all three together: with the defaults' accelerations the
  * causal output lagged brisk motion (RMS 0.26–0.28 px against raw 0.20, 1.3–1.4×; raising the position term
  * alone reached 1.25×, scale and rotation alone 1.4×, since the brisk clip zooms ±12 % and rolls ±8° while it
- * moves). At 4×: causal RMS 0.90–1.04× raw on calm and brisk motion with steps of 12, 20 px and 32 px + 6 %,
+ * moves). At 4×: causal RMS 0.90–1.05× raw on calm and brisk motion with steps of 12, 20 px and 32 px + 6 %,
  * steady jitter 0.12–0.15 px (0.10–0.15 before; the offline Gaussian σ = 5: 0.42 / 3.07), file mode 0.16–0.17 px
  * RMS and 0.06–0.10 px jitter. The price is on real footage: the median second difference of the points
  * (face units, first 300 frames) rises 0.0069 → 0.0079 on retalk_1.mp4 and 0.0088 → 0.0094 on retalk_2.mp4
