@@ -39,7 +39,15 @@ interface Connection {
   socket: net.Socket;
   reader: MessageReader;
   welcome: Welcome;
+  /** Where each chunk read goes (the welcome's handler, then the restorer's once attached). */
+  read: { onChunk: (chunk: Uint8Array) => void };
 }
+
+/**
+ * Bytes of the buffer a connection reads into. One per connection, reused for every read (MessageReader copies
+ * what it keeps): Node's default allocates a fresh buffer per read, 768 KiB of garbage per face received.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * One connection attempt: connects, says hello (version, token), waits for the welcome. Errors: E_UNAVAILABLE
@@ -47,7 +55,15 @@ interface Connection {
  */
 function open(address: ServiceAddress, token: string, client: string | undefined, onSocket?: (s: net.Socket) => void): Promise<Connection> {
   const label = formatServiceAddress(address);
-  const socket = address.kind === 'unix' ? net.createConnection(address.path) : net.createConnection({ host: address.host, port: address.port, noDelay: true });
+  const read: Connection['read'] = { onChunk: () => undefined };
+  const onread = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+    callback: (n: number, buf: Uint8Array) => {
+      read.onChunk(buf.subarray(0, n));
+      return true;
+    },
+  };
+  const socket = address.kind === 'unix' ? net.createConnection({ path: address.path, onread }) : net.createConnection({ host: address.host, port: address.port, noDelay: true, onread });
   onSocket?.(socket);
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -65,21 +81,21 @@ function open(address: ServiceAddress, token: string, client: string | undefined
         if (h.type !== 'welcome') return fail(new FaceRestoreError('E_PROTOCOL', `restore service ${label} sent ${h.type} before its welcome`));
         settled = true;
         clearTimeout(timer);
-        socket.removeAllListeners('data');
+        read.onChunk = () => undefined;
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
-        resolve({ socket, reader, welcome: h });
+        resolve({ socket, reader, welcome: h, read });
       },
       { maxFaces: 0 },
     );
     socket.once('connect', () => write(socket, { type: 'hello', token, n: 0, ...(client ? { client } : {}) }));
-    socket.on('data', (chunk: Buffer) => {
+    read.onChunk = (chunk) => {
       try {
         reader.push(chunk);
       } catch (e) {
         fail(isFaceRestoreError(e) ? e : new FaceRestoreError('E_PROTOCOL', (e as Error).message));
       }
-    });
+    };
     socket.on('error', (e) => fail(new FaceRestoreError('E_UNAVAILABLE', `no restore service at ${label}: ${e.message}`, { cause: e })));
     socket.on('close', () => fail(new FaceRestoreError('E_UNAVAILABLE', `restore service ${label} closed the connection before its welcome`)));
     socket.once('close', () => clearTimeout(timer));
@@ -190,15 +206,16 @@ export class RemoteRestorer implements Restorer {
     this.#maxFaces = conn.welcome.maxFaces;
     conn.reader.maxFaces = conn.welcome.maxFaces;
     conn.reader.onMessage = (h, crops) => this.#onMessage(h, crops);
-    conn.socket.on('data', (chunk: Buffer) => {
+    conn.read.onChunk = (chunk) => {
       try {
         conn.reader.push(chunk);
       } catch (e) {
         this.#lastError = isFaceRestoreError(e) ? e : new FaceRestoreError('E_PROTOCOL', (e as Error).message);
         this.#o.onWarning?.(`restore service ${this.address}: ${this.#lastError.message}`);
+        conn.read.onChunk = () => undefined;
         conn.socket.destroy();
       }
-    });
+    };
     conn.socket.on('error', (e) => (this.#lastError = new FaceRestoreError('E_UNAVAILABLE', `restore service ${this.address}: ${e.message}`, { cause: e })));
     conn.socket.once('close', () => this.#dropped(conn));
   }

@@ -96,79 +96,112 @@ export interface ReaderLimits {
 }
 
 /**
+ * A crop's storage: its own ArrayBuffer (never Buffer's shared pool), seen as a plain Uint8Array like any other
+ * crop. Not zeroed: MessageReader writes every byte before the crop leaves it.
+ */
+function newCrop(): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(CROP_BYTES);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
  * Splits a byte stream into messages. `push` each chunk; complete messages go to `onMessage`. A header that
  * is too long, not JSON, of another version, not a valid message, or with more faces than allowed throws
  * E_PROTOCOL before its crops are buffered (the connection is then closed), so a peer cannot make this side
  * hold more than one bounded message.
+ *
+ * `push` copies what it keeps and holds no reference to the chunk, so a caller may read every chunk into one
+ * reused buffer (RemoteRestorer does). Each crop's bytes are copied once, straight into the crop handed out:
+ * joining chunks first and then copying each crop out allocated and copied every face twice more, and on a
+ * heap above V8's 8 MiB incremental-marking threshold (any real service or peer process) that churn of 768 KiB
+ * buffers set off a mark-compact every few faces (docs/gpu.md, the wire's cost).
  */
 export class MessageReader {
   /** Receives each complete message (replaceable: a client hands the reader on after the welcome). */
   onMessage: (header: WireHeader, crops: Uint8Array[]) => void;
   /** Most faces per message (lowered by a client once the service says its limit). */
   maxFaces: number;
-  #chunks: Buffer[] = [];
-  #have = 0;
+  /** The 4-byte length prefix, then the JSON header (grown up to MAX_HEADER_BYTES as headers need). */
+  #head = Buffer.allocUnsafe(512);
+  #headHave = 0;
+  /** The JSON header's length once the prefix is read, else -1. */
+  #headLen = -1;
   #header: WireHeader | undefined;
+  /** Finished crops of the current message, the one being filled, and its bytes so far. */
+  #crops: Uint8Array[] = [];
+  #crop: Uint8Array | undefined;
+  #cropHave = 0;
 
   constructor(onMessage: (header: WireHeader, crops: Uint8Array[]) => void, limits: ReaderLimits = {}) {
     this.onMessage = onMessage;
     this.maxFaces = limits.maxFaces ?? MAX_WIRE_CROPS;
   }
 
-  push(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#have += chunk.length;
+  push(chunk: Uint8Array): void {
+    let at = 0;
     for (;;) {
       if (!this.#header) {
-        if (this.#have < 4) return;
-        const len = this.#peek(4).readUInt32BE(0);
-        if (len > MAX_HEADER_BYTES) throw new FaceRestoreError('E_PROTOCOL', `restore service message header of ${len} bytes (most ${MAX_HEADER_BYTES})`);
-        if (this.#have < 4 + len) return;
-        this.#take(4);
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(this.#take(len).toString('utf8'));
-        } catch {
-          throw new FaceRestoreError('E_PROTOCOL', 'restore service message header is not JSON');
+        if (this.#headLen < 0) {
+          at += this.#fillHead(chunk, at, 4);
+          if (this.#headHave < 4) return;
+          const len = this.#head.readUInt32BE(0);
+          if (len > MAX_HEADER_BYTES) throw new FaceRestoreError('E_PROTOCOL', `restore service message header of ${len} bytes (most ${MAX_HEADER_BYTES})`);
+          this.#headLen = len;
+          this.#headHave = 0;
+          if (this.#head.length < len) this.#head = Buffer.allocUnsafe(len);
         }
-        const v = (parsed as { v?: unknown } | null)?.v;
-        if (v !== WIRE_VERSION) throw new FaceRestoreError('E_PROTOCOL', `restore service wire version ${JSON.stringify(v)}; this side speaks version ${WIRE_VERSION} (upgrade both ends together)`);
-        const n = (parsed as { n?: unknown }).n;
-        if (typeof n === 'number' && n > 0 && this.maxFaces === 0) throw new FaceRestoreError('E_PROTOCOL', 'restore service message with faces before the hello and welcome');
-        if (typeof n === 'number' && n > this.maxFaces) throw new FaceRestoreError('E_PROTOCOL', `restore service message of ${n} faces (most ${this.maxFaces} per request, ${messageBytes(this.maxFaces, MAX_HEADER_BYTES)} bytes)`);
-        const r = wireHeaderSchema.safeParse(parsed);
-        if (!r.success) throw new FaceRestoreError('E_PROTOCOL', `restore service message: ${r.error.issues.map((i) => `${i.path.join('.') || 'header'}: ${i.message}`).join('; ')}`);
-        this.#header = r.data;
+        at += this.#fillHead(chunk, at, this.#headLen);
+        if (this.#headHave < this.#headLen) return;
+        const text = this.#head.toString('utf8', 0, this.#headLen);
+        this.#headLen = -1;
+        this.#headHave = 0;
+        this.#header = this.#parse(text);
       }
       const h = this.#header;
-      if (this.#have < h.n * CROP_BYTES) return;
-      const crops: Uint8Array[] = [];
-      for (let i = 0; i < h.n; i++) crops.push(new Uint8Array(this.#take(CROP_BYTES)));
+      while (this.#crops.length < h.n) {
+        if (at === chunk.length) return;
+        this.#crop ??= newCrop();
+        const k = Math.min(CROP_BYTES - this.#cropHave, chunk.length - at);
+        this.#crop.set(chunk.subarray(at, at + k), this.#cropHave);
+        at += k;
+        this.#cropHave += k;
+        if (this.#cropHave === CROP_BYTES) {
+          this.#crops.push(this.#crop);
+          this.#crop = undefined;
+          this.#cropHave = 0;
+        }
+      }
+      const crops = this.#crops;
+      this.#crops = [];
       this.#header = undefined;
       this.onMessage(h, crops);
+      if (at === chunk.length) return;
     }
   }
 
-  /** The first n buffered bytes, without consuming them. */
-  #peek(n: number): Buffer {
-    if (this.#chunks[0]!.length >= n) return this.#chunks[0]!;
-    // Joins only the chunks that cover n bytes: joining the whole buffer for each crop of a large message
-    // would copy it once per crop.
-    let k = 0;
-    for (let got = 0; got < n; k++) got += this.#chunks[k]!.length;
-    const head = Buffer.concat(this.#chunks.slice(0, k));
-    this.#chunks.splice(0, k, head);
-    return head;
+  /** Copies chunk bytes from `at` into the header buffer until it holds `want`; returns how many it took. */
+  #fillHead(chunk: Uint8Array, at: number, want: number): number {
+    const k = Math.min(want - this.#headHave, chunk.length - at);
+    this.#head.set(chunk.subarray(at, at + k), this.#headHave);
+    this.#headHave += k;
+    return k;
   }
 
-  /** Consumes n buffered bytes (a copy when they span chunks). */
-  #take(n: number): Buffer {
-    const first = this.#peek(n);
-    const out = first.subarray(0, n);
-    const rest = first.subarray(n);
-    this.#chunks[0] = rest;
-    if (rest.length === 0) this.#chunks.shift();
-    this.#have -= n;
-    return out;
+  /** A whole JSON header checked: version, then the face limit (before any crop is buffered), then its schema. */
+  #parse(text: string): WireHeader {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new FaceRestoreError('E_PROTOCOL', 'restore service message header is not JSON');
+    }
+    const v = (parsed as { v?: unknown } | null)?.v;
+    if (v !== WIRE_VERSION) throw new FaceRestoreError('E_PROTOCOL', `restore service wire version ${JSON.stringify(v)}; this side speaks version ${WIRE_VERSION} (upgrade both ends together)`);
+    const n = (parsed as { n?: unknown }).n;
+    if (typeof n === 'number' && n > 0 && this.maxFaces === 0) throw new FaceRestoreError('E_PROTOCOL', 'restore service message with faces before the hello and welcome');
+    if (typeof n === 'number' && n > this.maxFaces) throw new FaceRestoreError('E_PROTOCOL', `restore service message of ${n} faces (most ${this.maxFaces} per request, ${messageBytes(this.maxFaces, MAX_HEADER_BYTES)} bytes)`);
+    const r = wireHeaderSchema.safeParse(parsed);
+    if (!r.success) throw new FaceRestoreError('E_PROTOCOL', `restore service message: ${r.error.issues.map((i) => `${i.path.join('.') || 'header'}: ${i.message}`).join('; ')}`);
+    return r.data;
   }
 }
