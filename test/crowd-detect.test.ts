@@ -4,6 +4,8 @@ import { YuNetDetector } from '../src/detect/yunet.ts';
 import { Components } from '../src/engine/components.ts';
 import { cutByTile, dropNested, ReseedingDetector, tileLevels, TiledDetector } from '../src/engine/tiledDetect.ts';
 import { cropFrame } from '../src/engine/regionDetect.ts';
+import { iou } from '../src/detect/nms.ts';
+import type { DetectOptions } from '../src/detect/detector.ts';
 import { parsePipelineOptions } from '../src/engine/options.ts';
 import type { FaceDetection, VideoFrame } from '../src/types.ts';
 import { background, loadFaceSources, makeCrowd, matchFaces, type Crowd, type FaceSource } from './helpers/crowd.ts';
@@ -65,7 +67,45 @@ describe('tile geometry', () => {
     expect(() => new TiledDetector(inner, { levelRatio: 1 })).toThrow(TypeError);
     expect(() => new TiledDetector(inner, { maxFaceFraction: 0 })).toThrow(TypeError);
     expect(() => new TiledDetector(inner, { verifyContext: 1 })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { weakScoreThreshold: 1 })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { weakVerifyContexts: [] })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { weakVerifyContexts: [4, 1] })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { weakVerifyScore: 1.5 })).toThrow(TypeError);
+    expect(() => new TiledDetector(inner, { weakMinFace: -1 })).toThrow(TypeError);
     expect(() => new ReseedingDetector(inner, { every: 0 })).toThrow(TypeError);
+  });
+
+  it('a weak tile candidate is kept only when every second look finds a face there, and the first look\'s face replaces it', async () => {
+    // A fake detector: tiles asked for weak candidates "see" a 0.5 face of 20 px at frame (300, 200); the second
+    // looks (windows of 2.5× and 4× it: 50 and 80 px, a pixel more where the crop starts at an even pixel) see it at 0.8 and 22 px when `looks` allows.
+    const frame = i420FromRgb(new Uint8Array(640 * 480 * 3), 640, 480);
+    const views: number[] = [];
+    const fake = (looks: (wide: boolean) => boolean) => ({
+      name: 'fake',
+      detect: async (f: VideoFrame & { x?: number; y?: number }, o: DetectOptions = {}) => {
+        const ox = f.x ?? 0;
+        const oy = f.y ?? 0;
+        const inView = (s: number) => 300 - ox >= 0 && 200 - oy >= 0 && 300 - ox + s <= f.width && 200 - oy + s <= f.height;
+        if (f.width <= 80) {
+          views.push(f.width);
+          return looks(f.width > 65) && inView(22) ? [det(299 - ox, 199 - oy, 22, 0.8)] : [];
+        }
+        return o.weakScoreThreshold !== undefined && o.weakScoreThreshold <= 0.5 && inView(20) ? [det(300 - ox, 200 - oy, 20, 0.5)] : [];
+      },
+      close: async () => {},
+    });
+    const both = await new TiledDetector(fake(() => true), {}, false).detect(frame);
+    expect(both).toHaveLength(1);
+    expect(both[0]!.score).toBe(0.8);
+    expect(both[0]!.box).toEqual({ x: 299, y: 199, width: 22, height: 22 });
+    const sides = () => views.splice(0).map((v) => (v <= 52 ? 50 : v <= 82 ? 80 : v));
+    expect(sides()).toEqual([50, 80]);
+    expect(await new TiledDetector(fake((wide) => !wide), {}, false).detect(frame)).toEqual([]);
+    expect(sides()).toEqual([50, 80]);
+    expect(await new TiledDetector(fake((wide) => wide), {}, false).detect(frame)).toEqual([]);
+    expect(sides()).toEqual([50]); // the first look failed: no second
+    expect(await new TiledDetector(fake(() => true), { weakScoreThreshold: 0 }, false).detect(frame)).toEqual([]);
+    expect(views).toEqual([]);
   });
 
   it('brings tile detections to frame pixels and merges the views of one face into one', async () => {
@@ -156,14 +196,41 @@ describe('crowds (real faces pasted at known places)', () => {
     }
   }, 120_000);
 
-  it('finds faces of 20–22 px (≥ 85 %; one pass < 30 %)', async () => {
-    const small = [await makeCrowd(sources, { width: 640, height: 480, count: 40, minFace: 20, maxFace: 22, seed: 7 })];
-    expect(small[0]!.faces.length).toBeGreaterThanOrEqual(35);
+  it('finds faces of 20–22 px: ≥ 93 %, more than YuNet, with weak candidates checked more than without; one pass < 30 %', async () => {
+    const small: Crowd[] = [];
+    for (const seed of [7, 1000, 1001, 1002]) small.push(await makeCrowd(sources, { width: 640, height: 480, count: 40, minFace: 20, maxFace: 22, seed }));
+    expect(small.flatMap((c) => c.faces).length).toBeGreaterThanOrEqual(150);
     const t = await recall(tiled, small);
-    expect(t.recall).toBeGreaterThanOrEqual(0.85);
+    // Measured 150 of 160 (93.75 %); without weak candidates 145, YuNet (user-supplied) 127.
+    expect(t.recall).toBeGreaterThanOrEqual(0.93);
     expect(t.extra).toBe(0);
-    expect((await recall(blaze, small)).recall).toBeLessThan(0.3);
-  }, 120_000);
+    const strictOnly = new TiledDetector(blaze, { weakScoreThreshold: 0 }, false);
+    const s = await recall(strictOnly, small);
+    expect(t.recall * t.total).toBeGreaterThanOrEqual(s.recall * s.total + 3);
+    const yunet = await YuNetDetector.create({ modelPath: shared('models/face_detection_yunet_2026may.onnx'), intraOpThreads: 1 });
+    try {
+      expect(t.recall).toBeGreaterThan((await recall(yunet, small)).recall);
+    } finally {
+      await yunet.close();
+    }
+    expect((await recall(blaze, small.slice(0, 1))).recall).toBeLessThan(0.3);
+  }, 180_000);
+
+  it('weak candidates from BlazeFace: the faces at its own threshold unchanged, then weaker ones apart from them', async () => {
+    const c = await makeCrowd(sources, { width: 640, height: 480, count: 40, minFace: 20, maxFace: 22, seed: 7 });
+    const strong = await blaze.detect(c.frame);
+    const both = await blaze.detect(c.frame, { weakScoreThreshold: 0.3 });
+    expect(both.slice(0, strong.length)).toEqual(strong);
+    const weak = both.slice(strong.length);
+    expect(weak.length).toBeGreaterThan(5);
+    for (const w of weak) {
+      expect(w.score).toBeGreaterThanOrEqual(0.3);
+      expect(w.score).toBeLessThan(0.6);
+      for (const f of strong) expect(iou(f.box, w.box)).toBeLessThanOrEqual(0.3);
+    }
+    // Not below the detector's own threshold: no change.
+    expect(await blaze.detect(c.frame, { weakScoreThreshold: 0.7 })).toEqual(strong);
+  }, 60_000);
 
   it('puts no box on face-free pictures (cluttered backgrounds)', async () => {
     for (const seed of [5000, 5001, 5002]) {

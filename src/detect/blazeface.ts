@@ -5,9 +5,9 @@ import { FaceRestoreError } from '../errors.ts';
 import { alignConvChannels } from '../models/alignChannels.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
 import type { FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
-import type { FaceDetector } from './detector.ts';
+import type { DetectOptions, FaceDetector } from './detector.ts';
 import { letterboxUnitTensor, type Letterbox } from './letterbox.ts';
-import { weightedNms } from './nms.ts';
+import { iou, weightedNms } from './nms.ts';
 
 /** Options for BlazeFaceDetector.create. */
 export interface BlazeFaceOptions extends OrtSessionChoice {
@@ -118,7 +118,7 @@ export class BlazeFaceDetector implements FaceDetector {
     return this.#size;
   }
 
-  async detect(frame: VideoFrame): Promise<FaceDetection[]> {
+  async detect(frame: VideoFrame, options: DetectOptions = {}): Promise<FaceDetection[]> {
     // The input tensor is reused from run to run (ORT has read it once the run resolves); a call made while
     // another is in flight gets its own.
     const reuse = this.#input && !this.#inputBusy ? this.#input : undefined;
@@ -127,7 +127,7 @@ export class BlazeFaceDetector implements FaceDetector {
     const owned = data === this.#input;
     if (owned) this.#inputBusy = true;
     try {
-      return await this.#run(data, box);
+      return await this.#run(data, box, options.weakScoreThreshold);
     } finally {
       if (owned) this.#inputBusy = false;
     }
@@ -140,8 +140,8 @@ export class BlazeFaceDetector implements FaceDetector {
     return this.#run(input, box);
   }
 
-  /** `input`: the model's NHWC tensor in [-1, 1]. */
-  async #run(input: Float32Array, box: Letterbox): Promise<FaceDetection[]> {
+  /** `input`: the model's NHWC tensor in [-1, 1]; `weak`: DetectOptions.weakScoreThreshold. */
+  async #run(input: Float32Array, box: Letterbox, weak?: number): Promise<FaceDetection[]> {
     const S = this.#size;
     const out = await this.#model.run({ [this.#inputName]: { type: 'float32', dims: [1, S, S, 3], data: input } });
     // Outputs: two score tensors [1,n,1] and two regressor tensors [1,n,16], in anchor order.
@@ -149,6 +149,8 @@ export class BlazeFaceDetector implements FaceDetector {
     const scores = tensors.filter((t) => t.dims[2] === 1).map((t) => t.data as Float32Array);
     const boxes = tensors.filter((t) => t.dims[2] === 16).map((t) => t.data as Float32Array);
     const candidates: FaceDetection[] = [];
+    const weakOnes: FaceDetection[] = [];
+    const floor = weak !== undefined && weak < this.#scoreThreshold ? weak : this.#scoreThreshold;
     let a = 0;
     const toFrame = (u: number, v: number): Point => [(u * S - box.padX) / box.scale, (v * S - box.padY) / box.scale];
     for (let part = 0; part < scores.length; part++) {
@@ -157,7 +159,7 @@ export class BlazeFaceDetector implements FaceDetector {
       for (let i = 0; i < sc.length; i++, a++) {
         const logit = Math.max(-100, Math.min(100, sc[i]!));
         const score = 1 / (1 + Math.exp(-logit));
-        if (score < this.#scoreThreshold) continue;
+        if (score < floor) continue;
         const anc = this.#anchors[a]!;
         const r = bx.subarray(i * 16, i * 16 + 16);
         const cx = r[0]! / S + anc.cx;
@@ -167,10 +169,14 @@ export class BlazeFaceDetector implements FaceDetector {
         const kp = (k: number): Point => toFrame(r[4 + 2 * k]! / S + anc.cx, r[5 + 2 * k]! / S + anc.cy);
         const [x0, y0] = toFrame(cx - w / 2, cy - h / 2);
         const [x1, y1] = toFrame(cx + w / 2, cy + h / 2);
-        candidates.push({ score, box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, points: blazePointsToFive(kp(0), kp(1), kp(2), kp(3)) });
+        (score < this.#scoreThreshold ? weakOnes : candidates).push({ score, box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, points: blazePointsToFive(kp(0), kp(1), kp(2), kp(3)) });
       }
     }
-    return weightedNms(candidates, this.#iouThreshold);
+    const strong = weightedNms(candidates, this.#iouThreshold);
+    if (weakOnes.length === 0) return strong;
+    // Merged apart from the strong ones, so that those stay exactly what they are without the option.
+    const extra = weightedNms(weakOnes, this.#iouThreshold).filter((w) => !strong.some((s) => iou(s.box, w.box) > this.#iouThreshold));
+    return [...strong, ...extra];
   }
 
   async close(): Promise<void> {
