@@ -56,9 +56,10 @@ export const FACE_MASK_FEATHER = 24;
 export function faceRegionWeights(a: AlignedFace): CropWeight | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  // With where the weight is 0 and where it is 1, which the paste does not evaluate (same bytes, less time).
-  const { at, support, oneWhere } = hullRegion(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER);
-  return support ? { side: CROP_SIZE, at, support, oneWhere } : { side: CROP_SIZE, at };
+  // With where the weight is 0 and where it is 1, which the paste does not evaluate, and the hull's edges, of
+  // which the paste evaluates only those near each row's pixels (same bytes, less time).
+  const { at, support, oneWhere, hull } = hullRegion(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER);
+  return support && hull ? { side: CROP_SIZE, at, support, oneWhere, hull } : { side: CROP_SIZE, at };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
