@@ -7,7 +7,8 @@ import { invertAffine } from './align.ts';
  * Warps the face into a CROP_SIZE² RGB24 crop (what restorers take) with bilinear sampling of the frame's
  * I420 planes, converting only the crop's samples to RGB with the frame's colour matrix. Reads only the
  * source pixels the crop needs (the face's region), never the whole frame. Coordinates are continuous with
- * pixel centres at +0.5, matching the detectors' points.
+ * pixel centres at +0.5, matching the detectors' points. `into` (optional, `size`² × 3 bytes): the buffer to
+ * write the crop into (every byte is written), instead of a new one.
  *
  * The result equals a bilinear warp of the frame converted to RGB with chroma repeated over each 2×2 block
  * (what ffmpeg's yuv420p → rgb24 conversion does), up to rounding: the conversion is affine, so
@@ -18,11 +19,13 @@ import { invertAffine } from './align.ts';
  * outermost rows of faces cut by the frame edge: bilinear taps mixed the fill into pixels inside the
  * frame, and restorers sharpened the step between picture and fill into the rows next to it.
  */
-export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE): Uint8Array {
+export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE, into?: Uint8Array): Uint8Array {
   const inv = invertAffine(toCrop);
-  const out = new Uint8Array(size * size * 3);
+  if (into && into.length !== size * size * 3) throw new TypeError(`Expected ${size * size * 3} bytes for a ${size}² crop but received ${into.length}`);
+  // Every byte of the crop is written below, so a buffer given to reuse needs no clearing.
+  const out = into ?? new Uint8Array(size * size * 3);
   // Clamped stores round and saturate in one step (the conversion can leave 0–255 near saturated colours).
-  const outc = new Uint8ClampedArray(out.buffer);
+  const outc = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
   const { width: W, height: H, data } = frame;
   const { cw, uOff, vOff } = i420Layout(W, H);
   const k = yuvCoefficients(frame.colour);
@@ -56,9 +59,9 @@ export function warpToCrop(frame: VideoFrame, toCrop: Affine, size = CROP_SIZE):
 /**
  * One crop row that reaches past the frame: the sampling position is clamped to the frame (cv2's
  * BORDER_REPLICATE, facefusion's choice), so pixels outside continue the edge instead of stepping to a fill
- * colour, and a bilinear tap never mixes a fill colour into pixels inside the frame. (Also CropWarper's.)
+ * colour, and a bilinear tap never mixes a fill colour into pixels inside the frame.
  */
-export function warpToCropEdgeRow(data: Uint8Array, W: number, H: number, cw: number, uOff: number, vOff: number, k: YuvCoefficients, outc: Uint8ClampedArray, o: number, size: number, sx: number, sy: number, a: number, d: number): void {
+function warpToCropEdgeRow(data: Uint8Array, W: number, H: number, cw: number, uOff: number, vOff: number, k: YuvCoefficients, outc: Uint8ClampedArray, o: number, size: number, sx: number, sy: number, a: number, d: number): void {
   const { y0: Y0, yk, rv, gu, gv, bu } = k;
   const xMax = W - 1, yMax = H - 1;
   // Each of the four taps (x0, y0), (x1, y0), (x0, y1), (x1, y1) is converted to RGB and clamped, then the
