@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { readEnvironment } from '../src/config/env.ts';
 import { RtcDelayMeter, type RtcDelays, type StatsReport } from '../src/apps/live/rtcStats.ts';
-import { MAX_BITRATE, START_BITRATE_KBPS } from '../src/apps/live/restorePeer.ts';
+import { MAX_BITRATE, START_BITRATE_KBPS, VIDEO_SOURCE_INIT } from '../src/apps/live/restorePeer.ts';
 import { LiveServer } from '../src/apps/live/server.ts';
 import { resolveWorkerBin } from '../src/apps/live/sfu.ts';
 import { loadWrtc } from '../src/apps/live/wrtcDevice.ts';
@@ -119,7 +119,8 @@ function percentile(values: number[], p: number): number {
 async function startBare(page: Page, width: number, height: number): Promise<{ stop(): void; stats(): Promise<StatsReport> }> {
   const wrtc = loadWrtc();
   const pc = new wrtc.RTCPeerConnection();
-  const source = new wrtc.nonstandard.RTCVideoSource();
+  // The restore peer's source settings (no encoder denoiser), so the bare loop's sender is tuned the same.
+  const source = new wrtc.nonstandard.RTCVideoSource({ ...VIDEO_SOURCE_INIT });
   const track = source.createTrack();
   type Sink = { stop(): void; onframe: ((e: { frame: { width: number; height: number; data: Uint8Array } }) => void) | null };
   let sink: Sink | undefined;

@@ -32,16 +32,16 @@ function ring68(p: FivePoints): Point[] {
 
 describe('pasteCrop equals the straightforward reference byte for byte', () => {
   const r = rng(20261203);
-  const cases: Array<{ name: string; w: number; h: number; points: FivePoints; size: number; weights: 'none' | 'frame' | 'region' | 'regionNoSupport' | 'regionScaled' }> = [];
-  const kinds = ['none', 'frame', 'region', 'regionNoSupport', 'regionScaled'] as const;
-  for (let i = 0; i < 40; i++) {
+  const cases: Array<{ name: string; w: number; h: number; points: FivePoints; size: number; weights: 'none' | 'frame' | 'region' | 'regionNoSupport' | 'regionScaled' | 'regionHull' | 'regionHullNoOnes' }> = [];
+  const kinds = ['none', 'frame', 'region', 'regionNoSupport', 'regionScaled', 'regionHull', 'regionHullNoOnes'] as const;
+  for (let i = 0; i < 56; i++) {
     const sizes: Array<[number, number]> = [[640, 480], [321, 243], [1280, 720], [97, 131]];
     const [w, h] = sizes[i % 4]!;
     const iod = 8 + r() * 0.5 * Math.min(w, h);
     // Centres anywhere, partly outside the frame too; any angle, including exact quarter turns (a zero slope per row).
     const angle = i % 7 === 0 ? (Math.PI / 2) * (i % 4) : (r() - 0.5) * 2 * Math.PI;
     const points = face(-0.2 * w + r() * 1.4 * w, -0.2 * h + r() * 1.4 * h, iod, angle);
-    cases.push({ name: `#${i} ${w}×${h} iod ${iod.toFixed(0)} angle ${angle.toFixed(2)} ${kinds[i % 5]}`, w, h, points, size: i % 9 === 4 ? 256 : 512, weights: kinds[i % 5]! });
+    cases.push({ name: `#${i} ${w}×${h} iod ${iod.toFixed(0)} angle ${angle.toFixed(2)} ${kinds[i % 7]}`, w, h, points, size: i % 9 === 4 ? 256 : 512, weights: kinds[i % 7]! });
   }
   for (const cs of cases) {
     it(cs.name, () => {
@@ -52,12 +52,20 @@ describe('pasteCrop equals the straightforward reference byte for byte', () => {
       const frameWeights = cs.weights === 'frame' ? Float32Array.from({ length: w * h }, () => (r() < 0.3 ? 0 : r())) : undefined;
       let region: CropWeight | undefined;
       if (cs.weights.startsWith('region')) {
-        const side = cs.weights === 'regionScaled' ? 2 * size : size;
+        const side = cs.weights === 'regionScaled' || cs.weights === 'regionHull' ? 2 * size : size;
         const scale = side / size;
         const inCrop = faceRegionPoints(ring68(points)).map((p) => applyAffine(toCrop, p)).map(([u, v]) => [u * scale, v * scale] as Point);
-        // Opaque weights (evaluated everywhere), or the hull with its support and its region of weight 1.
+        // Opaque weights (evaluated everywhere), or the hull with its support and its region of weight 1, and
+        // with its edges (the paste computes the weight itself), with and without the region of weight 1.
         const hr = hullRegion(inCrop, 24 * scale);
-        region = cs.weights === 'regionNoSupport' ? { side, at: hullWeight(inCrop, 24 * scale) } : { side, at: hr.at, support: hr.support!, oneWhere: hr.oneWhere };
+        region =
+          cs.weights === 'regionNoSupport'
+            ? { side, at: hullWeight(inCrop, 24 * scale) }
+            : cs.weights === 'regionHull'
+              ? { side, at: hr.at, support: hr.support!, oneWhere: hr.oneWhere, hull: hr.hull! }
+              : cs.weights === 'regionHullNoOnes'
+                ? { side, at: hr.at, support: hr.support!, hull: hr.hull! }
+                : { side, at: hr.at, support: hr.support!, oneWhere: hr.oneWhere };
       }
       const fast = { ...frame, data: frame.data.slice() };
       const ref = { ...frame, data: frame.data.slice() };
@@ -91,6 +99,27 @@ describe('pasteCrop equals the straightforward reference byte for byte', () => {
     });
     expect(Buffer.compare(Buffer.from(runs[0]!.data), Buffer.from(runs[1]!.data))).toBe(0);
     expect(runs[1]!.calls).toBeLessThan(runs[0]!.calls / 3);
+  });
+
+  it('given the hull edges the paste computes the weight itself: no call of at, the same bytes', () => {
+    const [w, h] = [1280, 720];
+    const points = face(640, 360, 130, -0.3);
+    const toCrop = alignmentFor(points);
+    const hr = hullRegion(faceRegionPoints(ring68(points)).map((p) => applyAffine(toCrop, p)), 24);
+    const frame: VideoFrame = { index: 0, pts: 0, width: w, height: h, data: randomBytes(i420Layout(w, h).size, r) };
+    const crop = randomBytes(512 * 512 * 3, r);
+    let calls = 0;
+    const counted = (x: number, y: number) => (calls++, hr.at(x, y));
+    const runs = [{ side: 512, at: counted, support: hr.support!, oneWhere: hr.oneWhere }, { side: 512, at: counted, support: hr.support!, oneWhere: hr.oneWhere, hull: hr.hull! }].map((cw) => {
+      calls = 0;
+      const f = { ...frame, data: frame.data.slice() };
+      pasteCrop(f, crop, toCrop, 512, undefined, cw);
+      return { calls, data: f.data, changed: f.data.some((v, i) => v !== frame.data[i]) };
+    });
+    expect(runs[0]!.calls).toBeGreaterThan(1000);
+    expect(runs[1]!.calls).toBe(0);
+    expect(runs[1]!.changed).toBe(true);
+    expect(Buffer.compare(Buffer.from(runs[0]!.data), Buffer.from(runs[1]!.data))).toBe(0);
   });
 
   it('the face-region weights name their support, and the weight is 0 outside it, 1 inside oneWhere', () => {

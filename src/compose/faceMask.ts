@@ -39,12 +39,17 @@ export interface HullRegion {
    * at least `feather` inside every edge line (`at` computes 1 there: t = 1 and 1·1·(3 − 2·1) = 1).
    */
   oneWhere: Float64Array;
+  /**
+   * What `at` computes, as data: the hull's edges (nx, ny, c triples, unit inward normals: the inside distance is
+   * nx·x + ny·y + c) and the feather used (`at` is 0 where any distance is ≤ 0, else smoothstep(min(d / feather, 1))).
+   */
+  hull: { edges: Float64Array; feather: number } | undefined;
 }
 
 /** The hull weight of `points` with its support and its region of weight 1 (see HullRegion). */
 export function hullRegion(points: readonly Point[], feather: number): HullRegion {
   const hull = convexHull(points);
-  if (hull.length < 3) return { at: () => 0, support: undefined, oneWhere: new Float64Array(0) };
+  if (hull.length < 3) return { at: () => 0, support: undefined, oneWhere: new Float64Array(0), hull: undefined };
   const n = hull.length;
   let area = 0;
   for (let i = 0; i < n; i++) {
@@ -77,7 +82,7 @@ export function hullRegion(points: readonly Point[], feather: number): HullRegio
   const oneWhere = e.slice();
   for (let i = 2; i < 3 * n; i += 3) oneWhere[i]! -= f;
   const us = points.map((p) => p[0]), vs = points.map((p) => p[1]);
-  return { at, support: { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) }, oneWhere };
+  return { at, support: { u0: Math.min(...us), v0: Math.min(...vs), u1: Math.max(...us), v1: Math.max(...vs) }, oneWhere, hull: { edges: e, feather: f } };
 }
 
 /** hullWeight sampled at every pixel centre of a size×size crop (for inspection and tests). */

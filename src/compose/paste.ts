@@ -46,6 +46,12 @@ export interface CropWeight {
    * `at` is exactly 1. The paste does not call `at` there (a multiplication by 1 changes nothing).
    */
   oneWhere?: Float64Array;
+  /**
+   * Optional: `at` is the hull weight of these edges (faceMask.ts's HullRegion.hull): 0 where any inside distance
+   * nx·u + ny·v + c is ≤ 0, else smoothstep(min(d / feather, 1)) of the smallest distance d. The paste then
+   * computes it itself from the edges that can matter in each stretch of a row (see pasteCrop).
+   */
+  hull?: { edges: Float64Array; feather: number };
 }
 
 /**
@@ -62,6 +68,15 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
   const cwAt = cropWeight?.at;
   const cwScale = cropWeight ? cropWeight.side / size : 0;
   const ones = cropWeight?.oneWhere && cropWeight.oneWhere.length >= 9 ? cropWeight.oneWhere : undefined;
+  // The hull weight computed here (the same expressions as faceMask.ts's `at`), from the edges that can matter
+  // in each stretch of a row where it is evaluated: an edge at least `feather` (plus a margin far above
+  // rounding) inside at both ends of the stretch is so all along it (the distance is linear in x), so it can
+  // neither make the weight 0 nor be a smallest distance below the feather, where the weight is no longer 1.
+  // Leaving it out gives the same value; with the face hull, 2–4 of its ~23 edges remain per stretch.
+  const hull = cwAt && cropWeight?.hull && cropWeight.hull.edges.length >= 9 ? cropWeight.hull : undefined;
+  const hE = hull?.edges ?? new Float64Array(0);
+  const hF = hull?.feather ?? 1;
+  const near = new Int32Array(hE.length / 3);
   const { width: W, height: H, data } = frame;
   const rect = cropFootprint(toCrop, W, H, size);
   if (rect.width === 0 || rect.height === 0) return rect;
@@ -105,7 +120,11 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
       // Pixels [oa, ob) have crop weight exactly 1 (inside every half-plane of oneWhere, narrowed by the margin).
       let oa = 0, ob = 0;
       if (ones) [oa, ob] = onesInterval(ones, cwScale, a, b * py + c, d, e * py + f);
+      // The hull's edges near the stretch left of [oa, ob), then (from x = max(xa, ob)) those near the one right of it.
+      let nNear = hull ? nearEdges(hE, hF, cwScale, a, b * py + c, d, e * py + f, xa, Math.min(xb, oa), near) : 0;
+      const xRight = Math.max(xa, ob);
       for (let x = xa; x < xb; x++) {
+        if (hull && x === xRight) nNear = nearEdges(hE, hF, cwScale, a, b * py + c, d, e * py + f, xRight, xb, near);
         const px = x + 0.5;
         const cu = a * px + b * py + c;
         const cv = d * px + e * py + f;
@@ -113,7 +132,26 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
         // maskWeight is exactly 0 there (and 0 · 1 is 0): the same skip as below, before any other work.
         if (dist <= inner0 && !frameWeights) continue;
         let m = maskWeight(dist, g) * (frameWeights ? frameWeights[y * W + x]! : 1);
-        if (m > 0 && cwAt && (x < oa || x >= ob)) m *= cwAt(cu * cwScale, cv * cwScale);
+        if (m > 0 && cwAt && (x < oa || x >= ob)) {
+          if (hull) {
+            const hx = cu * cwScale, hy = cv * cwScale;
+            let dMin = Infinity, w = 1;
+            for (let j = 0; j < nNear; j++) {
+              const i = near[j]!;
+              const di = hE[i]! * hx + hE[i + 1]! * hy + hE[i + 2]!;
+              if (di <= 0) {
+                w = 0;
+                break;
+              }
+              if (di < dMin) dMin = di;
+            }
+            if (w !== 0) {
+              const t = dMin >= hF ? 1 : dMin / hF;
+              w = t * t * (3 - 2 * t);
+            }
+            m *= w;
+          } else m *= cwAt(cu * cwScale, cv * cwScale);
+        }
         if (m <= 0) continue;
         // Bilinear sample of the restored crop at (cu, cv), integer-centred.
         const sx = Math.min(Math.max(cu - 0.5, 0), last);
@@ -157,6 +195,24 @@ export function pasteCrop(frame: VideoFrame, restored: Uint8Array, toCrop: Affin
     }
   }
   return rect;
+}
+
+/**
+ * The hull edges (index of each nx, ny, c triple) whose inside distance, at crop point (su·px + ou, sv·px + ov)·scale,
+ * is below feather + 1e-6 at the first or the last pixel of [from, to) (pixel centres px = x + 0.5), into `out`;
+ * returns how many. The distance is linear in px, so the others are at least the feather all along the stretch.
+ */
+function nearEdges(edges: Float64Array, feather: number, scale: number, su: number, ou: number, sv: number, ov: number, from: number, to: number, out: Int32Array): number {
+  if (!(from < to)) return 0;
+  const p0 = from + 0.5, p1 = to - 0.5;
+  const u0 = (su * p0 + ou) * scale, v0 = (sv * p0 + ov) * scale;
+  const u1 = (su * p1 + ou) * scale, v1 = (sv * p1 + ov) * scale;
+  let n = 0;
+  for (let i = 0; i + 2 < edges.length; i += 3) {
+    const nx = edges[i]!, ny = edges[i + 1]!, c = edges[i + 2]!;
+    if (Math.min(nx * u0 + ny * v0 + c, nx * u1 + ny * v1 + c) < feather + 1e-6) out[n++] = i;
+  }
+  return n;
 }
 
 /** Pixels of widening on each side of a row's interval (see pasteCrop): far more than any rounding in its ends. */

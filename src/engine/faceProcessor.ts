@@ -47,6 +47,12 @@ export interface FaceProcessorExtras {
    * own. Faces without 68 landmarks are pasted whole. The classic restorer's setting.
    */
   faceRegion?: boolean;
+  /**
+   * Reuse the crop buffers of composed frames for the next frames' crops (live mode: a few 768 KiB buffers
+   * instead of a new one per face and frame, which came as fresh zeroed pages and drove major GCs). The
+   * caller must not read a PreparedFrame's crops after `compose` returned. Default false.
+   */
+  reuseCrops?: boolean;
 }
 
 /** Feather of the face-region mask, in pixels of the 512 crop (about a tenth of the hull's width). */
@@ -56,15 +62,19 @@ export const FACE_MASK_FEATHER = 24;
 export function faceRegionWeights(a: AlignedFace): CropWeight | undefined {
   const lm = a.face.landmarks68;
   if (!lm) return undefined;
-  // With where the weight is 0 and where it is 1, which the paste does not evaluate (same bytes, less time).
-  const { at, support, oneWhere } = hullRegion(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER);
-  return support ? { side: CROP_SIZE, at, support, oneWhere } : { side: CROP_SIZE, at };
+  // With where the weight is 0 and where it is 1, which the paste does not evaluate, and the hull's edges, of
+  // which the paste evaluates only those near each row's pixels (same bytes, less time).
+  const { at, support, oneWhere, hull } = hullRegion(faceRegionPoints(lm).map((p) => applyAffine(a.toCrop, p)), FACE_MASK_FEATHER);
+  return support && hull ? { side: CROP_SIZE, at, support, oneWhere, hull } : { side: CROP_SIZE, at };
 }
 
 /** Restored frame plus the rectangles that paste-back may have changed. */
 export interface ComposedFrame extends AnalyzedFrame {
   changed: Box[];
 }
+
+/** Crop buffers FaceProcessor keeps for reuse (reuseCrops): a live frame rarely has more faces. */
+const SPARE_CROPS = 4;
 
 /** What an aligned face holds when its restorer warps the frame itself (FaceProcessor's frame-warp mode). */
 const NO_CROP = new Uint8Array(0);
@@ -88,6 +98,9 @@ export class FaceProcessor {
   readonly faceUpsample: boolean;
   readonly chooser: FaceChooser | undefined;
   readonly faceRegion: boolean;
+  readonly reuseCrops: boolean;
+  /** With reuseCrops: crop buffers of composed frames, for the next align (at most SPARE_CROPS). */
+  readonly #spareCrops: Uint8Array[] = [];
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
     this.upscaler = extras.upscaler;
@@ -96,6 +109,7 @@ export class FaceProcessor {
     this.inpaint = extras.inpaint;
     this.chooser = extras.chooser && !extras.chooser.choosesAll ? extras.chooser : undefined;
     this.faceRegion = !!extras.faceRegion;
+    this.reuseCrops = !!extras.reuseCrops;
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -173,7 +187,7 @@ export class FaceProcessor {
     const aligned: AlignedFace[] = this.restorer
       ? faces.filter((face) => !choice || choice.chosen.has(face)).map((face) => {
           const toCrop = alignmentFor(face.points);
-          return { face, toCrop, crop: this.#frameWarp ? NO_CROP : warpToCrop(frame, toCrop) };
+          return { face, toCrop, crop: this.#frameWarp ? NO_CROP : warpToCrop(frame, toCrop, CROP_SIZE, this.#spareCrops.pop()) };
         })
       : [];
     this.cpu.add('align', c);
@@ -279,6 +293,8 @@ export class FaceProcessor {
     });
     cpu.add('paste', c);
     this.times.paste += performance.now() - t;
+    // Every restorer call above has finished with these crops (its promises resolved before the paste).
+    if (this.reuseCrops) for (const a of all) if (a.crop.length === CROP_SIZE * CROP_SIZE * 3 && this.#spareCrops.length < SPARE_CROPS) this.#spareCrops.push(a.crop);
     return out;
   }
 }

@@ -17,6 +17,9 @@ export interface ClassicParams {
 /** Defaults of ClassicRestorerOptions. */
 export const CLASSIC_DEFAULTS: Readonly<ClassicParams> = Object.freeze({ denoise: 3, sharpenSigma: 2.5, sharpenAmount: 1.2, contrastScale: 24, contrastAmount: 0.35, minStrength: 0.4 });
 
+/** Buffer pairs a kernel keeps for later calls: a pool worker runs two crops at once (classicPool.ts). */
+const SPARE = 2;
+
 /**
  * One crop's classic restoration, the same computation on the calling thread or in a pool worker: median
  * denoise, then out = in + s·(enhanced − in) with enhanced = d + A·(d − blur(d)) + B·(d − low(d)),
@@ -37,6 +40,13 @@ export class ClassicKernel {
   readonly #median = new Median3x3(CROP_SIZE, CROP_SIZE, 3);
   readonly #blur: GaussBlur | undefined;
   readonly #simdMix: ClassicMix | undefined;
+  /**
+   * Denoised and blurred images of finished calls, reused by the next ones (at most SPARE pairs kept). A fresh
+   * 768 KiB pair per crop came as new zeroed pages every time and, as external memory, drove the thread's major
+   * GCs (perf on the live restore peer at 720p: page clearing, memset and V8's GC threads together ~10 % of
+   * its CPU, all threads' allocations counted).
+   */
+  readonly #spare: Array<{ denoised: Uint8Array; soft: Uint8Array }> = [];
 
   constructor(params: ClassicParams) {
     this.#o = params;
@@ -57,16 +67,22 @@ export class ClassicKernel {
     const N = CROP_SIZE;
     const S = o.contrastScale;
     const raw = { raw: { width: N, height: N, channels: 3 as const } };
-    // The common 3×3 case in WebAssembly SIMD: libvips' rank filter's bytes, ~40× faster (median3.ts).
-    const denoised = o.denoise === 3 ? this.#median.apply(crop) : new Uint8Array(await sharp(crop, raw).median(o.denoise).raw().toBuffer());
-    // libvips' blur, same bytes, in WebAssembly SIMD where GaussBlur reproduces it (sigma up to ~3.5), else sharp.
-    const [soft, small] = await Promise.all([
-      this.#blur ? this.#blur.apply(denoised) : sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
-      sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer(),
-    ]);
-    // float32 SIMD where available (within 1 level of the float64 JS pass, classicMix.ts), else the JS pass.
-    if (this.#simdMix) this.#simdMix.run(crop, denoised, soft, small, mixWeights(w, o), out);
-    else mix(crop, denoised, soft, small, w, o, this.#xi, this.#xf, this.#row, out);
+    // Calls overlap (see the class): each takes its own pair of buffers and gives it back when done.
+    const bufs = this.#spare.pop() ?? { denoised: new Uint8Array(N * N * 3), soft: new Uint8Array(N * N * 3) };
+    try {
+      // The common 3×3 case in WebAssembly SIMD: libvips' rank filter's bytes, ~40× faster (median3.ts).
+      const denoised = o.denoise === 3 ? this.#median.apply(crop, bufs.denoised) : new Uint8Array(await sharp(crop, raw).median(o.denoise).raw().toBuffer());
+      // libvips' blur, same bytes, in WebAssembly SIMD where GaussBlur reproduces it (sigma up to ~3.5), else sharp.
+      const [soft, small] = await Promise.all([
+        this.#blur ? this.#blur.apply(denoised, bufs.soft) : sharp(denoised, raw).blur(o.sharpenSigma).raw().toBuffer(),
+        sharp(denoised, raw).resize(S, S, { kernel: 'cubic' }).raw().toBuffer(),
+      ]);
+      // float32 SIMD where available (within 1 level of the float64 JS pass, classicMix.ts), else the JS pass.
+      if (this.#simdMix) this.#simdMix.run(crop, denoised, soft, small, mixWeights(w, o), out);
+      else mix(crop, denoised, soft, small, w, o, this.#xi, this.#xf, this.#row, out);
+    } finally {
+      if (this.#spare.length < SPARE) this.#spare.push(bufs);
+    }
   }
 }
 

@@ -58,8 +58,9 @@ export class LiveFrameRestorer {
       // With landmarks, the 68-point net runs on every refineEvery-th detection (LiveDetector); it closes with the components.
       const d = components.detector;
       const detector = d instanceof RefinedDetector ? new LiveDetector(d.inner, d.landmarks, m.refineEvery) : d;
-      // Between full detections the tracker predicts (no region re-detection: it costs a detector run).
-      const processor = new FaceProcessor(detector, tracker, components.restorer, emptyStageTimes(), false, undefined, { faceRegion: components.faceRegion });
+      // Between full detections the tracker predicts (no region re-detection: it costs a detector run). Frames go
+      // one at a time and nothing reads a frame's crops after its compose: their buffers serve the next frames.
+      const processor = new FaceProcessor(detector, tracker, components.restorer, emptyStageTimes(), false, undefined, { faceRegion: components.faceRegion, reuseCrops: true });
       return new LiveFrameRestorer(components, processor, tracker, policy, detector);
     } catch (e) {
       await components.close();
