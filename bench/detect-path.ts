@@ -18,6 +18,7 @@ import { BlazeFaceDetector, defaultBlazeFaceModel } from '../src/detect/blazefac
 import { letterboxUnitTensor } from '../src/detect/letterbox.ts';
 import { landmarkInputTransform } from '../src/engine/landmarkRefiner.ts';
 import { alignConvChannels } from '../src/models/alignChannels.ts';
+import { nchwcBlock } from '../src/runtime/cpuFeatures.ts';
 import { faceApiLandmark68Graph } from '../src/models/faceLandmark68.ts';
 import { OrtModel } from '../src/runtime/ort.ts';
 import type { Affine, VideoFrame } from '../src/types.ts';
@@ -49,7 +50,7 @@ for await (const f of decodeFrames(clip, 240)) if (n++ % 10 === 0) frames.push(f
 const session = { intraOpThreads: 1, threadSpinning: false };
 const raw = new Uint8Array(await readFile(defaultBlazeFaceModel()));
 const blazeOriginal = await OrtModel.create(raw, session);
-const blazeAligned = await OrtModel.create(alignConvChannels(raw).bytes, session);
+const blazeAligned = await OrtModel.create(alignConvChannels(raw, nchwcBlock() ?? 16).bytes, session);
 const lmNested = await OrtModel.create(await faceApiLandmark68Graph({ runningSums: false }), session);
 const lmRunning = await OrtModel.create(await faceApiLandmark68Graph(), session);
 const S = 256;
