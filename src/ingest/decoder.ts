@@ -1,9 +1,13 @@
 import { FaceRestoreError } from '../errors.ts';
 import type { VideoFrame, VideoInfo } from '../types.ts';
+import type { Readable } from 'node:stream';
 import type { StageCpuMeter } from '../util/cpuMeter.ts';
+import type { FramePool } from '../util/framePool.ts';
 import { ChildRunner } from '../util/process.ts';
+import { openSocketPair } from '../util/socketPair.ts';
 import { colourFromNames, i420Layout, type YuvColour } from '../util/yuv.ts';
 import { buildDecodeArgs, decodeShowinfoNames, parseShowinfoColour, parseShowinfoLine } from './ffmpegArgs.ts';
+import { RawFrameQueue } from './frameQueue.ts';
 
 /** Options for VideoDecoder.create. */
 export interface DecoderOptions {
@@ -12,9 +16,22 @@ export interface DecoderOptions {
   start?: number;
   /** Decode this many seconds. */
   duration?: number;
-  /** Charges this process's share of decoding (reassembling frames from the pipe) to its `decode` stage. */
+  /** Charges this process's share of decoding (reassembling frames from the socket or pipe) to its `decode` stage. */
   cpu?: StageCpuMeter;
+  /**
+   * Frame buffers come from here (the caller gives them back once a frame is written); default a new buffer
+   * per frame. The pool's size must be the frames' I420 size.
+   */
+  pool?: FramePool;
+  /**
+   * Read ffmpeg's output through a Unix socket pair into one reused buffer (util/socketPair.ts) rather than
+   * its stdout pipe; falls back to the pipe when the pair cannot be made. Default true.
+   */
+  socket?: boolean;
 }
+
+/** Bytes of the reused read buffer of the socket path (a Unix socket read returns up to its ~208 KiB buffer). */
+const SOCKET_READ_BYTES = 256 * 1024;
 
 /**
  * What resampling a variable-rate input to a constant rate did, counted from every source frame's pts
@@ -40,13 +57,17 @@ export interface ResampleReport {
  * pts and colour (matrix and range as ffmpeg's `showinfo` reports them for that frame).
  * Variable-rate input is resampled to its average rate (duplicating or dropping frames, as a player
  * would) so the output keeps its duration and stays in sync with the audio; {@link resampling} says
- * exactly how many frames that dropped and duplicated. Memory use is one frame
- * at a time plus the pipe's buffer: the consumer's pace drives ffmpeg's (backpressure through the pipe).
+ * exactly how many frames that dropped and duplicated. Memory use is at most two complete frames and the
+ * one being read, plus the socket's (or pipe's) buffer: the consumer's pace drives ffmpeg's (backpressure
+ * through the socket). ffmpeg's output is read through a Unix socket pair into one reused buffer where it can
+ * be made (util/socketPair.ts: no per-read allocation), else through its stdout pipe.
  */
 export class VideoDecoder {
   readonly info: VideoInfo;
   readonly #runner: ChildRunner;
-  readonly #frameBytes: number;
+  readonly #frames: RawFrameQueue;
+  /** Where the frames' bytes come from: the socket pair's reader, or the child's stdout pipe. */
+  readonly #source: Readable;
   readonly #options: DecoderOptions;
   readonly #pts = new Map<number, number>();
   readonly #colour = new Map<number, YuvColour>();
@@ -60,11 +81,12 @@ export class VideoDecoder {
   #sourceFrames = 0;
   #outputFrames = 0;
 
-  private constructor(info: VideoInfo, runner: ChildRunner, options: DecoderOptions) {
+  private constructor(info: VideoInfo, runner: ChildRunner, options: DecoderOptions, frames: RawFrameQueue, source: Readable) {
     this.info = info;
     this.#options = options;
     this.#runner = runner;
-    this.#frameBytes = i420Layout(info.width, info.height).size;
+    this.#frames = frames;
+    this.#source = source;
     this.#showinfo = decodeShowinfoNames(info.variableFrameRate);
   }
 
@@ -98,13 +120,38 @@ export class VideoDecoder {
       start: options.start,
       duration: options.duration,
     });
+    const bytes = i420Layout(info.width, info.height).size;
+    if (options.pool && options.pool.bytes !== bytes) throw new FaceRestoreError('E_INTERNAL', `frame pool of ${options.pool.bytes} bytes for ${info.width}×${info.height} frames (${bytes} bytes)`);
+    const queue = new RawFrameQueue(bytes, options.pool);
+    const cpu = options.cpu;
+    const take = (buf: Uint8Array, n: number): boolean => {
+      const c = cpu?.now() ?? 0;
+      const more = queue.push(buf, 0, n);
+      if (cpu) cpu.add('decode', c);
+      return more;
+    };
+    const pair = options.socket === false ? undefined : await openSocketPair({ buffer: Buffer.allocUnsafe(SOCKET_READ_BYTES), callback: (n, buf) => take(buf, n) }).catch(() => undefined);
     const lines: string[] = [];
     let sink: (line: string) => void = (line) => void lines.push(line);
-    const runner = await ChildRunner.start(options.ffmpegPath ?? 'ffmpeg', args, {
-      missingCode: 'E_FFMPEG_MISSING',
-      onStderrLine: (line) => sink(line),
-    });
-    const decoder = new VideoDecoder(info, runner, options);
+    let runner: ChildRunner;
+    try {
+      runner = await ChildRunner.start(options.ffmpegPath ?? 'ffmpeg', args, {
+        missingCode: 'E_FFMPEG_MISSING',
+        onStderrLine: (line) => sink(line),
+        stdout: pair?.childEnd,
+      });
+    } catch (e) {
+      pair?.childEnd.destroy();
+      pair?.reader.destroy();
+      throw e;
+    }
+    const source: Readable = pair?.reader ?? runner.child.stdout!;
+    if (!pair) source.on('data', (chunk: Buffer) => void (take(chunk, chunk.length) || source.pause()));
+    queue.onDrain = () => source.resume();
+    source.once('end', () => queue.end());
+    source.once('close', () => queue.end());
+    source.once('error', (e) => queue.end(e));
+    const decoder = new VideoDecoder(info, runner, options, queue, source);
     sink = (line) => decoder.#onStderr(line);
     lines.forEach(sink);
     return decoder;
@@ -167,30 +214,12 @@ export class VideoDecoder {
     this.#started = true;
     const { width, height } = this.info;
     let index = 0;
-    let frame = Buffer.allocUnsafe(this.#frameBytes);
-    let filled = 0;
     try {
-      const cpu = this.#options.cpu;
-      for await (const chunk of this.#runner.child.stdout! as AsyncIterable<Buffer>) {
-        let offset = 0;
-        let c = cpu?.now() ?? 0;
-        while (offset < chunk.length) {
-          const n = Math.min(chunk.length - offset, this.#frameBytes - filled);
-          chunk.copy(frame, filled, offset, offset + n);
-          filled += n;
-          offset += n;
-          if (filled === this.#frameBytes) {
-            if (cpu) cpu.add('decode', c);
-            const { pts, colour } = await this.#factsOf(index);
-            yield colour ? { index, pts, width, height, data: frame, colour } : { index, pts, width, height, data: frame };
-            index++;
-            this.#outputFrames = index;
-            c = cpu?.now() ?? 0;
-            frame = Buffer.allocUnsafe(this.#frameBytes);
-            filled = 0;
-          }
-        }
-        if (cpu) cpu.add('decode', c);
+      for (let data = await this.#frames.next(); data; data = await this.#frames.next()) {
+        const { pts, colour } = await this.#factsOf(index);
+        yield colour ? { index, pts, width, height, data, colour } : { index, pts, width, height, data };
+        index++;
+        this.#outputFrames = index;
       }
       const exit = await this.#runner.exited;
       if (this.#closed) return;
@@ -226,7 +255,8 @@ export class VideoDecoder {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#runner.child.stdout?.destroy();
+    this.#source.destroy();
+    this.#frames.end();
     await this.#runner.kill();
   }
 }

@@ -28,6 +28,8 @@ const FORMAT_BY_EXT: Record<string, string> = { '.mp4': 'mp4', '.m4v': 'mp4', '.
  */
 export class FileSink implements FrameSink {
   readonly options: FileSinkOptions;
+  /** `write` resolves once the frame's bytes are in the encoder's pipe (see write). */
+  readonly releasesFrames = true;
   #runner: ChildRunner | undefined;
   #partial: string | undefined;
   #done = false;
@@ -66,18 +68,17 @@ export class FileSink implements FrameSink {
     if (!runner) throw new FaceRestoreError('E_INTERNAL', 'FileSink.write before start');
     const stdin = runner.child.stdin!;
     if (!runner.running || stdin.destroyed) await this.#fail('the encoder stopped early');
-    if (!stdin.write(item.frame.data)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stdin.off('drain', done);
-          runner.child.off('close', done);
-          resolve();
-        };
-        stdin.once('drain', done);
-        runner.child.once('close', done);
-      });
-      if (!runner.running) await this.#fail('the encoder stopped early');
-    }
+    // Resolves when the write has reached the pipe (its callback; a frame is larger than the stream's buffer,
+    // so this is also when the stream drains): the frame's buffer is free again from then on (releasesFrames).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        runner.child.off('close', done);
+        resolve();
+      };
+      runner.child.once('close', done);
+      stdin.write(item.frame.data, done);
+    });
+    if (!runner.running) await this.#fail('the encoder stopped early');
   }
 
   async finish(): Promise<void> {

@@ -13,6 +13,12 @@ export type SinkWriteResult = void | 'done';
  * to `'done'`; `finish` completes the output; `abort` drops it.
  */
 export interface FrameSink {
+  /**
+   * True when the sink holds no reference to a frame's pixels once `write` has resolved (an encoder that has
+   * handed them to the kernel, a sink that drops them): the runner may then reuse the frame's buffer for a
+   * later frame. Absent or false: every frame keeps its own buffer (a sink that collects frames).
+   */
+  readonly releasesFrames?: boolean;
   /** Called once before the first frame with the source's facts. */
   start(info: VideoInfo): Promise<void>;
   /** Takes one frame; resolves to `'done'` when no further frame is needed (see SinkWriteResult). */

@@ -1,10 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { FaceRestoreError } from '../errors.ts';
 
 /** Exit of a child process. */
 export interface ProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** Options of ChildRunner.start. */
+export interface RunnerOptions {
+  /** Bytes of stderr kept for error messages (the tail). Default 64 KiB. */
+  stderrLimit?: number;
+  /** Called with each complete stderr line. */
+  onStderrLine?: (line: string) => void;
+  /**
+   * The child's stdout: this socket (duplicated into the child, then closed here; `child.stdout` is null)
+   * instead of a pipe. See util/socketPair.ts.
+   */
+  stdout?: Socket;
 }
 
 /**
@@ -22,12 +36,14 @@ export class ChildRunner {
   #onStderrLine: ((line: string) => void) | undefined;
   #pending = '';
 
-  private constructor(command: string, args: readonly string[], options: { stderrLimit?: number; onStderrLine?: (line: string) => void }) {
+  private constructor(command: string, args: readonly string[], options: RunnerOptions) {
     this.command = command;
     this.args = args;
     this.#stderrLimit = options.stderrLimit ?? 64 * 1024;
     this.#onStderrLine = options.onStderrLine;
-    this.child = spawn(command, args as string[], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(command, args as string[], { stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'] });
+    // The child has its own copy of the socket now; this process reads through the other end.
+    options.stdout?.destroy();
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     });
@@ -44,7 +60,7 @@ export class ChildRunner {
   static async start(
     command: string,
     args: readonly string[],
-    options: { stderrLimit?: number; onStderrLine?: (line: string) => void; missingCode?: 'E_FFMPEG_MISSING' } = {},
+    options: RunnerOptions & { missingCode?: 'E_FFMPEG_MISSING' } = {},
   ): Promise<ChildRunner> {
     const runner = new ChildRunner(command, args, options);
     await new Promise<void>((resolve, reject) => {

@@ -51,8 +51,11 @@ export class CallbackSink implements FrameSink {
   finished = false;
   aborted = false;
   readonly #onFrame: (item: AnalyzedFrame) => void | Promise<void>;
-  constructor(onFrame: (item: AnalyzedFrame) => void | Promise<void>) {
+  /** With `releasesFrames`, the runner reuses a frame's buffer once the callback is done with it (as for the file encoder). */
+  readonly releasesFrames: boolean;
+  constructor(onFrame: (item: AnalyzedFrame) => void | Promise<void>, options: { releasesFrames?: boolean } = {}) {
     this.#onFrame = onFrame;
+    this.releasesFrames = options.releasesFrames === true;
   }
   async start(info: VideoInfo): Promise<void> {
     this.info = info;

@@ -6,6 +6,8 @@ import type { FaceTracker, Reidentification, TrackerFrameSummary } from '../../t
 import type { AnalyzedFrame, Face, StageCpu, StageTimes, VideoFrame, VideoInfo } from '../../types.ts';
 import { reapedChildrenCpuMs, StageCpuMeter } from '../../util/cpuMeter.ts';
 import { BoundedQueue } from '../../util/boundedQueue.ts';
+import { FramePool } from '../../util/framePool.ts';
+import { i420Layout } from '../../util/yuv.ts';
 import { threadSessionsCpuMs } from '../../runtime/ortThread.ts';
 import { readMaskImage } from '../../ingest/maskImage.ts';
 import { frameMask } from '../../compose/inpaintMask.ts';
@@ -89,7 +91,8 @@ export interface RunOptions {
   onStart?: (info: VideoInfo) => void;
   /**
    * Called with each frame's tracked faces, in frame order (e.g. a tracks export); with `faceChoice`, also
-   * the faces chosen for restoration.
+   * the faces chosen for restoration. When the sink releases frames (`FrameSink.releasesFrames`: the file
+   * encoder) the frame's `data` is reused for a later frame once this frame is written: copy what you keep.
    */
   onTracked?: (frame: VideoFrame, faces: readonly Face[], info: TrackerFrameSummary | undefined, chosen?: ReadonlySet<Face>) => void;
   /**
@@ -160,7 +163,11 @@ export async function runFile(components: Components, input: string, sink: Frame
   const detectorThreadStart = threadSessionsCpuMs();
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
-  const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu });
+  // A sink that keeps no frame lets the decoded buffers go round again (fewer full GCs: util/framePool.ts).
+  const pool = sink.releasesFrames === true ? new FramePool(i420Layout(info.width, info.height).size) : undefined;
+  /** The decoded buffer of each frame in flight, given back to the pool once the sink has written the frame. */
+  const decodedData = new Map<number, Uint8Array>();
+  const decoder = await VideoDecoder.create(info, { ffmpegPath: o.ffmpegPath, start: run.start, duration: run.duration, cpu, pool });
   // The inpainting mask is in frame coordinates: read once per run at this video's size.
   const inpaint = o.inpaintMask && components.inpainter ? { restorer: components.inpainter, mask: frameMask(await readMaskImage(o.inpaintMask, info.width, info.height, o.ffmpegPath), info.width, info.height) } : undefined;
   const processor = new FaceProcessor(components.detector, run.tracker ?? components.newTracker({ lookAhead: o.lookAhead, identity: o.reid === true }), components.restorer, times, true, cpu, {
@@ -191,6 +198,7 @@ export async function runFile(components: Components, input: string, sink: Frame
       let t = performance.now();
       for await (const frame of decoder.frames()) {
         times.decode += performance.now() - t;
+        if (pool) decodedData.set(frame.index, frame.data);
         await decoded.push(frame);
         t = performance.now();
       }
@@ -257,6 +265,10 @@ export async function runFile(components: Components, input: string, sink: Frame
         const writing = sink.write(item);
         cpu.add('encode', c);
         const said = await writing;
+        if (pool) {
+          pool.give(decodedData.get(item.frame.index)!);
+          decodedData.delete(item.frame.index);
+        }
         times.encode += performance.now() - t;
         stats.frames++;
         stats.faces += item.faces.length;

@@ -20,6 +20,8 @@ export interface SegmentSinkHooks {
  */
 export class SegmentSink implements FrameSink {
   readonly window: SegmentWindow;
+  /** As the inner sink's (frames it drops are not kept either). */
+  readonly releasesFrames: boolean;
   readonly #inner: FrameSink;
   readonly #hooks: SegmentSinkHooks;
   #kept = 0;
@@ -32,6 +34,7 @@ export class SegmentSink implements FrameSink {
 
   constructor(inner: FrameSink, window: SegmentWindow, hooks: SegmentSinkHooks = {}) {
     this.#inner = inner;
+    this.releasesFrames = inner.releasesFrames === true;
     this.window = window;
     this.#hooks = hooks;
   }
