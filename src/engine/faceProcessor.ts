@@ -48,11 +48,13 @@ export interface FaceProcessorExtras {
    */
   faceRegion?: boolean;
   /**
-   * Reuse the crop buffers of composed frames for the next frames' crops (live mode: a few 768 KiB buffers
-   * instead of a new one per face and frame, which came as fresh zeroed pages and drove major GCs). The
-   * caller must not read a PreparedFrame's crops after `compose` returned. Default false.
+   * Reuse the crop buffers of composed frames for the next frames' crops (a few 768 KiB buffers instead of a
+   * new one per face and frame, which came as fresh zeroed pages and drove major GCs). The caller must not
+   * read a PreparedFrame's crops after `compose` returned. Default false.
    */
   reuseCrops?: boolean;
+  /** With reuseCrops: crop buffers kept for reuse at most (a batch's worth in file mode). Default 4. */
+  spareCrops?: number;
 }
 
 /** Feather of the face-region mask, in pixels of the 512 crop (about a tenth of the hull's width). */
@@ -73,7 +75,7 @@ export interface ComposedFrame extends AnalyzedFrame {
   changed: Box[];
 }
 
-/** Crop buffers FaceProcessor keeps for reuse (reuseCrops): a live frame rarely has more faces. */
+/** Crop buffers FaceProcessor keeps for reuse by default (reuseCrops): a live frame rarely has more faces. */
 const SPARE_CROPS = 4;
 
 /** What an aligned face holds when its restorer warps the frame itself (FaceProcessor's frame-warp mode). */
@@ -99,7 +101,8 @@ export class FaceProcessor {
   readonly chooser: FaceChooser | undefined;
   readonly faceRegion: boolean;
   readonly reuseCrops: boolean;
-  /** With reuseCrops: crop buffers of composed frames, for the next align (at most SPARE_CROPS). */
+  /** With reuseCrops: crop buffers of composed frames, for the next align (at most #maxSpare). */
+  readonly #maxSpare: number;
   readonly #spareCrops: Uint8Array[] = [];
 
   constructor(detector: FaceDetector, tracker: FaceTracker, restorer: Restorer | undefined, times: StageTimes, regionDetection = true, cpu = new StageCpuMeter(), extras: FaceProcessorExtras = {}) {
@@ -110,6 +113,7 @@ export class FaceProcessor {
     this.chooser = extras.chooser && !extras.chooser.choosesAll ? extras.chooser : undefined;
     this.faceRegion = !!extras.faceRegion;
     this.reuseCrops = !!extras.reuseCrops;
+    this.#maxSpare = Math.max(0, extras.spareCrops ?? SPARE_CROPS);
     this.regionDetection = regionDetection;
     this.detector = detector;
     this.tracker = tracker;
@@ -221,13 +225,17 @@ export class FaceProcessor {
         for (let i = 0; i < f.aligned.length; i++, k++) if (take && !holes.has(k)) toColour.add(k);
       }
     }
+    /** The main restorer's results, given back to it after the paste (reuseCrops). */
+    let mainResults: Uint8Array[] = [];
     const runOn = async (r: Restorer | undefined, idx: number[], crop: (c: Uint8Array, i: number) => Uint8Array): Promise<void> => {
       if (!r || idx.length === 0) return;
       const t = performance.now();
       const c = cpu.now();
       const pending = r.restore(idx.map((i) => crop(all[i]!.crop, i)), idx.map((i) => all[i]!.face.fidelity));
       cpu.add('restore', c);
-      (await pending).forEach((out, j) => (restored[idx[j]!] = out));
+      const outs = await pending;
+      if (r === this.restorer) mainResults = outs;
+      outs.forEach((out, j) => (restored[idx[j]!] = out));
       this.times.restore += performance.now() - t;
     };
     const ids = all.map((_, i) => i);
@@ -294,7 +302,11 @@ export class FaceProcessor {
     cpu.add('paste', c);
     this.times.paste += performance.now() - t;
     // Every restorer call above has finished with these crops (its promises resolved before the paste).
-    if (this.reuseCrops) for (const a of all) if (a.crop.length === CROP_SIZE * CROP_SIZE * 3 && this.#spareCrops.length < SPARE_CROPS) this.#spareCrops.push(a.crop);
+    if (this.reuseCrops) {
+      for (const a of all) if (a.crop.length === CROP_SIZE * CROP_SIZE * 3 && this.#spareCrops.length < this.#maxSpare) this.#spareCrops.push(a.crop);
+      // The paste has read the restored crops and nothing keeps them (composed frames carry pixels only).
+      if (mainResults.length) this.restorer?.release?.(mainResults);
+    }
     return out;
   }
 }

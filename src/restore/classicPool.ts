@@ -12,6 +12,8 @@ const WORKER_URL = siblingModule('classicWorker', import.meta.url);
  * blur and resize finish; more only holds shared memory (1.5 MB a crop) without keeping the cores busier.
  */
 const PER_WORKER = 2;
+/** Result buffers kept for reuse at most (a batch of 16 faces and a second batch in flight). */
+const MAX_SPARE_RESULTS = 32;
 
 /** Shared input and output memory of one crop in flight. */
 interface Slot {
@@ -53,6 +55,9 @@ export class ClassicPool {
   readonly #waiting: Job[] = [];
   readonly #running = new Map<number, Running>();
   readonly #free: Slot[] = [];
+  /** Result buffers given back (release), handed out again with later results; at most MAX_SPARE_RESULTS. */
+  readonly #spareResults: Uint8Array[] = [];
+  readonly #isSpare = new WeakSet<Uint8Array>();
   #nextId = 0;
   #failure: FaceRestoreError | undefined;
   #closing: Promise<void> | undefined;
@@ -131,6 +136,15 @@ export class ClassicPool {
     }
   }
 
+  /** Takes back result buffers the caller is done with (see Restorer.release). */
+  release(outputs: readonly Uint8Array[]): void {
+    for (const o of outputs) {
+      if (o.length !== CROP_BYTES || this.#isSpare.has(o) || this.#spareResults.length >= MAX_SPARE_RESULTS) continue;
+      this.#isSpare.add(o);
+      this.#spareResults.push(o);
+    }
+  }
+
   #onMessage(msg: FromClassicWorker): void {
     if (msg.type === 'ready') return;
     const job = this.#running.get(msg.id);
@@ -138,7 +152,13 @@ export class ClassicPool {
     this.#running.delete(msg.id);
     if (--job.worker.inFlight === 0) job.worker.worker.unref();
     if (msg.type === 'done') job.worker.cpuMs = msg.cpuMs;
-    if (msg.type === 'done') job.resolve(new Uint8Array(job.slot.outView));
+    if (msg.type === 'done') {
+      const spare = this.#spareResults.pop();
+      if (spare) this.#isSpare.delete(spare);
+      const out = spare ?? new Uint8Array(CROP_BYTES);
+      out.set(job.slot.outView);
+      job.resolve(out);
+    }
     else job.reject(reviveError(msg.error));
     this.#free.push(job.slot);
     this.#pump();

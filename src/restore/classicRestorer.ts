@@ -100,6 +100,11 @@ export class ClassicRestorer implements Restorer {
     );
   }
 
+  /** Gives result buffers back to the pool (Restorer.release); without a pool nothing is kept. */
+  release(outputs: readonly Uint8Array[]): void {
+    this.#pool?.release(outputs);
+  }
+
   /** Terminates the pool's workers (crops in flight fail with E_CLOSED). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;

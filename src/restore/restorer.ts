@@ -22,6 +22,12 @@ export interface Restorer {
   restoreFrame?(frame: VideoFrame, toCrops: readonly Affine[], weights: readonly number[]): Promise<Uint8Array[]>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The caller is done with these buffers, which `restore` resolved to: nothing reads or keeps them any more,
+   * so the restorer may hand their memory out again with later results (fewer 768 KiB allocations per face,
+   * which drive V8's full collections). Optional; buffers it does not recognise are ignored.
+   */
+  release?(outputs: readonly Uint8Array[]): void;
   /** CPU ms its own worker threads have used so far (a restorer that runs JS off the main thread says; others leave it out). */
   readonly workerCpuMs?: number;
 }

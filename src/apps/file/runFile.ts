@@ -177,6 +177,9 @@ export async function runFile(components: Components, input: string, sink: Frame
     inpaint,
     faceRegion: components.faceRegion,
     chooser: run.faceChoice ? new FaceChooser({ ...run.faceChoice, byTrack: o.track }) : undefined,
+    // Prepared frames' crops are read by nothing after compose (the stages below hand on composed frames only).
+    reuseCrops: true,
+    spareCrops: Math.max(4, o.batch),
   });
   const decoded = new BoundedQueue<VideoFrame>(o.queueDepth);
   const prepared = new BoundedQueue<PreparedFrame>(o.queueDepth);
