@@ -3,6 +3,7 @@ import { RawFrameQueue } from '../src/ingest/frameQueue.ts';
 import { VideoDecoder } from '../src/ingest/decoder.ts';
 import { probeVideo } from '../src/ingest/probe.ts';
 import { FramePool } from '../src/util/framePool.ts';
+import { openSocketPair } from '../src/util/socketPair.ts';
 import { childPids, frameHash } from './helpers/media.ts';
 import { shared } from './helpers/paths.ts';
 
@@ -86,6 +87,28 @@ describe('VideoDecoder reads through a socket pair or the pipe', () => {
     expect(runs[0]!.length).toBeGreaterThan(30);
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);
+    expect(await childPids()).toEqual([]);
+  });
+
+  it('falls back to the pipe when no socket can be made (temporary folder missing), with the same frames', async () => {
+    const info = await probeVideo(shared('footage/retalk_1.mp4'));
+    const read = async () => {
+      const seen: string[] = [];
+      for await (const f of (await VideoDecoder.create(info, { duration: 0.5 })).frames()) seen.push(`${f.index} ${f.pts.toFixed(4)} ${frameHash(f)}`);
+      return seen;
+    };
+    const want = await read();
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/facerestore-test';
+    try {
+      // The socket pair cannot be made here, so the frames below came through the pipe.
+      await expect(openSocketPair({ buffer: new Uint8Array(16), callback: () => true })).rejects.toThrow(/ENOENT/);
+      expect(await read()).toEqual(want);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(want.length).toBeGreaterThan(10);
     expect(await childPids()).toEqual([]);
   });
 
