@@ -150,7 +150,8 @@ export class VideoDecoder {
     queue.onDrain = () => source.resume();
     source.once('end', () => queue.end());
     source.once('close', () => queue.end());
-    source.once('error', (e) => queue.end(e));
+    // A read error (not expected from a local socket or pipe) surfaces as a decode error of this input.
+    source.once('error', (e) => queue.end(new FaceRestoreError('E_DECODE', `reading the decoded frames of ${info.path} failed: ${e.message}`, { cause: e })));
     const decoder = new VideoDecoder(info, runner, options, queue, source);
     sink = (line) => decoder.#onStderr(line);
     lines.forEach(sink);
