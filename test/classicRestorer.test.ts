@@ -107,9 +107,10 @@ describe('ClassicRestorer', () => {
       const again = await r.restore([faces[2]!, faces[3]!, faces[0]!], [0.3, 0.7, 1]);
       // The two given back come round again (each once), the third result is new; bytes as without reuse.
       // Identity checks only: deep equality of 786 KB arrays is slow and its diffs are unreadable.
+      // Results take the spares in the order the workers finish them, so which two of the three do is not fixed.
       const reused = again.map((o) => first.indexOf(o));
-      expect(reused.slice(0, 2).sort()).toEqual([0, 1]);
-      expect(reused[2]).toBe(-1);
+      expect(reused.filter((i) => i >= 0).sort()).toEqual([0, 1]);
+      expect(reused.filter((i) => i < 0)).toHaveLength(1);
       for (let i = 0; i < 3; i++) expect(same(again[i], fresh[i]), `crop ${i}`).toBe(true);
     } finally {
       await r.close();
