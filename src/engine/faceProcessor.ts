@@ -280,8 +280,11 @@ export class FaceProcessor {
       targets.push(await pending);
       this.times.restore += performance.now() - t;
     }
+    // Only a frame that gets a face pasted is bracketed: thread CPU comes in scheduler ticks, and an empty
+    // bracket (no restorer, every face late) would now and then catch one and charge paste for nothing.
+    const pasting = restored.some((r) => r !== undefined);
     const t = performance.now();
-    const c = cpu.now();
+    const c = pasting ? cpu.now() : 0;
     const cropSide = this.faceUpsample && s > 1 ? CROP_SIZE * s : CROP_SIZE;
     let k = 0;
     const out = frames.map((f, i) => {
@@ -299,8 +302,10 @@ export class FaceProcessor {
       // Faces keep the input frame's coordinates (tracks export, summary); `changed` is in output pixels.
       return { frame, faces: f.faces, changed };
     });
-    cpu.add('paste', c);
-    this.times.paste += performance.now() - t;
+    if (pasting) {
+      cpu.add('paste', c);
+      this.times.paste += performance.now() - t;
+    }
     // Every restorer call above has finished with these crops (its promises resolved before the paste).
     if (this.reuseCrops) {
       for (const a of all) if (a.crop.length === CROP_SIZE * CROP_SIZE * 3 && this.#spareCrops.length < this.#maxSpare) this.#spareCrops.push(a.crop);
