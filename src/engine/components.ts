@@ -17,6 +17,7 @@ import { MultiFaceTracker } from '../track/multiTracker.ts';
 import { FaceDescriptor } from './faceDescriptor.ts';
 import { ConstantFidelity, PerFrameTracker, type FaceTracker, type FidelityPolicy } from '../track/tracker.ts';
 import { parsePipelineOptions, type PipelineOptions, type PipelineOptionsInput } from './options.ts';
+import { RunCpuTally } from '../runtime/runCpuTally.ts';
 
 /** Hooks that replace parts of the component set (library API). */
 export interface ComponentHooks {
@@ -123,9 +124,16 @@ export class Components {
   readonly faceRegion: boolean;
   /** `reid`: face-api's descriptor net, for the tracker's re-identification (file mode). */
   readonly describer: FaceDescriptor | undefined;
+  /**
+   * Main-thread CPU inside the models' ONNX Runtime runs: `detect` for the detector, the landmark net and the
+   * descriptor net, `restore` for the restorer, colorizer, inpainter and upsampler. A run's per-stage CPU
+   * charges the growth of these over the run (concurrent runs on one component set would share them).
+   */
+  readonly inferenceCpu: { readonly detect: RunCpuTally; readonly restore: RunCpuTally };
   #closed = false;
 
-  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu', describer?: FaceDescriptor, photoDetector = detector) {
+  private constructor(options: PipelineOptions, detector: FaceDetector, restorer: Restorer | undefined, hooks: ComponentHooks, inferenceCpu: Components['inferenceCpu'], upscaler?: FrameUpscaler, colorizer?: Components['colorizer'], inpainter?: Restorer, device = 'cpu', describer?: FaceDescriptor, photoDetector = detector) {
+    this.inferenceCpu = inferenceCpu;
     this.photoDetector = photoDetector;
     this.device = device;
     this.describer = describer;
@@ -150,7 +158,11 @@ export class Components {
     const restorerKind = o.restorer ?? (o.model ? 'onnx' : 'classic');
     // One device decision (and report, for `auto`) for the detector and the restorer.
     const resolved = await resolveDevice(o.device, { onInfo: hooks.onInfo, onWarning: hooks.onWarning });
-    const common = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
+    const inferenceCpu = { detect: new RunCpuTally(), restore: new RunCpuTally() };
+    const session = { device: resolved.provider, intraOpThreads: o.threads, threadSpinning: o.threadSpinning, onWarning: hooks.onWarning, onInfo: hooks.onInfo };
+    // Restoring models (restorer, colorizer, inpainter, upsampler) and detection models tally their runs apart.
+    const common = { ...session, cpuTally: inferenceCpu.restore };
+    const detecting = { ...session, cpuTally: inferenceCpu.detect };
     const loadStarted = performance.now();
     // Whatever loaded before a later load fails is closed again, newest first.
     const owned: Array<{ close(): Promise<void> }> = [];
@@ -167,11 +179,11 @@ export class Components {
       // a worker of the detector's own, so inference does not block the event loop and the codecs' pipes (on 2
       // loaded cores it cost more CPU than it freed: off by default, docs/realtime.md).
       // Every BlazeFace kind runs the same model: tiled over the frame (every frame, or photos only) or not.
-      const found = own(await createDetector({ kind: o.detector === 'yunet' ? 'yunet' : 'blazeface', modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...common, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
+      const found = own(await createDetector({ kind: o.detector === 'yunet' ? 'yunet' : 'blazeface', modelPath: o.detectorModel, scoreThreshold: o.detectorThreshold, ...detecting, threadSpinning: false, intraOpThreads: 1, offThread: o.detectorThread === true }));
       // The tiled wrapper and then the refiner own the detector from here on (their close closes what they wrap).
       // blazeface-reseed: video through one pass plus a tiled re-seed every 30 frames (ReseedingDetector).
       const base = o.detector === 'blazeface-tiled' ? new TiledDetector(found) : o.detector === 'blazeface-reseed' ? new ReseedingDetector(found) : found;
-      const landmarks = o.landmarks ? await Landmark68.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined;
+      const landmarks = o.landmarks ? await Landmark68.create({ ...detecting, threadSpinning: false, intraOpThreads: 1 }) : undefined;
       const detector = landmarks ? new RefinedDetector(base, landmarks) : base;
       if (detector !== found) owned[owned.length - 1] = detector;
       // auto and blazeface-reseed: photos see the same model through tiles, refined by the same landmark net;
@@ -196,9 +208,9 @@ export class Components {
       const colour = own(o.colorize === 'off' ? undefined : await onnxRestorer(o.colorizeModel));
       const inpainter = own(o.inpaintMask ? await onnxRestorer(o.inpaintModel) : undefined);
       // Descriptors are asked for on a fraction of the faces (a few per frame at most): one thread, no spinning, like the detector.
-      const describer = own(o.reid ? await FaceDescriptor.create({ ...common, threadSpinning: false, intraOpThreads: 1 }) : undefined);
+      const describer = own(o.reid ? await FaceDescriptor.create({ ...detecting, threadSpinning: false, intraOpThreads: 1 }) : undefined);
       hooks.onLoaded?.((performance.now() - loadStarted) / 1000);
-      return new Components(o, detector, observedRestorer, hooks, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider, describer, photoDetector);
+      return new Components(o, detector, observedRestorer, hooks, inferenceCpu, upscaler, colour ? { restorer: colour, mode: o.colorize as 'on' | 'auto' } : undefined, inpainter, resolved.provider, describer, photoDetector);
     } catch (e) {
       for (const r of owned.reverse()) await r.close();
       throw e;

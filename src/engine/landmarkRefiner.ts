@@ -3,6 +3,7 @@ import { affineCropToTensor } from '../detect/affineCrop.ts';
 import type { FaceDetector } from '../detect/detector.ts';
 import { faceApiLandmark68Graph, LANDMARK68_INPUT } from '../models/faceLandmark68.ts';
 import { OrtModel, sessionChoice, type OrtSessionChoice } from '../runtime/ort.ts';
+import type { RunCpuTally } from '../runtime/runCpuTally.ts';
 import type { Affine, FaceDetection, FivePoints, Point, VideoFrame } from '../types.ts';
 
 /**
@@ -64,17 +65,19 @@ export interface Landmark68Options extends OrtSessionChoice {
 export class Landmark68 {
   readonly #model: OrtModel;
   readonly passes: number;
+  readonly #cpuTally: RunCpuTally | undefined;
 
-  private constructor(model: OrtModel, passes: number) {
+  private constructor(model: OrtModel, passes: number, cpuTally: RunCpuTally | undefined) {
     this.#model = model;
     this.passes = passes;
+    this.#cpuTally = cpuTally;
   }
 
   static async create(options: Landmark68Options = {}): Promise<Landmark68> {
     const passes = options.passes ?? 2;
     if (!Number.isInteger(passes) || passes < 1) throw new TypeError(`Expected a whole number ≥ 1 for passes but received ${passes}`);
     const model = await OrtModel.create(await faceApiLandmark68Graph(), { ...sessionChoice(options), name: 'face_landmark_68 (face-api)' });
-    return new Landmark68(model, passes);
+    return new Landmark68(model, passes, options.cpuTally);
   }
 
   /** The net's raw output for N×112×112×3 RGB (0–255): N×136, x, y interleaved, fractions of 112. */
@@ -101,16 +104,25 @@ export class Landmark68 {
     let result: Point[][] = [];
     if (points.length === 0) return result;
     const S = LANDMARK68_INPUT;
+    // The crops and the points' mapping back are this model's CPU; the tally (when given) counts them. After
+    // this await nothing here runs inside a caller's synchronous stage bracket, so nothing is counted twice.
+    await undefined;
+    const timed = <T>(f: () => T): T => (this.#cpuTally ? this.#cpuTally.time(f) : f());
     for (let pass = 0; pass < this.passes; pass++) {
-      const batch = new Float32Array(points.length * S * S * 3);
-      const back = points.map((p, i) => {
-        const fromInput = invertAffine(landmarkInputTransform(p));
-        affineCropToTensor(frame, fromInput, S, batch, i * S * S * 3);
-        return fromInput;
+      const { batch, back } = timed(() => {
+        const batch = new Float32Array(points.length * S * S * 3);
+        const back = points.map((p, i) => {
+          const fromInput = invertAffine(landmarkInputTransform(p));
+          affineCropToTensor(frame, fromInput, S, batch, i * S * S * 3);
+          return fromInput;
+        });
+        return { batch, back };
       });
       const out = await this.run(batch, points.length);
-      result = back.map((m, i) => Array.from({ length: 68 }, (_, j) => applyAffine(m, [out[i * 136 + 2 * j]! * S, out[i * 136 + 2 * j + 1]! * S])));
-      points = result.map(fivePointsFrom68);
+      timed(() => {
+        result = back.map((m, i) => Array.from({ length: 68 }, (_, j) => applyAffine(m, [out[i * 136 + 2 * j]! * S, out[i * 136 + 2 * j + 1]! * S])));
+        points = result.map(fivePointsFrom68);
+      });
     }
     return result;
   }

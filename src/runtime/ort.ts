@@ -13,6 +13,8 @@ import { FaceRestoreError } from '../errors.ts';
 import type { Device, Provider } from '../types.ts';
 import { CUDA_HELP, WEBGPU_HELP, describeVulkanDrivers, vulkanIcds } from './deviceHelp.ts';
 import { ThreadSession } from './ortThread.ts';
+import type { RunCpuTally } from './runCpuTally.ts';
+import { threadCpuMs } from '../util/cpuMeter.ts';
 
 /** Element types the product exchanges with models. */
 export type TensorType = 'float32' | 'float64' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -71,14 +73,19 @@ export interface OrtModelOptions {
    * loop (the codecs' pipes keep flowing while the model runs). Default false.
    */
   offThread?: boolean;
+  /**
+   * Receives the calling thread's CPU of each run (see RunCpuTally; main-thread sessions only: a session with
+   * `offThread` is accounted by ortThread's `threadSessionsCpuMs`). Default none.
+   */
+  cpuTally?: RunCpuTally;
 }
 
 /** The session settings every ONNX-backed detector and restorer takes and hands on to OrtModel.create. */
-export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning' | 'onInfo' | 'offThread'>;
+export type OrtSessionChoice = Pick<OrtModelOptions, 'device' | 'intraOpThreads' | 'threadSpinning' | 'onWarning' | 'onInfo' | 'offThread' | 'cpuTally'>;
 
 /** Just the session settings of a larger options object (what a component passes to OrtModel.create). */
 export function sessionChoice(o: OrtSessionChoice): OrtSessionChoice {
-  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning, onInfo: o.onInfo, ...(o.offThread !== undefined ? { offThread: o.offThread } : {}) };
+  return { device: o.device, intraOpThreads: o.intraOpThreads, threadSpinning: o.threadSpinning, onWarning: o.onWarning, onInfo: o.onInfo, ...(o.offThread !== undefined ? { offThread: o.offThread } : {}), ...(o.cpuTally ? { cpuTally: o.cpuTally } : {}) };
 }
 
 /** The order `auto` tries providers in: fastest first. */
@@ -118,9 +125,11 @@ export class OrtModel {
   readonly provider: Provider;
   #session: ort.InferenceSession | ThreadSession | undefined;
   #running: Promise<unknown> = Promise.resolve();
+  readonly #cpuTally: RunCpuTally | undefined;
 
-  private constructor(name: string, session: ort.InferenceSession | ThreadSession, provider: Provider) {
+  private constructor(name: string, session: ort.InferenceSession | ThreadSession, provider: Provider, cpuTally?: RunCpuTally) {
     this.name = name;
+    this.#cpuTally = cpuTally;
     this.#session = session;
     this.provider = provider;
     if (session instanceof ThreadSession) {
@@ -167,7 +176,7 @@ export class OrtModel {
     const skipped: string[] = [];
     for (const provider of providersFor(device)) {
       try {
-        const model = new OrtModel(name, await openSession(name, bytes, provider, options), provider);
+        const model = new OrtModel(name, await openSession(name, bytes, provider, options), provider, options.cpuTally);
         if (device === 'auto') reportAuto(name, provider, skipped, options);
         return model;
       } catch (e) {
@@ -206,7 +215,7 @@ export class OrtModel {
     }
     const job = this.#running.then(async () => {
       try {
-        return await (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds));
+        return await this.#tallied(() => (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds)));
       } catch (e) {
         throw new FaceRestoreError(
           'E_MODEL_RUN',
@@ -222,6 +231,23 @@ export class OrtModel {
       result[k] = options.into?.[k] ?? { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
     }
     return result;
+  }
+
+  /**
+   * Starts `start` (one session run) and charges the calling thread's CPU inside it to the tally. ORT queues
+   * the run's work as a `setImmediate` callback from within `run()` (see RunCpuTally), so a callback queued
+   * just before it runs right before it, and the first reaction to the run's promise right after it: the
+   * CPU between the two is the run's (plus ORT's wrapping of the outputs), nothing else of the event loop's.
+   */
+  #tallied<T>(start: () => Promise<T>): Promise<T> {
+    const tally = this.#cpuTally;
+    if (!tally) return start();
+    let before = Number.NaN;
+    setImmediate(() => (before = threadCpuMs()));
+    const p = start();
+    const settle = () => void (Number.isNaN(before) || tally.add(threadCpuMs() - before));
+    p.then(settle, settle);
+    return p;
   }
 
   async #runThreaded(session: ThreadSession, feeds: Readonly<Record<string, TensorData>>, options: RunOutputs): Promise<Record<string, TensorData>> {

@@ -8,7 +8,7 @@ export type CpuStage = Exclude<keyof StageCpu, 'other'>;
  * Milliseconds of CPU the calling thread has used (user + system), from process.threadCpuUsage (Node ≥ 22.18,
  * what the launcher runs); on an older Node the whole process's CPU stands in (then `offMainMs` is 0).
  */
-function threadCpuMs(): number {
+export function threadCpuMs(): number {
   const p = process as NodeJS.Process & { threadCpuUsage?: () => NodeJS.CpuUsage };
   const u = p.threadCpuUsage ? p.threadCpuUsage() : process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -35,6 +35,14 @@ export class StageCpuMeter {
     const t = threadCpuMs();
     this.ms[stage] += t - since;
     return t;
+  }
+
+  /**
+   * Charges `ms` of this thread's CPU that was spent outside every bracket (e.g. ONNX Runtime's synchronous
+   * runs, which happen in callbacks of their own: see RunCpuTally) to `stage`; `other` falls by as much.
+   */
+  charge(stage: CpuStage, ms: number): void {
+    this.ms[stage] += ms;
   }
 
   /** CPU ms of every other thread of the process since the meter was made (process CPU − this thread's). */

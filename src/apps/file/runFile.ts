@@ -161,6 +161,7 @@ export async function runFile(components: Components, input: string, sink: Frame
   const cpu = new StageCpuMeter();
   const restoreWorkersStart = components.restorer?.workerCpuMs ?? 0;
   const detectorThreadStart = threadSessionsCpuMs();
+  const inferenceStart = { detect: components.inferenceCpu.detect.ms, restore: components.inferenceCpu.restore.ms };
   const childStart = reapedChildrenCpuMs();
   let childAfterDecode: number | undefined;
   // A sink that keeps no frame lets the decoded buffers go round again (fewer full GCs: util/framePool.ts).
@@ -316,6 +317,9 @@ export async function runFile(components: Components, input: string, sink: Frame
     childStart !== undefined && childEnd !== undefined && childAfterDecode !== undefined && !endedBySink
       ? { decode: childAfterDecode - childStart, encode: childEnd - childAfterDecode }
       : undefined;
+  // The models' runs on this thread happened outside every stage bracket (RunCpuTally says why): theirs, not `other`.
+  cpu.charge('detect', components.inferenceCpu.detect.ms - inferenceStart.detect);
+  cpu.charge('restore', components.inferenceCpu.restore.ms - inferenceStart.restore);
   const stageCpuMs = cpu.result();
   const restoreWorkersCpuMs = Math.max(0, (components.restorer?.workerCpuMs ?? 0) - restoreWorkersStart);
   // The detector is the model that runs on a worker thread (see Components): its runs' thread CPU is the
