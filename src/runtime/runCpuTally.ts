@@ -4,8 +4,8 @@ import { threadCpuMs } from '../util/cpuMeter.ts';
  * Main-thread CPU spent inside ONNX Runtime's runs of the models that share one tally (e.g. every detection
  * model of a component set), so the per-stage CPU figures can charge inference to its stage.
  *
- * Why a tally of its own: onnxruntime-node runs a session synchronously on the calling thread, but inside a
- * `setImmediate` callback that `InferenceSession.run` queues (onnxruntime-node 1.30, dist/backend.js), not
+ * Why a tally of its own: ONNX Runtime's Node binding runs a session synchronously on the calling thread, but inside a
+ * `setImmediate` callback that `InferenceSession.run` queues (the binding's 1.30 backend.js), not
  * inside the caller's synchronous section. A stage's `now()` … `add()` bracket around its call therefore never
  * sees the inference; it landed in `other` (measured at 1280×720 with BlazeFace and the 68-point net: `detect`
  * 2.1 ms per frame, `other` 15.4, of which the profile puts most inside that callback).
