@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { FlowProducer, Queue, type Job } from 'bullmq';
 import { FaceRestoreError, type SerializedError } from '../../errors.ts';
 import { segmentJobData, segmentJobId, type JobSpec, type JoinRecord, type SegmentRecord } from './jobData.ts';
@@ -378,7 +377,3 @@ async function lostStatus(r: SubmitRecord): Promise<JobStatus> {
   };
 }
 
-/** The basename of a job's input, for tables. */
-export function displayName(s: Pick<JobStatus, 'input'>): string {
-  return path.basename(s.input);
-}

@@ -20,7 +20,8 @@ import {
 import { silentJobLogger, type JobLogger } from './logger.ts';
 import { BATCH_BUCKETS, LATENCY_BUCKETS, MetricsRegistry } from '../../util/metrics.ts';
 import { DEFAULT_QUEUE, QUEUE_PREFIX } from './queueNames.ts';
-import { createRedis, redactRedisUrl } from './redis.ts';
+import { createRedis } from './redis.ts';
+import { redactRedisUrl } from './redisUrl.ts';
 import { fileHasSize, hashFile, runSegment, type SegmentProgress } from './runSegment.ts';
 import { finishedSegmentOnDisk, writeSegmentRecordFile } from './submitRecord.ts';
 

@@ -1,4 +1,5 @@
-import { displayName, type JobStatus } from './JobQueue.ts';
+import path from 'node:path';
+import type { JobStatus } from './JobQueue.ts';
 
 /** `75` → `1m15s`; null → `-`. */
 export function formatSeconds(s: number | null): string {
@@ -37,4 +38,9 @@ export function formatStatusTable(list: readonly JobStatus[]): string {
     if (s.state === 'completed') out.push(`  output: ${s.output}`);
   });
   return out.join('\n') + '\n';
+}
+
+/** The basename of a job's input, for tables. */
+export function displayName(s: Pick<JobStatus, 'input'>): string {
+  return path.basename(s.input);
 }
