@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compiles src/ to dist/ (JavaScript + .d.ts, relative `.ts` imports rewritten to `.js`) and copies the
 // live web client's static files, so that the package runs from node_modules, where Node refuses to
-// strip types. `npm pack` / `npm publish` run it (prepack); a checkout runs without it (from src/).
+// strip types. `npm pack` / `npm publish` run it (prepack).
 // `node scripts/build.mjs --out DIR` writes there instead of dist/ (scripts/bundle.sh builds into its staging folder).
 // It also writes the sources' stamp (bin/sourceStamp.mjs). Set-up builds into .build/ (`--out .build`), which a
 // checkout's launcher runs instead of src/ while the stamp still matches: no type stripping at every start.
