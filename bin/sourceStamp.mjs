@@ -1,7 +1,8 @@
 // A cheap fingerprint of the TypeScript sources (every file's path, size and modification time), so the
-// launcher can tell whether a compiled folder (.build/) holds the sources as they are now. Walking and hashing
-// src/ costs about 5 ms for ~200 files; stripping their types at every start costs about 300 ms of CPU (measured on this
-// project's 2-core Xeon: importing the CLI took 0.84 s of CPU from src/ and 0.53 s compiled).
+// launcher can tell whether a compiled folder (.build/) holds the sources as they are now. Walking and
+// hashing src/ costs about 5 ms for ~200 files; stripping their types at every start costs about 300 ms of
+// CPU (measured on this project's 2-core Xeon: importing the CLI took 0.84 s of CPU from src/ and 0.53 s
+// compiled).
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
